@@ -1,0 +1,83 @@
+#!/usr/bin/env python
+"""Find the videos a clip copies from, and which seconds match which seconds.
+
+  python query.py clip.mp4 --db segscan-db --topk 100
+  python query.py clip.mp4 --json result.json
+
+Prints a ranked table (video, score, matched segments as query mm:ss-mm:ss <-> reference
+mm:ss-mm:ss); --json writes the same as JSON. Exit status 0 on success (also when
+nothing matches), 2 for an unreadable clip, a missing database or bad arguments.
+"""
+import argparse
+import json
+import os
+import sys
+
+from segscan.cli import add_encoder_args, encoder_config, run_main
+
+
+def fmt_time(t: float) -> str:
+    t = max(0.0, t)
+    return f"{int(t // 60):02d}:{int(t % 60):02d}"
+
+
+def format_table(res) -> str:
+    lines = [f"query: {res.query}  ({res.duration:.1f} s)  {len(res.matches)} match(es)"]
+    if not res.matches:
+        lines.append("no copied segments found")
+        return "\n".join(lines)
+    lines.append(f"{'#':>3}  {'score':>6}  {'video':<16}  segments (query <-> reference)  path")
+    for i, m in enumerate(res.matches, 1):
+        segs = ", ".join(f"{fmt_time(s.q_start)}-{fmt_time(s.q_end)} <-> {fmt_time(s.r_start)}-{fmt_time(s.r_end)}"
+                         for s in m.segments[:4])
+        if len(m.segments) > 4:
+            segs += f" (+{len(m.segments) - 4})"
+        lines.append(f"{i:>3}  {m.score:6.3f}  {m.video_id:<16}  {segs}  {m.path}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("clip", help="query video file")
+    ap.add_argument("--db", default="segscan-db", help="database directory (default: %(default)s)")
+    ap.add_argument("--topk", type=int, default=100, help="videos to return (default: %(default)s)")
+    ap.add_argument("--topn", type=int, default=64, help="index neighbours per query keyframe (default: %(default)s)")
+    ap.add_argument("--candidates", type=int, default=100,
+                    help="candidate videos aligned after pre-scoring (default: %(default)s)")
+    ap.add_argument("--aligner", default="tn", help="temporal aligner (default: %(default)s)")
+    ap.add_argument("--map", dest="map_mode", default="sparse", choices=["sparse", "dense"],
+                    help="similarity maps from index neighbours only, or all keyframe pairs (default: %(default)s)")
+    ap.add_argument("--min-score", type=float, default=0.0, help="drop matches scoring below this")
+    ap.add_argument("--json", metavar="FILE", help="also write the result as JSON")
+    add_encoder_args(ap)
+    args = ap.parse_args(argv)
+    for name in ("topk", "topn", "candidates"):
+        if getattr(args, name) <= 0:
+            ap.error(f"--{name} must be > 0")
+
+    def run():
+        from segscan.index.store import Database
+        from segscan.pipeline.extract import VideoEncoder, feature_config
+        from segscan.pipeline.query import QueryConfig, query_video
+
+        cfg = QueryConfig(topn=args.topn, candidates=args.candidates, topk=args.topk, aligner=args.aligner,
+                          map_mode=args.map_mode, min_score=args.min_score)
+        enc_cfg = encoder_config(args)
+        with Database.open(args.db, readonly=True, feature_config=feature_config(enc_cfg)) as db:
+            res = query_video(db, VideoEncoder(enc_cfg), args.clip, cfg)
+        print(format_table(res))
+        t = res.timings
+        print(f"time: {t['total']:.2f} s (features {t['features']:.2f}, search {t['search']:.3f}, "
+              f"align {t['align']:.3f})")
+        if args.json:
+            tmp = args.json + ".tmp"
+            with open(tmp, "w") as f:
+                json.dump(res.to_json(), f, indent=2)
+            os.replace(tmp, args.json)
+        return 0
+
+    return run_main(run, verbose=args.verbose)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

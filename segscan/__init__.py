@@ -1,0 +1,3 @@
+"""segscan: segment-level video copy detection (SSAN pipeline)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,61 @@
+"""The aligner interface and registry."""
+from __future__ import annotations
+
+from typing import Callable, Protocol
+
+import numpy as np
+
+from ..types import Segment, SimilarityMap
+
+
+class Aligner(Protocol):
+    name: str
+
+    def align(self, maps: list[SimilarityMap]) -> list[list[Segment]]:
+        """Aligned segments for each map (batched, so learned aligners can batch)."""
+
+
+ALIGNERS: dict[str, Callable[..., Aligner]] = {}
+
+
+def register(name: str):
+    def deco(cls):
+        cls.name = name
+        ALIGNERS[name] = cls
+        return cls
+
+    return deco
+
+
+def make_aligner(name: str, **params) -> Aligner:
+    try:
+        cls = ALIGNERS[name]
+    except KeyError:
+        raise ValueError(f"unknown aligner {name!r}; choose from {sorted(ALIGNERS)}") from None
+    return cls(**params)
+
+
+def path_segment(m: SimilarityMap, rows: np.ndarray, cols: np.ndarray, score: float) -> Segment:
+    """Segment spanned by a path of (row, col) cells; each keyframe stands for one step of time."""
+    q0, q1 = float(m.q_times[rows.min()]), float(m.q_times[rows.max()]) + m.q_step
+    r0, r1 = float(m.r_times[cols.min()]), float(m.r_times[cols.max()]) + m.r_step
+    return Segment(q0, q1, r0, r1, float(score))
+
+
+def nms_segments(segs: list[Segment], iou: float = 0.5) -> list[Segment]:
+    """Drop segments whose box overlaps a better one by more than ``iou`` (of the smaller box)."""
+    keep: list[Segment] = []
+    for s in sorted(segs, key=lambda s: -s.score):
+        ok = True
+        for k in keep:
+            iq = max(0.0, min(s.q_end, k.q_end) - max(s.q_start, k.q_start))
+            ir = max(0.0, min(s.r_end, k.r_end) - max(s.r_start, k.r_start))
+            inter = iq * ir
+            a = (s.q_end - s.q_start) * (s.r_end - s.r_start)
+            b = (k.q_end - k.q_start) * (k.r_end - k.r_start)
+            if inter > 0 and inter / max(min(a, b), 1e-9) > iou:
+                ok = False
+                break
+        if ok:
+            keep.append(s)
+    return keep

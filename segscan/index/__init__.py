@@ -1,0 +1,1 @@
+"""The LMDB store, vector-index backends, id mapping and similarity-map assembly."""

@@ -1,0 +1,70 @@
+"""Similarity-map assembly: from per-keyframe neighbour lists to per-video maps.
+
+For every query keyframe the index returns its top-N neighbours (video number,
+keyframe index, similarity). Grouped by video, these give one sparse map per
+candidate (rows query keyframes, columns that video's keyframes); candidates are
+pre-scored by how many query rows they explain and how well, and the best M kept.
+A dense map (all query x all reference keyframes, from stored features) can replace
+the sparse one for the kept candidates.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..types import SimilarityMap
+
+
+@dataclass
+class Candidate:
+    num: int
+    prescore: float
+    rows: np.ndarray
+    cols: np.ndarray
+    vals: np.ndarray
+
+
+def group_neighbours(neighbours, n_query: int) -> dict[int, Candidate]:
+    """``neighbours[i] = (scores, video_nums, keyframe_idx)`` for query keyframe i."""
+    parts = defaultdict(lambda: ([], [], []))
+    for i, (s, nums, kf) in enumerate(neighbours):
+        for num in np.unique(nums):
+            sel = nums == num
+            r, c, v = parts[int(num)]
+            r.append(np.full(int(sel.sum()), i, dtype=np.int32))
+            c.append(kf[sel].astype(np.int32))
+            v.append(s[sel].astype(np.float32))
+    out = {}
+    for num, (r, c, v) in parts.items():
+        rows, cols, vals = np.concatenate(r), np.concatenate(c), np.concatenate(v)
+        # pre-score: mean over query rows of the best similarity this video offers (0 if absent)
+        best = np.zeros(n_query, np.float32)
+        np.maximum.at(best, rows, vals)
+        out[num] = Candidate(num, float(best.sum() / max(n_query, 1)), rows, cols, vals)
+    return out
+
+
+def top_candidates(cands: dict[int, Candidate], m: int) -> list[Candidate]:
+    return sorted(cands.values(), key=lambda c: -c.prescore)[:m]
+
+
+def median_step(times: np.ndarray, default: float = 1.0) -> float:
+    if len(times) < 2:
+        return default
+    return float(np.median(np.diff(times)))
+
+
+def sparse_map(c: Candidate, q_times: np.ndarray, r_times: np.ndarray) -> SimilarityMap:
+    vals = np.zeros((len(q_times), len(r_times)), np.float32)
+    mask = np.zeros(vals.shape, bool)
+    ok = c.cols < len(r_times)
+    vals[c.rows[ok], c.cols[ok]] = c.vals[ok]
+    mask[c.rows[ok], c.cols[ok]] = True
+    return SimilarityMap(vals, q_times, r_times, mask, median_step(q_times), median_step(r_times))
+
+
+def dense_map(q_feats: np.ndarray, r_feats: np.ndarray, q_times, r_times) -> SimilarityMap:
+    vals = np.asarray(q_feats, np.float32) @ np.asarray(r_feats, np.float32).T
+    return SimilarityMap(vals, q_times, r_times, None, median_step(q_times), median_step(r_times))

@@ -1,0 +1,367 @@
+"""The database: an LMDB store (the source of truth) plus a vector index derived from it.
+
+Layout of a database directory (``--db``, default ``./segscan-db``)::
+
+    store.lmdb/      LMDB environment: meta, videos, hashes, features, manifest
+    index.bin        the vector index: a JSON header + the backend's bytes, written to a
+                     temporary name and renamed, so it is either the old or the new one
+    .lock            held by the one writer (ingest) while it runs
+
+Each video is committed to LMDB in one transaction (record, keyframe times and
+features together), so an interrupted ingest leaves whole videos or none. The index
+records which videos it covers; when the database is opened for writing it is brought
+in step with the store (videos added or removed since the last save).
+"""
+from __future__ import annotations
+
+import fcntl
+import io
+import json
+import logging
+import os
+import struct
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import lmdb
+import numpy as np
+
+from ..errors import StoreError
+from ..types import VideoFeatures
+from .ids import make_ids, split_ids
+from .vectors import index_state, make_index, set_index_state
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DB = "segscan-db"
+FORMAT_VERSION = 1
+_MAGIC = b"SGSCIDX1"
+
+
+@dataclass
+class VideoRecord:
+    video_id: str
+    num: int
+    path: str
+    content_hash: str
+    duration: float
+    fps: float
+    width: int
+    height: int
+    n_keyframes: int
+    times: list[float]
+    ingested_at: float = field(default_factory=time.time)
+    warnings: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        if len(self.times) != self.n_keyframes:
+            raise ValueError(f"{self.video_id}: {self.n_keyframes} keyframes but {len(self.times)} times")
+
+
+def _pack_features(f: VideoFeatures) -> bytes:
+    buf = io.BytesIO()
+    arrays = {"times": f.times, "global": f.global_feats.astype(np.float16)}
+    if f.region_feats is not None:
+        arrays["regions"] = f.region_feats.astype(np.float16)
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def _unpack_features(b: bytes, duration: float = 0.0) -> VideoFeatures:
+    with np.load(io.BytesIO(b)) as z:
+        regions = z["regions"] if "regions" in z.files else None
+        g = z["global"].astype(np.float32)
+        g /= np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)
+        return VideoFeatures(times=z["times"], global_feats=g, region_feats=regions, duration=duration)
+
+
+def _num_key(num: int) -> bytes:
+    return struct.pack(">Q", num)
+
+
+class Database:
+    """Open with :meth:`open`; use as a context manager so the lock and files are released."""
+
+    def __init__(self, root: Path, env, readonly: bool, lock_fd):
+        self.root, self.env, self.readonly, self._lock_fd = root, env, readonly, lock_fd
+        self.db_meta = env.open_db(b"meta")
+        self.db_videos = env.open_db(b"videos")
+        self.db_hash = env.open_db(b"hashes")
+        self.db_feats = env.open_db(b"features")
+        self.db_manifest = env.open_db(b"manifest")
+        self.meta = self._get_json(self.db_meta, b"config") or {}
+        self.index = None
+        self._covered: set[int] = set()
+        self._dirty = False
+        self._num_to_id: dict[int, str] = {}
+
+    # ------------------------------------------------------------------ open / close
+    @classmethod
+    def open(cls, root: str | os.PathLike = DEFAULT_DB, readonly: bool = False, create: bool | None = None,
+             feature_config: dict | None = None, index_kind: str = "flat", index_params: dict | None = None,
+             map_size: int = 1 << 40) -> "Database":
+        """Open (or create, when writable) the database at ``root``.
+
+        ``feature_config`` is what the caller's extractor produces; a database made with
+        another configuration is refused, since its vectors would not be comparable.
+        """
+        root = Path(root)
+        create = (not readonly) if create is None else create
+        store = root / "store.lmdb"
+        if not store.exists():
+            if not create:
+                raise StoreError(f"no segscan database at {root} (ingest some videos first: python ingest.py DIR --db {root})")
+            root.mkdir(parents=True, exist_ok=True)
+        lock_fd = None
+        if not readonly:
+            lock_fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(lock_fd)
+                raise StoreError(f"{root} is being written by another process (ingest running?)") from None
+        try:
+            env = lmdb.open(str(store), max_dbs=8, map_size=map_size, readonly=readonly, lock=not readonly,
+                            subdir=True, create=create)
+        except lmdb.Error as exc:
+            if lock_fd is not None:
+                os.close(lock_fd)
+            raise StoreError(f"cannot open store {store}: {exc}") from exc
+        db = cls(root, env, readonly, lock_fd)
+        try:
+            db._init_meta(feature_config, index_kind, index_params or {})
+            db._load_index()
+        except Exception:
+            db.close()
+            raise
+        return db
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        if self.env is None:
+            return
+        if not self.readonly and self._dirty:
+            self.flush()
+        self.env.close()
+        self.env = None
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def _get_json(self, db, key: bytes):
+        with self.env.begin(db=db) as txn:
+            v = txn.get(key)
+        return json.loads(v) if v is not None else None
+
+    def _init_meta(self, feature_config, index_kind, index_params):
+        if not self.meta:
+            if self.readonly:
+                raise StoreError(f"{self.root} has no configuration; it was never written")
+            if feature_config is None:
+                raise StoreError(f"{self.root} is empty and no feature configuration was given")
+            self.meta = {"format": FORMAT_VERSION, "features": feature_config,
+                         "index": {"kind": index_kind, "params": index_params}, "next_num": 0,
+                         "created": time.time()}
+            with self.env.begin(write=True, db=self.db_meta) as txn:
+                txn.put(b"config", json.dumps(self.meta).encode())
+        if self.meta.get("format") != FORMAT_VERSION:
+            raise StoreError(f"{self.root} has store format {self.meta.get('format')}, this segscan reads {FORMAT_VERSION}")
+        if feature_config is not None and feature_config != self.meta["features"]:
+            raise StoreError(
+                f"{self.root} holds features {self.meta['features']} but the extractor makes {feature_config}; "
+                "use the same --backbone/--layers as when it was built, or another --db"
+            )
+        with self.env.begin(db=self.db_videos) as txn:
+            for k, v in txn.cursor():
+                rec = json.loads(v)
+                self._num_to_id[rec["num"]] = rec["video_id"]
+
+    @property
+    def dim(self) -> int:
+        return int(self.meta["features"]["dim"])
+
+    @property
+    def feature_config(self) -> dict:
+        return dict(self.meta["features"])
+
+    # ------------------------------------------------------------------ index
+    def _index_path(self) -> Path:
+        return self.root / "index.bin"
+
+    def _new_index(self):
+        cfg = self.meta["index"]
+        return make_index(cfg["kind"], self.dim, **cfg.get("params", {}))
+
+    def _load_index(self):
+        p = self._index_path()
+        self.index = self._new_index()
+        self._covered = set()
+        if p.exists():
+            data = p.read_bytes()
+            if data[:8] != _MAGIC:
+                log.warning("%s is not a segscan index; rebuilding it from the store", p)
+            else:
+                (hlen,) = struct.unpack(">Q", data[8:16])
+                header = json.loads(data[16:16 + hlen])
+                if header.get("kind") == self.meta["index"]["kind"] and header.get("dim") == self.dim:
+                    self.index.load_bytes(data[16 + hlen:])
+                    set_index_state(self.index, header.get("state", {}))
+                    self._covered = set(header["covered"])
+        self._sync_index()
+
+    def _sync_index(self):
+        """Bring the index in step with the store (after a crash, or another kind of index)."""
+        stored = set(self._num_to_id)
+        missing = sorted(stored - self._covered)
+        extra = sorted(self._covered - stored)
+        if extra:
+            self.index.remove_videos(extra)
+            self._covered -= set(extra)
+        for num in missing:
+            f = self.features_by_num(num)
+            self.index.add(make_ids(num, len(f)), f.global_feats)
+            self._covered.add(num)
+        if (missing or extra):
+            log.info("index brought in step with the store: %d added, %d removed", len(missing), len(extra))
+            if not self.readonly:
+                self._dirty = True
+                self.flush()
+
+    def flush(self):
+        """Write the index atomically (temporary file, fsync, rename)."""
+        if self.readonly:
+            raise StoreError("database opened read-only")
+        header = json.dumps({"kind": self.meta["index"]["kind"], "dim": self.dim,
+                             "covered": sorted(self._covered), "state": index_state(self.index)}).encode()
+        tmp = self._index_path().with_suffix(".bin.tmp")
+        with open(tmp, "wb") as f:
+            f.write(_MAGIC + struct.pack(">Q", len(header)) + header)
+            f.write(self.index.to_bytes())
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self._index_path())
+        self._dirty = False
+
+    def rebuild_index(self, kind: str | None = None, params: dict | None = None):
+        """Rebuild the index from the store, optionally as another kind."""
+        if kind is not None:
+            self.meta["index"] = {"kind": kind, "params": params or {}}
+            with self.env.begin(write=True, db=self.db_meta) as txn:
+                txn.put(b"config", json.dumps(self.meta).encode())
+        self.index = self._new_index()
+        self._covered = set()
+        nums = sorted(self._num_to_id)
+        if self.meta["index"]["kind"] == "ivfpq" and nums:  # train on everything at once
+            feats = [self.features_by_num(n) for n in nums]
+            self.index.add(np.concatenate([make_ids(n, len(f)) for n, f in zip(nums, feats)]),
+                           np.concatenate([f.global_feats for f in feats]))
+            self._covered = set(nums)
+        self._sync_index()
+        self._dirty = True
+        self.flush()
+
+    # ------------------------------------------------------------------ videos
+    def has_hash(self, content_hash: str) -> str | None:
+        with self.env.begin(db=self.db_hash) as txn:
+            v = txn.get(content_hash.encode())
+        return v.decode() if v is not None else None
+
+    def add_video(self, path: str, content_hash: str, info: dict, feats: VideoFeatures,
+                  warnings: list[str] | None = None) -> VideoRecord:
+        """Commit one video (record + features) in one transaction, then add it to the index."""
+        if self.readonly:
+            raise StoreError("database opened read-only")
+        if feats.dim != self.dim:
+            raise ValueError(f"features have {feats.dim} dimensions, the database {self.dim}")
+        existing = self.has_hash(content_hash)
+        if existing:
+            return self.get_video(existing)
+        num = int(self.meta["next_num"])
+        video_id = content_hash[:16]
+        rec = VideoRecord(video_id=video_id, num=num, path=str(path), content_hash=content_hash,
+                          duration=float(info.get("duration", feats.duration)), fps=float(info.get("fps", 0.0)),
+                          width=int(info.get("width", 0)), height=int(info.get("height", 0)),
+                          n_keyframes=len(feats), times=[round(float(t), 4) for t in feats.times],
+                          warnings=list(warnings or []))
+        self.meta["next_num"] = num + 1
+        with self.env.begin(write=True) as txn:
+            txn.put(video_id.encode(), json.dumps(asdict(rec)).encode(), db=self.db_videos)
+            txn.put(content_hash.encode(), video_id.encode(), db=self.db_hash)
+            txn.put(_num_key(num), _pack_features(feats), db=self.db_feats)
+            txn.put(b"config", json.dumps(self.meta).encode(), db=self.db_meta)
+        self._num_to_id[num] = video_id
+        if len(feats):
+            self.index.add(make_ids(num, len(feats)), feats.global_feats)
+        self._covered.add(num)
+        self._dirty = True
+        return rec
+
+    def remove_video(self, video_id: str) -> bool:
+        rec = self.get_video(video_id)
+        if rec is None:
+            return False
+        with self.env.begin(write=True) as txn:
+            txn.delete(video_id.encode(), db=self.db_videos)
+            txn.delete(rec.content_hash.encode(), db=self.db_hash)
+            txn.delete(_num_key(rec.num), db=self.db_feats)
+        self._num_to_id.pop(rec.num, None)
+        self.index.remove_videos([rec.num])
+        self._covered.discard(rec.num)
+        self._dirty = True
+        return True
+
+    def get_video(self, video_id: str) -> VideoRecord | None:
+        v = self._get_json(self.db_videos, video_id.encode())
+        return VideoRecord(**v) if v is not None else None
+
+    def video_by_num(self, num: int) -> VideoRecord | None:
+        vid = self._num_to_id.get(int(num))
+        return self.get_video(vid) if vid else None
+
+    def features_by_num(self, num: int) -> VideoFeatures:
+        with self.env.begin(db=self.db_feats) as txn:
+            b = txn.get(_num_key(num))
+        if b is None:
+            raise StoreError(f"features of video number {num} missing from the store")
+        return _unpack_features(b)
+
+    def videos(self):
+        with self.env.begin(db=self.db_videos) as txn:
+            for _, v in txn.cursor():
+                yield VideoRecord(**json.loads(v))
+
+    def __len__(self):
+        return len(self._num_to_id)
+
+    # ------------------------------------------------------------------ manifest
+    def record_manifest(self, path: str, status: str, **fields):
+        entry = {"path": str(path), "status": status, "time": time.time(), **fields}
+        with self.env.begin(write=True, db=self.db_manifest) as txn:
+            txn.put(str(path).encode(), json.dumps(entry).encode())
+
+    def manifest(self) -> list[dict]:
+        with self.env.begin(db=self.db_manifest) as txn:
+            return [json.loads(v) for _, v in txn.cursor()]
+
+    # ------------------------------------------------------------------ search
+    def search(self, q: np.ndarray, k: int):
+        """Top-k neighbours per query row: list of (scores, video_nums, keyframe_idx)."""
+        out = []
+        for s, ids in self.index.search(q, k):
+            nums, kf = split_ids(ids)
+            out.append((s, nums, kf))
+        return out
+
+    def stats(self) -> dict:
+        size = sum(f.stat().st_size for f in self.root.rglob("*") if f.is_file())
+        hours = sum(r.duration for r in self.videos()) / 3600.0
+        return {"videos": len(self), "vectors": self.index.ntotal, "bytes": size,
+                "index_bytes": self._index_path().stat().st_size if self._index_path().exists() else 0,
+                "hours": hours, "index": self.meta["index"]["kind"]}

@@ -1,0 +1,1 @@
+"""Decoding, keyframe selection, features, and the ingest and query pipelines."""

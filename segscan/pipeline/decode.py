@@ -1,0 +1,235 @@
+"""Video decoding with PyAV: basis frames at a fixed rate, timed by the stream's PTS.
+
+Frames are streamed one at a time (never the whole video in memory), scaled by the
+decoder to the size the backbone wants, and rotated upright when the container carries
+a display matrix. Basis frames are picked on a regular time grid: for each grid time
+the decoded frame whose presentation time is nearest is kept, and each decoded frame
+is kept at most once, so timestamps are the decoder's own and strictly increasing,
+also for variable-frame-rate streams and for sources slower than the basis rate.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import av
+import numpy as np
+
+from ..errors import (
+    CorruptVideoError,
+    EmptyVideoError,
+    NotAVideoError,
+    NoVideoStreamError,
+    VideoNotFoundError,
+    VideoTooLargeError,
+)
+from ..types import Frame, VideoInfo
+
+log = logging.getLogger(__name__)
+
+#: Frames larger than this many pixels are refused (16K x 16K would need 768 MiB per RGB frame).
+DEFAULT_MAX_PIXELS = 8192 * 8192
+
+
+@dataclass
+class DecodeOptions:
+    fps: float = 8.0
+    size: tuple[int, int] = (224, 224)  # (width, height) of the frames handed out
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    max_errors: int = 50  # give up after this many undecodable packets
+
+    def __post_init__(self):
+        if not (self.fps > 0):
+            raise ValueError(f"fps must be > 0, got {self.fps}")
+        if self.size[0] <= 0 or self.size[1] <= 0:
+            raise ValueError(f"size must be positive, got {self.size}")
+
+
+@dataclass
+class DecodeReport:
+    """What happened while decoding: how many frames, and any errors skipped over."""
+
+    frames_decoded: int = 0
+    frames_kept: int = 0
+    last_time: float = 0.0
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.errors)
+
+
+def _open(path: str):
+    if not os.path.exists(path):
+        raise VideoNotFoundError(path, "no such file")
+    if not os.path.isfile(path):
+        raise VideoNotFoundError(path, "not a regular file")
+    if os.path.getsize(path) == 0:
+        raise EmptyVideoError(path, "file is empty (0 bytes)")
+    try:
+        container = av.open(path, mode="r")
+    except (av.error.InvalidDataError, av.error.ValueError, UnicodeDecodeError) as exc:
+        raise NotAVideoError(path, f"not a readable media file ({exc.__class__.__name__}: {exc})") from exc
+    except av.error.FFmpegError as exc:
+        raise NotAVideoError(path, f"cannot open: {exc}") from exc
+    if not container.streams.video:
+        container.close()
+        raise NoVideoStreamError(path, "the file has no video stream")
+    return container
+
+
+def probe(path: str | os.PathLike) -> VideoInfo:
+    """Read container metadata without decoding frames."""
+    path = str(path)
+    container = _open(path)
+    try:
+        return _info(path, container, container.streams.video[0])
+    finally:
+        container.close()
+
+
+def _info(path: str, container, stream) -> VideoInfo:
+    cc = stream.codec_context
+    if stream.duration is not None and stream.time_base is not None:
+        duration = float(stream.duration * stream.time_base)
+    elif container.duration is not None:
+        duration = container.duration / av.time_base
+    else:
+        duration = 0.0
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    width, height = cc.width or 1, cc.height or 1
+    return VideoInfo(
+        path=path,
+        duration=max(duration, 0.0),
+        fps=float(rate) if rate else 0.0,
+        width=width,
+        height=height,
+        codec=cc.name or "",
+    )
+
+
+class VideoReader:
+    """Iterate basis frames of one video.
+
+    >>> reader = VideoReader("clip.mp4", DecodeOptions(fps=8))
+    >>> for frame in reader: ...   # Frame(index, time, image)
+    >>> reader.report.errors       # packets that could not be decoded, if any
+
+    Raises the typed errors of :mod:`segscan.errors`: missing file, not a video, no video
+    stream, too large, zero frames; a stream that fails part-way is decoded as far as
+    possible and the failures listed in ``report.errors``; if nothing at all decodes,
+    :class:`CorruptVideoError` is raised.
+    """
+
+    def __init__(self, path: str | os.PathLike, options: DecodeOptions | None = None):
+        self.path = str(path)
+        self.options = options or DecodeOptions()
+        self.report = DecodeReport()
+        container = _open(self.path)
+        try:
+            stream = container.streams.video[0]
+            self.info = _info(self.path, container, stream)
+            if self.info.width * self.info.height > self.options.max_pixels:
+                raise VideoTooLargeError(
+                    self.path,
+                    f"frame size {self.info.width}x{self.info.height} exceeds the limit of "
+                    f"{self.options.max_pixels} pixels",
+                )
+        finally:
+            container.close()
+
+    def _decoded(self, container, stream) -> Iterator[tuple[float, "av.VideoFrame"]]:
+        """Decoded frames with their times (s, relative to the stream start), skipping bad packets."""
+        start = stream.start_time if stream.start_time is not None else None
+        tb = stream.time_base
+        last_t = -np.inf
+        for packet in container.demux(stream):
+            try:
+                frames = packet.decode()
+            except av.error.FFmpegError as exc:
+                self.report.errors.append(f"packet at {_pkt_time(packet):.3f}s: {exc}")
+                if len(self.report.errors) >= self.options.max_errors:
+                    self.report.errors.append("too many decode errors; stopped")
+                    return
+                continue
+            for fr in frames:
+                pts = fr.pts if fr.pts is not None else fr.dts
+                if pts is None:
+                    continue
+                if start is None:
+                    start = pts
+                t = float((pts - start) * tb) if tb is not None else float(fr.time or 0.0)
+                if t <= last_t:  # out-of-order or duplicate timestamps: keep the first
+                    continue
+                last_t = t
+                self.report.frames_decoded += 1
+                yield t, fr
+
+    def __iter__(self) -> Iterator[Frame]:
+        opts = self.options
+        step = 1.0 / opts.fps
+        container = _open(self.path)
+        try:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            target = None  # next grid time
+            prev = None  # (time, frame, kept) of the previous decoded frame
+            index = 0
+            try:
+                for t, fr in self._decoded(container, stream):
+                    if target is None:
+                        target = t  # the grid starts at the first frame
+                    kept_current = False
+                    while target <= t + 1e-9:
+                        use_prev = prev is not None and not prev[2] and (target - prev[0]) < (t - target)
+                        pick_t, pick = (prev[0], prev[1]) if use_prev else (t, fr)
+                        yield Frame(index=index, time=pick_t, image=self._convert(pick))
+                        index += 1
+                        self.report.frames_kept += 1
+                        self.report.last_time = pick_t
+                        if use_prev:
+                            prev = (prev[0], prev[1], True)
+                            target += step
+                        else:
+                            kept_current = True
+                            # next grid point strictly after this frame: no frame is kept twice
+                            target += step * (np.floor((t - target) / step + 1e-9) + 1)
+                            break
+                    prev = (t, fr, kept_current)
+            except av.error.FFmpegError as exc:  # demuxer failure (truncated container)
+                self.report.errors.append(f"demux stopped: {exc}")
+        finally:
+            container.close()
+        if self.report.frames_kept == 0:
+            if self.report.errors:
+                raise CorruptVideoError(self.path, "no frame could be decoded: " + self.report.errors[0])
+            raise EmptyVideoError(self.path, "the video stream has no frames")
+        if self.report.errors:
+            log.warning("%s: decoded up to %.2fs with %d error(s): %s", self.path,
+                        self.report.last_time, len(self.report.errors), self.report.errors[0])
+
+    def _convert(self, fr) -> np.ndarray:
+        w, h = self.options.size
+        rot = int(round((getattr(fr, "rotation", 0) or 0) / 90.0)) % 4
+        if rot % 2 == 1:
+            w, h = h, w  # scale before rotating, so the rotated image has the asked size
+        img = fr.reformat(width=w, height=h, format="rgb24").to_ndarray()
+        if rot:
+            img = np.ascontiguousarray(np.rot90(img, k=rot))
+        return img
+
+
+def _pkt_time(packet) -> float:
+    try:
+        return float(packet.pts * packet.time_base) if packet.pts is not None else -1.0
+    except Exception:  # noqa: BLE001 - only for an error message
+        return -1.0
+
+
+def read_frames(path, fps: float = 8.0, size=(224, 224)) -> tuple[list[Frame], DecodeReport]:
+    """Decode a whole (short) video into memory; for tests and tools, not for ingest."""
+    reader = VideoReader(path, DecodeOptions(fps=fps, size=tuple(size)))
+    frames = list(reader)
+    return frames, reader.report

@@ -1,0 +1,92 @@
+"""Video -> keyframe features: decode, select keyframes, run the extractor.
+
+:class:`VideoEncoder` is the one object both ingest and query use, so a gallery video
+and a query clip always go through exactly the same steps.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..types import VideoFeatures
+from .decode import DecodeOptions, VideoReader
+from .features import FeatureExtractor, describe_features
+from .keyframes import make_selector
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EncoderConfig:
+    backbone: str = "efficientnet-lite0"
+    layers: int = 3
+    whitening: str = "auto"
+    basis_fps: float = 8.0
+    keyframes: str = "uniform"
+    keyframe_fps: float = 1.0
+    batch_size: int = 32
+    threads: int | None = None
+    device: str | None = None
+    keep_regions: bool = True
+
+
+@dataclass
+class EncodedVideo:
+    path: str
+    info: dict
+    features: VideoFeatures
+    warnings: list[str] = field(default_factory=list)
+
+
+def feature_config(c: EncoderConfig) -> dict:
+    """Everything that makes two databases' vectors comparable (no model is loaded)."""
+    cfg = describe_features(c.backbone, c.layers, c.whitening)
+    cfg.update({"keyframes": c.keyframes, "keyframe_fps": c.keyframe_fps, "basis_fps": c.basis_fps})
+    return cfg
+
+
+def file_hash(path: str, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            b = f.read(chunk)
+            if not b:
+                break
+            h.update(b)
+    return h.hexdigest()
+
+
+class VideoEncoder:
+    """Load the model once; then ``encoder(path) -> EncodedVideo``. Safe to use as a Ray actor body."""
+
+    def __init__(self, config: EncoderConfig | None = None):
+        self.config = config or EncoderConfig()
+        c = self.config
+        self.extractor = FeatureExtractor(c.backbone, layers=c.layers, whitening=c.whitening,
+                                          batch_size=c.batch_size, device=c.device, threads=c.threads)
+        self.selector = make_selector(c.keyframes, fps=c.keyframe_fps)
+
+    def feature_config(self) -> dict:
+        return feature_config(self.config)
+
+    def __call__(self, path: str) -> EncodedVideo:
+        size = (self.extractor.spec.input_size,) * 2
+        reader = VideoReader(path, DecodeOptions(fps=self.config.basis_fps, size=size))
+        times, glob, regs = [], [], []
+        for t, g, r in self.extractor.extract_stream(self.selector.select(reader)):
+            times.append(t)
+            glob.append(g)
+            if self.config.keep_regions:
+                regs.append(r)
+        info = {"duration": reader.info.duration, "fps": reader.info.fps,
+                "width": reader.info.width, "height": reader.info.height}
+        if not info["duration"]:
+            info["duration"] = reader.report.last_time
+        feats = VideoFeatures(
+            times=np.concatenate(times), global_feats=np.concatenate(glob),
+            region_feats=np.concatenate(regs) if regs else None, duration=info["duration"],
+        )
+        return EncodedVideo(str(path), info, feats, list(reader.report.errors))

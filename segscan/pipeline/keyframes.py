@@ -1,0 +1,55 @@
+"""Keyframe selection: which basis frames get features.
+
+A selector consumes the stream of basis frames and yields the keyframes, in order.
+Selectors may buffer (the learned SKE scores windows of 24x24 frames at a time), so the
+interface is a stream transform rather than a per-frame predicate; callers only ever
+see ``selector.select(frames) -> iterator of frames``.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Iterator, Protocol
+
+from ..types import Frame
+
+
+class KeyframeSelector(Protocol):
+    name: str
+
+    def select(self, frames: Iterable[Frame]) -> Iterator[Frame]:
+        """Yield the keyframes among ``frames`` (in order, each at most once)."""
+
+
+class UniformSelector:
+    """One keyframe every ``1/fps`` seconds of presentation time (the first frame included)."""
+
+    name = "uniform"
+
+    def __init__(self, fps: float = 1.0):
+        if not (fps > 0):
+            raise ValueError(f"keyframe fps must be > 0, got {fps}")
+        self.fps = fps
+
+    def select(self, frames: Iterable[Frame]) -> Iterator[Frame]:
+        step = 1.0 / self.fps
+        next_t = None
+        for fr in frames:
+            if next_t is None or fr.time >= next_t - 1e-6:
+                yield fr
+                base = fr.time if next_t is None else next_t
+                next_t = base + step
+                while next_t <= fr.time + 1e-6:
+                    next_t += step
+
+    def __repr__(self):
+        return f"UniformSelector(fps={self.fps})"
+
+
+SELECTORS = {"uniform": UniformSelector}
+
+
+def make_selector(name: str = "uniform", **kwargs) -> KeyframeSelector:
+    try:
+        cls = SELECTORS[name]
+    except KeyError:
+        raise ValueError(f"unknown keyframe selector {name!r}; choose from {sorted(SELECTORS)}") from None
+    return cls(**kwargs)

@@ -1,0 +1,1 @@
+"""Ray jobs (ingest, batch detection) and the HTTP query service."""

@@ -1,0 +1,46 @@
+"""Run :class:`~segscan.pipeline.ingest.EncoderWorker` as a pool of Ray actors.
+
+Connects to the cluster named by ``RAY_ADDRESS`` (set by ``ray job submit``) or starts
+a local one. Each actor gets ``threads`` torch threads and a matching CPU reservation.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Iterator
+
+log = logging.getLogger(__name__)
+
+
+def ensure_ray(num_cpus: int | None = None):
+    import ray
+
+    if not ray.is_initialized():
+        address = os.environ.get("RAY_ADDRESS")
+        if address:
+            ray.init(address=address, log_to_driver=True)
+        else:
+            ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=True,
+                     configure_logging=False)
+    return ray
+
+
+def encode_with_ray(config, paths: list[str], workers: int) -> Iterator[tuple[str, tuple]]:
+    from dataclasses import replace
+
+    from ..pipeline.ingest import EncoderWorker
+
+    ray = ensure_ray()
+    cpus = int(ray.cluster_resources().get("CPU", os.cpu_count() or 1))
+    workers = max(1, min(workers, len(paths), cpus))
+    threads = max(1, cpus // workers) if config.threads is None else config.threads
+    actor_cls = ray.remote(num_cpus=threads)(EncoderWorker)
+    cfg = replace(config, threads=threads)
+    actors = [actor_cls.remote(cfg) for _ in range(workers)]
+    pool = ray.util.ActorPool(actors)
+    log.info("ray: %d worker(s) x %d thread(s)", workers, threads)
+    try:
+        yield from pool.map_unordered(lambda a, p: a.__call__.remote(p), paths)
+    finally:
+        for a in actors:
+            ray.kill(a)

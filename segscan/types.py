@@ -1,0 +1,164 @@
+"""Typed records passed between segscan's stages.
+
+Each record checks itself in ``__post_init__`` and raises ``ValueError`` naming the
+mismatch, so a bug surfaces where the inconsistent record is made, not three stages
+later.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class VideoInfo:
+    """What the container says about a video."""
+
+    path: str
+    duration: float
+    fps: float
+    width: int
+    height: int
+    rotation: int = 0
+    codec: str = ""
+
+    def __post_init__(self):
+        if self.duration < 0:
+            raise ValueError(f"duration must be >= 0, got {self.duration}")
+        if self.width <= 0 or self.height <= 0:
+            raise ValueError(f"frame size must be positive, got {self.width}x{self.height}")
+
+
+@dataclass
+class Frame:
+    """One decoded basis frame: RGB uint8 HxWx3 and its presentation time in seconds."""
+
+    index: int
+    time: float
+    image: np.ndarray
+
+    def __post_init__(self):
+        if self.image.ndim != 3 or self.image.shape[2] != 3 or self.image.dtype != np.uint8:
+            raise ValueError(
+                f"frame image must be HxWx3 uint8, got shape {self.image.shape} dtype {self.image.dtype}"
+            )
+
+
+@dataclass
+class VideoFeatures:
+    """Keyframe features of one video.
+
+    ``times``: (K,) keyframe presentation times in seconds, increasing.
+    ``global_feats``: (K, D) l2-normalised vectors, one per keyframe (what the index holds).
+    ``region_feats``: (K, R, D) region vectors (R regions per keyframe), float16, or None.
+    """
+
+    times: np.ndarray
+    global_feats: np.ndarray
+    region_feats: np.ndarray | None = None
+    duration: float = 0.0
+
+    def __post_init__(self):
+        self.times = np.asarray(self.times, dtype=np.float64)
+        self.global_feats = np.asarray(self.global_feats, dtype=np.float32)
+        if self.times.ndim != 1:
+            raise ValueError(f"times must be 1-D, got shape {self.times.shape}")
+        if self.global_feats.ndim != 2 or len(self.global_feats) != len(self.times):
+            raise ValueError(
+                f"global_feats {self.global_feats.shape} does not match {len(self.times)} keyframe times"
+            )
+        if self.region_feats is not None and (
+            self.region_feats.ndim != 3 or len(self.region_feats) != len(self.times)
+        ):
+            raise ValueError(
+                f"region_feats {self.region_feats.shape} does not match {len(self.times)} keyframe times"
+            )
+        if len(self.times) > 1 and np.any(np.diff(self.times) <= 0):
+            raise ValueError("keyframe times must be strictly increasing")
+
+    def __len__(self):
+        return len(self.times)
+
+    @property
+    def dim(self) -> int:
+        return int(self.global_feats.shape[1])
+
+
+@dataclass
+class Segment:
+    """An aligned segment pair in seconds: query [q_start, q_end] copies ref [r_start, r_end]."""
+
+    q_start: float
+    q_end: float
+    r_start: float
+    r_end: float
+    score: float
+
+    def __post_init__(self):
+        if self.q_end < self.q_start or self.r_end < self.r_start:
+            raise ValueError(
+                f"segment ends before it starts: q [{self.q_start}, {self.q_end}] r [{self.r_start}, {self.r_end}]"
+            )
+
+    def to_json(self) -> dict:
+        return {
+            "query_start": round(float(self.q_start), 3),
+            "query_end": round(float(self.q_end), 3),
+            "ref_start": round(float(self.r_start), 3),
+            "ref_end": round(float(self.r_end), 3),
+            "score": round(float(self.score), 4),
+        }
+
+    def as_box(self) -> list[float]:
+        """VCSL box order: [q_start, r_start, q_end, r_end]."""
+        return [self.q_start, self.r_start, self.q_end, self.r_end]
+
+
+@dataclass
+class SimilarityMap:
+    """Query-keyframe x reference-keyframe similarities for one candidate video.
+
+    ``values`` (Q, R) float32; ``mask`` (Q, R) bool says which entries are known
+    (sparse maps from nearest neighbours know only some); ``q_times`` (Q,) and
+    ``r_times`` (R,) give each row's and column's time in seconds.
+    """
+
+    values: np.ndarray
+    q_times: np.ndarray
+    r_times: np.ndarray
+    mask: np.ndarray | None = None
+    q_step: float = 1.0
+    r_step: float = 1.0
+
+    def __post_init__(self):
+        self.values = np.asarray(self.values, dtype=np.float32)
+        if self.values.shape != (len(self.q_times), len(self.r_times)):
+            raise ValueError(
+                f"map shape {self.values.shape} does not match {len(self.q_times)} query and "
+                f"{len(self.r_times)} reference keyframe times"
+            )
+        if self.mask is None:
+            self.mask = np.ones(self.values.shape, dtype=bool)
+        elif self.mask.shape != self.values.shape:
+            raise ValueError(f"mask shape {self.mask.shape} != map shape {self.values.shape}")
+
+
+@dataclass
+class Match:
+    """One reference video found for a query, with its aligned segments."""
+
+    video_id: str
+    path: str
+    score: float
+    segments: list[Segment] = field(default_factory=list)
+    prescore: float = 0.0
+
+    def to_json(self) -> dict:
+        return {
+            "video_id": self.video_id,
+            "path": self.path,
+            "score": round(float(self.score), 4),
+            "prescore": round(float(self.prescore), 4),
+            "segments": [s.to_json() for s in self.segments],
+        }
