@@ -67,7 +67,8 @@ class FaissIndex:
     """
 
     def __init__(self, dim: int, kind: str = "flat", nlist: int = 1024, pq_m: int = 32,
-                 hnsw_m: int = 32, ef_search: int = 128, nprobe: int = 16, use_gpu: bool | None = None):
+                 hnsw_m: int = 32, ef_search: int = 128, nprobe: int = 16, ef_construction: int = 200,
+                 use_gpu: bool | None = None):
         import faiss
 
         if kind not in ("flat", "ivfpq", "hnsw"):
@@ -83,7 +84,9 @@ class FaissIndex:
         if kind == "flat":
             self.index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         elif kind == "hnsw":
-            self.index = faiss.IndexIDMap2(faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT))
+            hnsw = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+            hnsw.hnsw.efConstruction = ef_construction
+            self.index = faiss.IndexIDMap2(hnsw)
 
     def _make_ivfpq(self, train: np.ndarray):
         faiss = self.faiss

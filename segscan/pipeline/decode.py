@@ -70,7 +70,7 @@ def _open(path: str):
         raise EmptyVideoError(path, "file is empty (0 bytes)")
     try:
         container = av.open(path, mode="r")
-    except (av.error.InvalidDataError, av.error.ValueError, UnicodeDecodeError) as exc:
+    except (av.error.InvalidDataError, UnicodeDecodeError) as exc:
         raise NotAVideoError(path, f"not a readable media file ({exc.__class__.__name__}: {exc})") from exc
     except av.error.FFmpegError as exc:
         raise NotAVideoError(path, f"cannot open: {exc}") from exc
@@ -183,20 +183,20 @@ class VideoReader:
                         target = t  # the grid starts at the first frame
                     kept_current = False
                     while target <= t + 1e-9:
-                        use_prev = prev is not None and not prev[2] and (target - prev[0]) < (t - target)
-                        pick_t, pick = (prev[0], prev[1]) if use_prev else (t, fr)
-                        yield Frame(index=index, time=pick_t, image=self._convert(pick))
+                        # the grid time lies in (prev, t]: the nearer frame stands for it (ties: earlier)
+                        if prev is not None and (target - prev[0]) <= (t - target) + 1e-9:
+                            if not prev[2]:
+                                yield self._emit(index, prev[0], prev[1])
+                                index += 1
+                                prev = (prev[0], prev[1], True)
+                            target += step  # a frame already kept is not kept twice
+                            continue
+                        yield self._emit(index, t, fr)
                         index += 1
-                        self.report.frames_kept += 1
-                        self.report.last_time = pick_t
-                        if use_prev:
-                            prev = (prev[0], prev[1], True)
-                            target += step
-                        else:
-                            kept_current = True
-                            # next grid point strictly after this frame: no frame is kept twice
-                            target += step * (np.floor((t - target) / step + 1e-9) + 1)
-                            break
+                        kept_current = True
+                        # next grid point strictly after this frame
+                        target += step * (np.floor((t - target) / step + 1e-9) + 1)
+                        break
                     prev = (t, fr, kept_current)
             except av.error.FFmpegError as exc:  # demuxer failure (truncated container)
                 self.report.errors.append(f"demux stopped: {exc}")
@@ -209,6 +209,11 @@ class VideoReader:
         if self.report.errors:
             log.warning("%s: decoded up to %.2fs with %d error(s): %s", self.path,
                         self.report.last_time, len(self.report.errors), self.report.errors[0])
+
+    def _emit(self, index: int, t: float, fr) -> Frame:
+        self.report.frames_kept += 1
+        self.report.last_time = t
+        return Frame(index=index, time=t, image=self._convert(fr))
 
     def _convert(self, fr) -> np.ndarray:
         w, h = self.options.size

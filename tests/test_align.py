@@ -1,0 +1,56 @@
+import numpy as np
+
+from segscan.align import make_aligner
+from segscan.types import SimilarityMap
+
+
+def _map(nq, nr, diag, sim=0.9, bg=0.1, seed=0, speed=1.0):
+    """A map with a copied run: query rows q0..q1 match reference columns from r0 at ``speed``."""
+    rng = np.random.default_rng(seed)
+    v = rng.uniform(0, bg, (nq, nr)).astype(np.float32)
+    q0, q1, r0 = diag
+    for i in range(q0, q1):
+        j = r0 + int(round((i - q0) * speed))
+        if j < nr:
+            v[i, j] = sim
+    return SimilarityMap(v, np.arange(nq, dtype=float), np.arange(nr, dtype=float))
+
+
+def test_tn_finds_a_diagonal():
+    m = _map(30, 40, (5, 15, 20))
+    (segs,) = make_aligner("tn").align([m])
+    assert len(segs) == 1
+    s = segs[0]
+    assert (s.q_start, s.q_end, s.r_start, s.r_end) == (5.0, 15.0, 20.0, 30.0)
+    assert abs(s.score - 0.9) < 1e-6
+
+
+def test_tn_follows_a_speed_change():
+    m = _map(30, 60, (2, 22, 10), speed=2.0)
+    (segs,) = make_aligner("tn").align([m])
+    s = segs[0]
+    assert s.q_start == 2.0 and s.q_end == 22.0
+    assert s.r_start == 10.0 and s.r_end == 49.0
+
+
+def test_tn_finds_two_segments_out_of_order():
+    m = _map(40, 40, (0, 10, 25))
+    m2 = _map(40, 40, (20, 30, 2), seed=1)
+    v = np.maximum(m.values, m2.values)
+    (segs,) = make_aligner("tn").align([SimilarityMap(v, m.q_times, m.r_times)])
+    got = sorted((s.q_start, s.r_start) for s in segs)
+    assert got == [(0.0, 25.0), (20.0, 2.0)]
+
+
+def test_tn_nothing_on_noise():
+    rng = np.random.default_rng(0)
+    v = rng.uniform(0, 0.25, (30, 30)).astype(np.float32)
+    (segs,) = make_aligner("tn").align([SimilarityMap(v, np.arange(30.0), np.arange(30.0))])
+    assert segs == []
+
+
+def test_sparse_mask_respected():
+    m = _map(20, 20, (0, 10, 0))
+    m.mask[:] = False  # nothing known
+    (segs,) = make_aligner("tn").align([m])
+    assert segs == []

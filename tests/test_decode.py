@@ -1,0 +1,202 @@
+import fractions
+
+import av
+import numpy as np
+import pytest
+
+from segscan.errors import (CorruptVideoError, EmptyVideoError, NotAVideoError, NoVideoStreamError,
+                            VideoNotFoundError, VideoTooLargeError)
+from segscan.pipeline.decode import DecodeOptions, VideoReader, read_frames
+from segscan.pipeline.keyframes import UniformSelector
+from segscan.synth import write_video
+
+
+def _frames(n, w=64, h=48):
+    for i in range(n):
+        img = np.zeros((h, w, 3), np.uint8)
+        img[..., 0] = (i * 7) % 256
+        img[: h // 2, : (i % w) + 1, 1] = 255
+        yield img
+
+
+def _write_pts(path, pts_ms, w=64, h=48):
+    """A video whose frames carry exactly the given presentation times (ms): variable frame rate."""
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=30)
+        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+        s.time_base = fractions.Fraction(1, 1000)
+        s.codec_context.time_base = fractions.Fraction(1, 1000)
+        for img, p in zip(_frames(len(pts_ms), w, h), pts_ms):
+            fr = av.VideoFrame.from_ndarray(img, format="rgb24")
+            fr.pts = p
+            fr.time_base = fractions.Fraction(1, 1000)
+            for pkt in s.encode(fr):
+                out.mux(pkt)
+        for pkt in s.encode():
+            out.mux(pkt)
+
+
+def _expected_grid(src_times, fps):
+    """Reference implementation: nearest source frame to each grid time, each frame at most once."""
+    src_times = np.asarray(src_times)
+    out, g, step = [], src_times[0], 1.0 / fps
+    while g <= src_times[-1] + 1e-9:
+        d = np.abs(src_times - g)
+        j = int(np.flatnonzero(d <= d.min() + 1e-9)[0])  # ties go to the earlier frame
+        if not out or src_times[j] > out[-1]:
+            out.append(src_times[j])
+        g += step
+    return np.array(out)
+
+
+@pytest.mark.parametrize("fps", [8.0, 7.0, 1.0])
+def test_timestamps_constant_rate(tmp_path, fps):
+    p = tmp_path / "v.mp4"
+    write_video(_frames(100), p, fps=25.0)
+    frames, rep = read_frames(p, fps=fps, size=(32, 32))
+    times = np.array([f.time for f in frames])
+    src = np.arange(100) / 25.0
+    np.testing.assert_allclose(times, _expected_grid(src, fps), atol=1e-6)
+    assert rep.frames_decoded == 100 and not rep.errors
+    assert frames[0].image.shape == (32, 32, 3)
+
+
+def test_timestamps_variable_frame_rate(tmp_path):
+    rng = np.random.default_rng(0)
+    pts = np.cumsum(rng.choice([20, 33, 50, 120, 300], size=80))  # ms, irregular gaps
+    pts = pts - pts[0]
+    p = tmp_path / "vfr.mp4"
+    _write_pts(p, pts.tolist())
+    frames, _ = read_frames(p, fps=8.0, size=(32, 32))
+    times = np.array([f.time for f in frames])
+    np.testing.assert_allclose(times, _expected_grid(pts / 1000.0, 8.0), atol=1e-6)
+    assert np.all(np.diff(times) > 0)
+
+
+def test_source_slower_than_basis_rate(tmp_path):
+    p = tmp_path / "slow.mp4"
+    write_video(_frames(12), p, fps=3.0)
+    frames, _ = read_frames(p, fps=8.0, size=(32, 32))
+    np.testing.assert_allclose([f.time for f in frames], np.arange(12) / 3.0, atol=1e-6)
+
+
+def test_uniform_keyframes_follow_time(tmp_path):
+    p = tmp_path / "v.mp4"
+    write_video(_frames(100), p, fps=25.0)
+    frames, _ = read_frames(p, fps=8.0, size=(32, 32))
+    kf = list(UniformSelector(1.0).select(frames))
+    assert [round(f.time) for f in kf] == [0, 1, 2, 3]
+
+
+def test_rotation_metadata_is_applied(tmp_path):
+    p = tmp_path / "rot.mp4"
+    with av.open(str(p), "w") as out:
+        s = out.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 64, 32, "yuv420p"
+        s.set_display_rotation(90)
+        img = np.zeros((32, 64, 3), np.uint8)
+        img[:16, :, 1] = 255  # top half green in the stored frame
+        for _ in range(10):
+            for pkt in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                out.mux(pkt)
+        for pkt in s.encode():
+            out.mux(pkt)
+    frames, _ = read_frames(p, fps=25.0, size=(32, 64))  # asked for portrait
+    img = frames[-1].image
+    assert img.shape == (64, 32, 3)
+    # the green bar lies along the top half in the stored frame: after rotation it lies along a long side
+    green = img[..., 1] > 128
+    left, right = green[:, :16].mean(), green[:, 16:].mean()
+    assert abs(left - right) > 0.8  # the stored top half is now one side of the upright frame
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(VideoNotFoundError):
+        VideoReader(tmp_path / "nope.mp4")
+
+
+def test_directory_is_not_a_video(tmp_path):
+    with pytest.raises(VideoNotFoundError):
+        VideoReader(tmp_path)
+
+
+def test_zero_length_file(tmp_path):
+    p = tmp_path / "empty.mp4"
+    p.write_bytes(b"")
+    with pytest.raises(EmptyVideoError):
+        VideoReader(p)
+
+
+def test_text_file_is_not_a_video(tmp_path):
+    p = tmp_path / "notes.mp4"
+    p.write_text("this is not a video\n" * 100)
+    with pytest.raises(NotAVideoError):
+        list(VideoReader(p))
+
+
+def test_audio_only_has_no_video_stream(tmp_path):
+    p = tmp_path / "tone.wav"
+    with av.open(str(p), "w") as out:
+        s = out.add_stream("pcm_s16le", rate=8000)
+        fr = av.AudioFrame.from_ndarray(np.zeros((1, 800), np.int16), format="s16", layout="mono")
+        fr.sample_rate = 8000
+        for pkt in s.encode(fr):
+            out.mux(pkt)
+        for pkt in s.encode():
+            out.mux(pkt)
+    with pytest.raises(NoVideoStreamError):
+        VideoReader(p)
+
+
+def test_truncated_video_decodes_what_is_readable(tmp_path):
+    p = tmp_path / "v.mp4"
+    write_video(_frames(250), p, fps=25.0)
+    data = p.read_bytes()
+    # mp4 keeps its index at the end by default here: cut the middle of the media data instead
+    t = tmp_path / "trunc.mkv"
+    with av.open(str(p)) as src, av.open(str(t), "w") as dst:
+        ins = src.streams.video[0]
+        outs = dst.add_stream_from_template(ins)
+        for pkt in src.demux(ins):
+            if pkt.dts is None:
+                continue
+            pkt.stream = outs
+            dst.mux(pkt)
+    raw = t.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(raw[: len(raw) // 2])
+    frames, rep = read_frames(cut, fps=8.0, size=(32, 32))
+    assert 0 < len(frames) < 80  # the first half, not the whole 10 s at 8 fps
+    assert frames[-1].time < 8.0
+    assert len(data) > 0
+
+
+def test_garbage_after_header_is_corrupt(tmp_path):
+    p = tmp_path / "v.mkv"
+    write_video(_frames(50), tmp_path / "v.mp4", fps=25.0)
+    with av.open(str(tmp_path / "v.mp4")) as src, av.open(str(p), "w") as dst:
+        outs = dst.add_stream_from_template(src.streams.video[0])
+        for pkt in src.demux(src.streams.video[0]):
+            if pkt.dts is None:
+                continue
+            pkt.stream = outs
+            dst.mux(pkt)
+    raw = bytearray(p.read_bytes())
+    rng = np.random.default_rng(0)
+    start = 400
+    raw[start:] = rng.integers(0, 256, len(raw) - start, dtype=np.uint8).tobytes()
+    p.write_bytes(bytes(raw))
+    with pytest.raises((CorruptVideoError, NotAVideoError, EmptyVideoError)):
+        list(VideoReader(p))
+
+
+def test_huge_resolution_is_refused(tmp_path):
+    p = tmp_path / "v.mp4"
+    write_video(_frames(5, 640, 480), p, fps=25.0)
+    with pytest.raises(VideoTooLargeError):
+        VideoReader(p, DecodeOptions(max_pixels=640 * 480 - 1))
+
+
+def test_bad_options():
+    with pytest.raises(ValueError):
+        DecodeOptions(fps=0)
