@@ -48,3 +48,9 @@ def seeded_vectors(n, d, seed=0, clusters=64):
     x = centres[rng.integers(0, clusters, n)] + 0.5 * rng.normal(size=(n, d))
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     return x.astype(np.float32)
+
+
+# the root entry points (ingest.py, query.py) are importable in tests
+import sys as _sys
+
+_sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

@@ -19,10 +19,10 @@ from .base import nms_segments, path_segment, register
 @register("tn")
 class TemporalNetwork:
     def __init__(self, top_k: int = 5, min_sim: float = 0.3, max_gap: float = 5.0, min_keyframes: int = 2,
-                 min_score: float = 0.45, max_paths: int = 8, gap_penalty: float = 0.0):
+                 min_score: float = 0.45, max_paths: int = 8, gap_penalty: float = 0.02, max_speed: float = 2.2):
         self.top_k, self.min_sim, self.max_gap = top_k, min_sim, max_gap
         self.min_keyframes, self.min_score, self.max_paths = min_keyframes, min_score, max_paths
-        self.gap_penalty = gap_penalty
+        self.gap_penalty, self.max_speed = gap_penalty, max_speed
 
     def align(self, maps: list[SimilarityMap]) -> list[list[Segment]]:
         return [self.align_one(m) for m in maps]
@@ -51,6 +51,9 @@ class TemporalNetwork:
         dq = qt[None, :] - qt[:, None]  # [a, b] = t_q(b) - t_q(a)
         dr = rt[None, :] - rt[:, None]
         adj = (dq > 1e-9) & (dq <= self.max_gap + 1e-9) & (dr > 1e-9) & (dr <= self.max_gap + 1e-9)
+        # local speed within [1/max_speed, max_speed] (half a keyframe of slack for rounding)
+        slack = 0.5 * max(m.q_step, m.r_step)
+        adj &= (dr <= self.max_speed * dq + slack) & (dq <= self.max_speed * dr + slack)
         # penalise jumps that skip keyframes (optional)
         if self.gap_penalty:
             weight = -self.gap_penalty * (np.abs(dq - dr))

@@ -285,6 +285,8 @@ class Database:
             return self.get_video(existing)
         num = int(self.meta["next_num"])
         video_id = content_hash[:16]
+        while self.get_video(video_id) is not None:  # a prefix shared with another content hash
+            video_id = content_hash[: len(video_id) + 8]
         rec = VideoRecord(video_id=video_id, num=num, path=str(path), content_hash=content_hash,
                           duration=float(info.get("duration", feats.duration)), fps=float(info.get("fps", 0.0)),
                           width=int(info.get("width", 0)), height=int(info.get("height", 0)),
