@@ -47,6 +47,8 @@ def main(argv=None) -> int:
     ap.add_argument("--aligner", default="tn", help="temporal aligner (default: %(default)s)")
     ap.add_argument("--map", dest="map_mode", default="sparse", choices=["sparse", "dense"],
                     help="similarity maps from index neighbours only, or all keyframe pairs (default: %(default)s)")
+    ap.add_argument("--no-flip", dest="flip", action="store_false",
+                    help="do not also search with the mirrored query (faster, misses flipped copies)")
     ap.add_argument("--min-score", type=float, default=0.0, help="drop matches scoring below this")
     ap.add_argument("--json", metavar="FILE", help="also write the result as JSON")
     add_encoder_args(ap)
@@ -61,7 +63,7 @@ def main(argv=None) -> int:
         from segscan.pipeline.query import QueryConfig, query_video
 
         cfg = QueryConfig(topn=args.topn, candidates=args.candidates, topk=args.topk, aligner=args.aligner,
-                          map_mode=args.map_mode, min_score=args.min_score)
+                          map_mode=args.map_mode, min_score=args.min_score, flip=args.flip)
         enc_cfg = encoder_config(args)
         with Database.open(args.db, readonly=True, feature_config=feature_config(enc_cfg)) as db:
             res = query_video(db, VideoEncoder(enc_cfg), args.clip, cfg)

@@ -57,11 +57,12 @@ def median_step(times: np.ndarray, default: float = 1.0) -> float:
 
 
 def sparse_map(c: Candidate, q_times: np.ndarray, r_times: np.ndarray) -> SimilarityMap:
-    vals = np.zeros((len(q_times), len(r_times)), np.float32)
+    vals = np.full((len(q_times), len(r_times)), -1.0, np.float32)
     mask = np.zeros(vals.shape, bool)
     ok = c.cols < len(r_times)
-    vals[c.rows[ok], c.cols[ok]] = c.vals[ok]
+    np.maximum.at(vals, (c.rows[ok], c.cols[ok]), c.vals[ok])  # a cell seen twice keeps its best
     mask[c.rows[ok], c.cols[ok]] = True
+    vals[~mask] = 0.0
     return SimilarityMap(vals, q_times, r_times, mask, median_step(q_times), median_step(r_times))
 
 

@@ -39,6 +39,7 @@ class EncodedVideo:
     info: dict
     features: VideoFeatures
     warnings: list[str] = field(default_factory=list)
+    flipped: np.ndarray | None = None  # global vectors of the mirrored keyframes (queries only)
 
 
 def feature_config(c: EncoderConfig) -> dict:
@@ -72,13 +73,16 @@ class VideoEncoder:
     def feature_config(self) -> dict:
         return feature_config(self.config)
 
-    def __call__(self, path: str) -> EncodedVideo:
+    def __call__(self, path: str, flip: bool = False) -> EncodedVideo:
+        """Decode, select keyframes, extract; ``flip`` also returns the mirrored frames' vectors."""
         size = (self.extractor.spec.input_size,) * 2
         reader = VideoReader(path, DecodeOptions(fps=self.config.basis_fps, size=size))
-        times, glob, regs = [], [], []
-        for t, g, r in self.extractor.extract_stream(self.selector.select(reader)):
+        times, glob, regs, flips = [], [], [], []
+        for t, g, r, gf in self.extractor.extract_stream(self.selector.select(reader), flip=flip):
             times.append(t)
             glob.append(g)
+            if flip:
+                flips.append(gf)
             if self.config.keep_regions:
                 regs.append(r)
         info = {"duration": reader.info.duration, "fps": reader.info.fps,
@@ -89,4 +93,5 @@ class VideoEncoder:
             times=np.concatenate(times), global_feats=np.concatenate(glob),
             region_feats=np.concatenate(regs) if regs else None, duration=info["duration"],
         )
-        return EncodedVideo(str(path), info, feats, list(reader.report.errors))
+        return EncodedVideo(str(path), info, feats, list(reader.report.errors),
+                            np.concatenate(flips) if flips else None)

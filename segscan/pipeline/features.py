@@ -200,17 +200,25 @@ class FeatureExtractor:
             return np.zeros((0, self.dim), np.float32), np.zeros((0, 9, self.dim), np.float16)
         return np.concatenate(out_g), np.concatenate(out_r)
 
-    def extract_stream(self, frames: Iterable, batch: int | None = None):
-        """Features for a stream of Frame objects: yields (times, global, regions) per batch."""
+    def extract_stream(self, frames: Iterable, batch: int | None = None, flip: bool = False):
+        """Features for a stream of Frame objects: yields (times, global, regions, flipped_global) per batch.
+
+        ``flipped_global`` (the global vectors of the mirrored frames) is None unless ``flip``.
+        """
         batch = batch or self.batch_size
         buf_t, buf_i = [], []
+
+        def run():
+            images = np.stack(buf_i)
+            g, r = self(images)
+            gf = self(images[:, :, ::-1])[0] if flip else None
+            return np.array(buf_t), g, r, gf
+
         for fr in frames:
             buf_t.append(fr.time)
             buf_i.append(fr.image)
             if len(buf_i) >= batch:
-                g, r = self(np.stack(buf_i))
-                yield np.array(buf_t), g, r
+                yield run()
                 buf_t, buf_i = [], []
         if buf_i:
-            g, r = self(np.stack(buf_i))
-            yield np.array(buf_t), g, r
+            yield run()

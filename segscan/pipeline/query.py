@@ -25,6 +25,7 @@ class QueryConfig:
     aligner_params: dict = field(default_factory=dict)
     map_mode: str = "sparse"  # "sparse" (neighbours only) or "dense" (all keyframe pairs)
     min_score: float = 0.0  # drop results scoring below this
+    flip: bool = True  # also search with the mirrored query keyframes (copies are often flipped)
 
 
 @dataclass
@@ -40,27 +41,43 @@ class QueryResult:
                 "timings": {k: round(v, 4) for k, v in self.timings.items()}}
 
 
-def build_maps(db: Database, q: VideoFeatures, cfg: QueryConfig) -> tuple[list, list[SimilarityMap]]:
-    """Search the index and assemble the similarity maps of the best candidates."""
+def _merge_rows(a, b):
+    """Per query keyframe, the union of two neighbour lists (original and mirrored query)."""
+    return [tuple(np.concatenate([x, y]) for x, y in zip(ra, rb)) for ra, rb in zip(a, b)]
+
+
+def build_maps(db: Database, q: VideoFeatures, cfg: QueryConfig,
+               q_flipped: np.ndarray | None = None) -> tuple[list, list[SimilarityMap]]:
+    """Search the index and assemble the similarity maps of the best candidates.
+
+    With ``q_flipped`` (the mirrored keyframes' vectors) both are searched and each map
+    cell keeps the higher of the two similarities.
+    """
     neigh = db.search(q.global_feats, cfg.topn)
+    if q_flipped is not None:
+        neigh = _merge_rows(neigh, db.search(q_flipped, cfg.topn))
     cands = top_candidates(group_neighbours(neigh, len(q)), cfg.candidates)
     maps = []
     for c in cands:
         rec = db.video_by_num(c.num)
         r_times = np.asarray(rec.times)
         if cfg.map_mode == "dense":
-            maps.append(dense_map(q.global_feats, db.features_by_num(c.num).global_feats, q.times, r_times))
+            ref = db.features_by_num(c.num).global_feats
+            m = dense_map(q.global_feats, ref, q.times, r_times)
+            if q_flipped is not None:
+                m.values = np.maximum(m.values, dense_map(q_flipped, ref, q.times, r_times).values)
+            maps.append(m)
         else:
             maps.append(sparse_map(c, q.times, r_times))
     return cands, maps
 
 
 def search_features(db: Database, q: VideoFeatures, cfg: QueryConfig, aligner=None,
-                    query_name: str = "") -> QueryResult:
+                    query_name: str = "", q_flipped: np.ndarray | None = None) -> QueryResult:
     """Query with precomputed features (the benchmark and services use this directly)."""
     aligner = aligner or make_aligner(cfg.aligner, **cfg.aligner_params)
     t0 = time.perf_counter()
-    cands, maps = build_maps(db, q, cfg)
+    cands, maps = build_maps(db, q, cfg, q_flipped if cfg.flip else None)
     t1 = time.perf_counter()
     segs = aligner.align(maps) if maps else []
     t2 = time.perf_counter()
@@ -80,8 +97,8 @@ def search_features(db: Database, q: VideoFeatures, cfg: QueryConfig, aligner=No
 
 def query_video(db: Database, encoder: VideoEncoder, path: str, cfg: QueryConfig, aligner=None) -> QueryResult:
     t0 = time.perf_counter()
-    enc = encoder(path)
+    enc = encoder(path, flip=cfg.flip)
     t1 = time.perf_counter()
-    res = search_features(db, enc.features, cfg, aligner, query_name=str(path))
+    res = search_features(db, enc.features, cfg, aligner, query_name=str(path), q_flipped=enc.flipped)
     res.timings = {"features": t1 - t0, **res.timings, "total": time.perf_counter() - t0}
     return res
