@@ -1,0 +1,1 @@
+"""Benchmarks: figures for the pipeline, the copy-segment benchmark, metrics and peers."""
