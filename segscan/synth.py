@@ -131,6 +131,35 @@ class SpatialEdit:
             x0, y0 = int(rng.uniform(0, w - lw)), int(rng.uniform(0, h - lh))
             out[y0:y0 + lh, x0:x0 + lw] = (0.4 * out[y0:y0 + lh, x0:x0 + lw] + 0.6 * 255).astype(np.uint8)
             return out
+        if self.kind == "rotate":  # small rotation with a slight zoom, borders black (an affine edit)
+            ang = np.deg2rad((5 + 10 * s) * (1 if rng.random() < 0.5 else -1))
+            zoom = 1.0 + 0.1 * s
+            yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+            cx, cy = w / 2, h / 2
+            c, sn = np.cos(ang) / zoom, np.sin(ang) / zoom
+            xs = c * (xx - cx) + sn * (yy - cy) + cx
+            ys = -sn * (xx - cx) + c * (yy - cy) + cy
+            ok = (xs >= 0) & (xs <= w - 1) & (ys >= 0) & (ys <= h - 1)
+            out = np.zeros_like(img)
+            out[ok] = img[ys[ok].astype(int), xs[ok].astype(int)]
+            return out
+        if self.kind == "gamma":  # contrast and gamma change
+            g = 0.5 + s if rng.random() < 0.5 else 1.0 / (0.5 + s)
+            f = (img.astype(np.float32) / 255.0) ** g
+            f = (f - 0.5) * (1 + 0.5 * s) + 0.5
+            return np.clip(f * 255, 0, 255).astype(np.uint8)
+        if self.kind == "lowres":  # down to a third of the size and back
+            small = resize(img, max(16, (w // 3) & ~1), max(16, (h // 3) & ~1))
+            return resize(small, w, h)
+        if self.kind == "text":  # a burnt-in caption band with block "letters"
+            out = img.copy()
+            y0 = int(h * 0.8)
+            out[y0:y0 + int(h * 0.1)] = (0.5 * out[y0:y0 + int(h * 0.1)]).astype(np.uint8)
+            for k in range(int(rng.integers(8, 20))):
+                x = int(w * 0.1 + k * w * 0.04)
+                if x + 6 < w:
+                    out[y0 + 4:y0 + int(h * 0.1) - 4, x:x + int(rng.integers(3, 7))] = 255
+            return out
         if self.kind == "blur":
             k = 1 + 2 * int(2 * s + 1)
             f = img.astype(np.float32)
@@ -138,6 +167,23 @@ class SpatialEdit:
                 f = sum(np.roll(f, d, axis=ax) for d in range(-(k // 2), k // 2 + 1)) / k
             return f.astype(np.uint8)
         raise ValueError(f"unknown spatial edit {self.kind!r}")
+
+
+SPATIAL_EDITS = ("crop", "flip", "gray", "noise", "brightness", "letterbox", "logo", "rotate", "gamma",
+                 "lowres", "text", "blur")
+
+
+def picture_in_picture(fg: np.ndarray, bg: np.ndarray, scale: float = 0.55, corner: int = 0) -> np.ndarray:
+    """``fg`` shrunk to ``scale`` and pasted into ``bg`` (same size) at one of four corners."""
+    h, w = bg.shape[:2]
+    sw, sh = int(w * scale) & ~1, int(h * scale) & ~1
+    small = resize(fg, sw, sh)
+    out = bg.copy()
+    m = int(0.05 * w)
+    x0 = m if corner in (0, 2) else w - sw - m
+    y0 = m if corner in (0, 1) else h - sh - m
+    out[y0:y0 + sh, x0:x0 + sw] = small
+    return out
 
 
 def read_all(path, fps: float | None = None, size=None) -> tuple[list[np.ndarray], list[float], float]:
@@ -148,6 +194,7 @@ def read_all(path, fps: float | None = None, size=None) -> tuple[list[np.ndarray
     info = reader.info
     w, h = size or (info.width - info.width % 2, info.height - info.height % 2)
     r = VideoReader(path, DecodeOptions(fps=fps or max(info.fps, 1.0) * 1.001, size=(w, h)))
+    # frames are timed by their presentation times: pass ``times`` on to copy_segment
     frames, times = [], []
     for fr in r:
         frames.append(fr.image)
@@ -155,16 +202,29 @@ def read_all(path, fps: float | None = None, size=None) -> tuple[list[np.ndarray
     return frames, times, info.fps or fps or 25.0
 
 
-def copy_segment(src_frames: list[np.ndarray], src_fps: float, start: float, end: float, speed: float = 1.0,
-                 out_fps: float = 25.0, edits: Iterable[SpatialEdit] = ()) -> list[np.ndarray]:
-    """Frames of source seconds [start, end) played at ``speed``, resampled to ``out_fps``, edited."""
+def copy_segment(src_frames: list[np.ndarray], src_times, start: float, end: float, speed: float = 1.0,
+                 out_fps: float = 25.0, edits: Iterable[SpatialEdit] = (), drop: float = 0.0,
+                 seed: int = 0) -> list[np.ndarray]:
+    """Frames of source seconds [start, end) played at ``speed``, resampled to ``out_fps``, edited.
+
+    ``src_times``: each source frame's time (s), or a frame rate for evenly timed frames.
+    ``drop``: share of frames dropped (each replaced by the previous kept frame, so timing holds).
+    """
+    if np.isscalar(src_times):
+        src_times = np.arange(len(src_frames)) / float(src_times)
+    src_times = np.asarray(src_times, dtype=np.float64)
     dur_out = (end - start) / speed
     n = max(1, int(round(dur_out * out_fps)))
     out = []
     edits = list(edits)
+    rng = np.random.default_rng(seed)
+    j_prev = None
     for i in range(n):
         t_src = start + i / out_fps * speed
-        j = min(int(round(t_src * src_fps)), len(src_frames) - 1)
+        j = int(np.clip(np.searchsorted(src_times, t_src + 1e-6, side="right") - 1, 0, len(src_frames) - 1))
+        if drop and j_prev is not None and rng.random() < drop:
+            j = j_prev
+        j_prev = j
         img = src_frames[j]
         for e in edits:
             img = e(img)

@@ -54,3 +54,32 @@ def test_sparse_mask_respected():
     m.mask[:] = False  # nothing known
     (segs,) = make_aligner("tn").align([m])
     assert segs == []
+
+
+import pytest
+
+
+@pytest.mark.parametrize("name", ["tn", "dp", "hv", "dtw"])
+def test_every_aligner_finds_a_clean_diagonal(name):
+    m = _map(30, 40, (5, 15, 20))
+    (segs,) = make_aligner(name).align([m])
+    assert segs, name
+    best = max(segs, key=lambda s: s.score)
+    assert abs(best.q_start - 5) <= 1 and abs(best.q_end - 15) <= 1
+    assert abs(best.r_start - 20) <= 1 and abs(best.r_end - 30) <= 1
+
+
+@pytest.mark.parametrize("name", ["tn", "dp", "hv", "dtw"])
+def test_every_aligner_quiet_on_noise(name):
+    rng = np.random.default_rng(3)
+    v = rng.uniform(0, 0.3, (25, 25)).astype(np.float32)
+    (segs,) = make_aligner(name).align([SimilarityMap(v, np.arange(25.0), np.arange(25.0))])
+    assert segs == []
+
+
+def test_hough_voting_misses_speed_change_but_tn_follows_it():
+    m = _map(30, 70, (2, 22, 10), speed=2.0)
+    (hv,) = make_aligner("hv").align([m])
+    (tn,) = make_aligner("tn").align([m])
+    assert max((s.q_end - s.q_start for s in hv), default=0) < 10
+    assert max(s.q_end - s.q_start for s in tn) >= 19

@@ -66,9 +66,9 @@ def main(argv=None) -> int:
     # 2. a 60-second query ------------------------------------------------------------
     pieces = []
     for c in rng.choice(long_clips, 6, replace=False):
-        frames, _, fps = read_all(c.path, fps=25.0, size=size)
+        frames, ftimes, _ = read_all(c.path, fps=25.0, size=size)
         start = rng.uniform(0, c.duration - 10.2)
-        pieces += copy_segment(frames, 25.0, start, start + 10.0, 1.0, 25.0, [SpatialEdit("crop", 0.3)])
+        pieces += copy_segment(frames, ftimes, start, start + 10.0, 1.0, 25.0, [SpatialEdit("crop", 0.3)])
     write_video(pieces, work / "q60.mp4", 25.0, crf=28)
     qcfg = QueryConfig()
     with Database.open(work / "db", readonly=True) as db:
@@ -86,8 +86,8 @@ def main(argv=None) -> int:
         for k in range(args.copies):
             c = long_clips[int(rng.integers(len(long_clips)))]
             start = float(rng.uniform(0, c.duration - 10.2))
-            frames, _, _ = read_all(c.path, fps=25.0, size=size)
-            body = copy_segment(frames, 25.0, start, start + 10.0, 1.0, 25.0,
+            frames, ftimes, _ = read_all(c.path, fps=25.0, size=size)
+            body = copy_segment(frames, ftimes, start, start + 10.0, 1.0, 25.0,
                                 [SpatialEdit("crop", float(rng.uniform(0.3, 0.6))), SpatialEdit("flip")])
             qp = work / f"copy{k}.mp4"
             write_video(body, qp, 25.0, crf=32)

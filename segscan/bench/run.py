@@ -1,0 +1,276 @@
+"""Run the copy-segment benchmark: every aligner on the same similarity maps, one table.
+
+    python -m segscan.bench run [--quick] [--out bench-data] [--distractors N] [--vcdb DIR]
+
+Builds (or reuses) the benchmark folder, ingests its gallery, encodes every query once,
+assembles the similarity maps once, then aligns them with each method (the peers tuned on
+the train split, and segscan's default aligner) and prints segment P/R/F1 (VCSL),
+micro-AP (VSC22), video mAP and per-query time; then a cost table. ``--distractors N``
+adds N feature-level distractor keyframes to the index and reports the F1 drop.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import json
+import logging
+import resource
+import sys
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ..align import make_aligner
+from ..index.store import Database
+from ..pipeline.extract import EncoderConfig, VideoEncoder, feature_config
+from ..pipeline.ingest import ingest
+from ..pipeline.query import QueryConfig, build_maps
+from ..types import VideoFeatures
+from .metrics import vcsl_f1, video_map, vsc_micro_ap
+
+log = logging.getLogger(__name__)
+
+# parameter grids searched on the train split (small: each point re-aligns every train map)
+GRIDS = {
+    "tn": {"min_sim": [0.2, 0.3, 0.4], "min_score": [0.3, 0.4, 0.5], "max_gap": [3.0, 5.0]},
+    "dp": {"bias": [0.2, 0.3, 0.4, 0.5], "min_score": [0.3, 0.4, 0.5]},
+    "hv": {"min_sim": [0.2, 0.3, 0.4, 0.5], "min_score": [0.3, 0.4, 0.5]},
+    "dtw": {"min_sim": [0.2, 0.3, 0.4, 0.5], "min_score": [0.3, 0.4, 0.5]},
+}
+PEERS = ["tn", "dp", "hv", "dtw"]
+
+
+@dataclass
+class QueryMaps:
+    qid: str
+    duration: float
+    refs: list[str]  # reference id per candidate
+    maps: list
+    prescores: list[float]
+    seconds: float  # features + search + map assembly
+
+
+@dataclass
+class Split:
+    queries: list[QueryMaps] = field(default_factory=list)
+    labels: dict = field(default_factory=dict)  # "qid-ref" -> boxes
+    pair_edits: dict = field(default_factory=dict)  # "qid-ref" -> set of edit names
+
+
+def ref_id(path: str) -> str:
+    return Path(path).stem
+
+
+def load_split(bench: Path, part: str) -> Split:
+    s = Split()
+    s.labels = json.loads((bench / "truth" / f"{part}_label_file.json").read_text())
+    with open(bench / "truth" / f"{part}_pairs.csv") as f:
+        for row in csv.DictReader(f):
+            key = f"{row['query_id']}-{row['reference_id']}"
+            edits = s.pair_edits.setdefault(key, set())
+            edits.add(row["temporal"].split()[0])
+            edits.update(e for e in row["spatial"].split("+") if e)
+            edits.update(e for e in row["query_edits"].split("+") if e)
+    return s
+
+
+def encode_queries(bench: Path, part: str, encoder: VideoEncoder, db, qcfg: QueryConfig, cache: Path,
+                   progress=True) -> list[QueryMaps]:
+    out = []
+    cache.mkdir(parents=True, exist_ok=True)
+    paths = sorted((bench / "queries" / part).glob("*.mp4"))
+    for p in tqdm(paths, desc=f"{part}: queries", disable=not progress):
+        t0 = time.perf_counter()
+        npz = cache / f"{p.stem}.npz"
+        if npz.exists():
+            z = np.load(npz)
+            feats = VideoFeatures(z["times"], z["global"], duration=float(z["duration"]))
+            flipped = z["flipped"]
+        else:
+            enc = encoder(str(p), flip=True)
+            feats, flipped = enc.features, enc.flipped
+            np.savez(npz, **{"times": feats.times, "global": feats.global_feats, "flipped": flipped,
+                             "duration": feats.duration})
+        cands, maps = build_maps(db, feats, qcfg, flipped)
+        refs = [ref_id(db.video_by_num(c.num).path) for c in cands]
+        out.append(QueryMaps(p.stem, feats.duration, refs, maps, [c.prescore for c in cands],
+                             time.perf_counter() - t0))
+    return out
+
+
+def predict(split: Split, aligner, topk: int = 10):
+    """Run an aligner on every map: (boxes with scores per pair, rankings, align seconds per query)."""
+    preds, rankings, secs = {}, {}, []
+    for q in split.queries:
+        t0 = time.perf_counter()
+        segs = aligner.align(q.maps) if q.maps else []
+        secs.append(time.perf_counter() - t0 + q.seconds)
+        scored = []
+        for ref, ss, pre in zip(q.refs, segs, q.prescores):
+            if ss:
+                scored.append((max(s.score for s in ss), pre, ref, ss))
+        scored.sort(key=lambda x: (-x[0], -x[1]))
+        rankings[q.qid] = [r for _, _, r, _ in scored]
+        for _, _, ref, ss in scored[:topk]:
+            preds[f"{q.qid}-{ref}"] = [(s.as_box(), s.score) for s in ss]
+    return preds, rankings, secs
+
+
+def evaluate(split: Split, preds: dict, rankings: dict, threshold: float) -> dict:
+    kept = {k: [b for b, s in v if s >= threshold] for k, v in preds.items()}
+    kept = {k: v for k, v in kept.items() if v}
+    seg = vcsl_f1(kept, split.labels)
+    relevant = defaultdict(set)
+    for key in split.labels:
+        q, r = key.split("-", 1)
+        relevant[q].add(r)
+    for q in split.queries:
+        relevant.setdefault(q.qid, set())
+    return {"precision": seg["precision"], "recall": seg["recall"], "f1": seg["f1"],
+            "micro_ap": vsc_micro_ap(preds, split.labels), "video_map": video_map(rankings, relevant)}
+
+
+def best_threshold(split: Split, preds, rankings) -> tuple[float, dict]:
+    scores = sorted({round(s, 3) for v in preds.values() for _, s in v})
+    cands = [0.0] + scores[:: max(1, len(scores) // 40)]
+    best = (0.0, {"f1": -1})
+    for t in cands:
+        m = evaluate(split, preds, rankings, t)
+        if m["f1"] > best[1]["f1"]:
+            best = (t, m)
+    return best
+
+
+def tune(name: str, train: Split) -> tuple[dict, float, float]:
+    """Grid search on the train split: (params, score threshold, train F1)."""
+    grid = GRIDS.get(name, {})
+    keys = list(grid)
+    best = ({}, 0.0, -1.0)
+    for values in itertools.product(*(grid[k] for k in keys)) if keys else [()]:
+        params = dict(zip(keys, values))
+        preds, rankings, _ = predict(train, make_aligner(name, **params))
+        t, m = best_threshold(train, preds, rankings)
+        if m["f1"] > best[2]:
+            best = (params, t, m["f1"])
+    return best
+
+
+def per_edit_f1(split: Split, preds: dict, threshold: float) -> dict:
+    """Segment F1 over the true pairs that carry each edit (precision from predictions on those pairs)."""
+    by_edit = defaultdict(list)
+    for key, edits in split.pair_edits.items():
+        for e in edits:
+            by_edit[e].append(key)
+    out = {}
+    for e, keys in sorted(by_edit.items()):
+        kept = {k: [b for b, s in preds.get(k, []) if s >= threshold] for k in keys}
+        m = vcsl_f1({k: v for k, v in kept.items() if v}, {k: split.labels[k] for k in keys})
+        out[e] = {"pairs": len(keys), "f1": m["f1"], "recall": m["recall"]}
+    return out
+
+
+def table(rows: list[dict], cols: list[tuple[str, str, str]]) -> str:
+    head = "| " + " | ".join(c[1] for c in cols) + " |"
+    sep = "|" + "|".join("---" for _ in cols) + "|"
+    lines = [head, sep]
+    for r in rows:
+        lines.append("| " + " | ".join(format(r[c[0]], c[2]) if c[2] else str(r[c[0]]) for c in cols) + " |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("command", choices=["run"], nargs="?", default="run")
+    ap.add_argument("--out", default="bench-data", help="benchmark folder (built on first use)")
+    ap.add_argument("--quick", action="store_true", help="a small benchmark for development (< 3 min)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--distractors", type=int, default=0, help="extra feature-level distractor keyframes")
+    ap.add_argument("--methods", default="tn,dp,hv,dtw", help="peers to run (comma-separated)")
+    ap.add_argument("--json", default=None, help="write results here (default: OUT/results.json)")
+    ap.add_argument("-q", "--quiet", action="store_true")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from .generate import BenchConfig, build
+
+    cfg = BenchConfig.quick() if args.quick else BenchConfig()
+    cfg.seed = args.seed
+    bench = Path(args.out) / cfg.key()
+    progress = not args.quiet
+    t_all = time.time()
+    t0 = time.time()
+    build(bench, cfg, progress=progress)
+    t_build = time.time() - t0
+
+    ecfg = EncoderConfig()
+    db_dir = bench / "db"
+    summary = ingest([str(bench / "gallery.txt")], str(db_dir), ecfg, workers=0, progress=progress)
+    encoder = VideoEncoder(ecfg)
+    qcfg = QueryConfig()
+    with Database.open(db_dir, readonly=True, feature_config=feature_config(ecfg)) as db:
+        stats = db.stats()
+        if args.distractors:
+            from .distractors import with_distractors
+
+            db = with_distractors(db, args.distractors, bench / "distractor-base.npz", encoder, seed=args.seed)
+        splits = {}
+        for part in ("train", "test"):
+            s = load_split(bench, part)
+            s.queries = encode_queries(bench, part, encoder, db, qcfg, bench / "features" / part, progress)
+            splits[part] = s
+
+    rows, results = [], {}
+    methods = [m for m in args.methods.split(",") if m]
+    for name in methods:
+        params, thr, train_f1 = tune(name, splits["train"])
+        preds, rankings, secs = predict(splits["test"], make_aligner(name, **params))
+        m = evaluate(splits["test"], preds, rankings, thr)
+        rows.append({"method": f"{name.upper()} (tuned on train)", **m, "query_s": float(np.median(secs)),
+                     "params": params, "threshold": thr})
+        results[name] = {**rows[-1], "train_f1": train_f1, "per_edit": per_edit_f1(splits["test"], preds, thr)}
+    # segscan's default, exactly as query.py runs it (no tuning)
+    default = make_aligner(qcfg.aligner, **qcfg.aligner_params)
+    preds, rankings, secs = predict(splits["test"], default)
+    m = evaluate(splits["test"], preds, rankings, qcfg.min_score)
+    rows.append({"method": f"segscan default ({qcfg.aligner})", **m, "query_s": float(np.median(secs)),
+                 "params": {}, "threshold": qcfg.min_score})
+    results["segscan"] = {**rows[-1], "per_edit": per_edit_f1(splits["test"], preds, qcfg.min_score)}
+
+    n_test = len(splits["test"].queries)
+    qs = [q.seconds for q in splits["test"].queries]
+    hours = stats["hours"] or 1e-9
+    cost = {
+        "ingest_x_realtime": round(summary.speed, 2) if summary.added else None,
+        "query_p50_s": float(np.percentile(qs, 50)), "query_p95_s": float(np.percentile(qs, 95)),
+        "index_bytes_per_hour": stats["index_bytes"] / hours, "store_bytes_per_hour": stats["bytes"] / hours,
+        "gallery_videos": stats["videos"], "gallery_keyframes": stats["vectors"] + args.distractors,
+        "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+        "build_s": t_build, "total_s": time.time() - t_all, "test_queries": n_test,
+    }
+    cols = [("method", "method", ""), ("precision", "seg P", ".3f"), ("recall", "seg R", ".3f"),
+            ("f1", "seg F1", ".3f"), ("micro_ap", "micro-AP", ".3f"), ("video_map", "video mAP", ".3f"),
+            ("query_s", "query s (p50)", ".3f")]
+    print(f"\nbenchmark {bench.name}: {n_test} test queries, gallery {stats['videos']} videos / "
+          f"{cost['gallery_keyframes']} keyframes (distractor keyframes: {args.distractors})\n")
+    print(table(rows, cols))
+    print("\n" + table([{"figure": k, "value": (f"{v:.3g}" if isinstance(v, float) else str(v))} for k, v in cost.items()],
+                       [("figure", "cost", ""), ("value", "value", "")]))
+    out = Path(args.json) if args.json else bench / f"results-d{args.distractors}.json"
+    out.write_text(json.dumps({"rows": rows, "methods": results, "cost": cost, "config": asdict(cfg),
+                               "distractors": args.distractors}, indent=2, default=float) + "\n")
+    if args.distractors:
+        base = bench / "results-d0.json"
+        if base.exists():
+            b = {r["method"]: r["f1"] for r in json.loads(base.read_text())["rows"]}
+            print("\nF1 drop with distractors: " + ", ".join(
+                f"{r['method']}: {b[r['method']] - r['f1']:+.3f}" for r in rows if r["method"] in b))
+    print(f"\nresults: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Benchmark pieces: VCDB loader on the real annotations, the copy generator's ground truth."""
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from segscan.bench.vcdb import load_annotations
+from conftest import SHARED
+
+
+@pytest.fixture(scope="module")
+def vcdb():
+    folder = SHARED / "vcdb-annotations"
+    if not folder.is_dir():
+        pytest.skip(f"VCDB annotations not found at {folder}")
+    return load_annotations(folder)
+
+
+def test_vcdb_annotations_load(vcdb):
+    assert len(vcdb.videos) > 400
+    assert len(vcdb.pairs) > 5000
+    n_boxes = sum(len(v) for v in vcdb.labels.values())
+    assert n_boxes > 8000
+    # VCDB's structure: several segments per pair are common
+    assert max(len(v) for v in vcdb.labels.values()) >= 3
+    for boxes in list(vcdb.labels.values())[:200]:
+        for q0, r0, q1, r1 in boxes:
+            assert q1 >= q0 and r1 >= r0
+
+
+def test_vcdb_metrics_on_truth_itself(vcdb):
+    from segscan.bench.metrics import vcsl_f1, vsc_micro_ap
+
+    keys = list(vcdb.labels)[:300]
+    truth = {k: vcdb.labels[k] for k in keys}
+    m = vcsl_f1(truth, truth)
+    assert m["f1"] > 0.99  # overlapping true boxes make it slightly below 1 by definition
+    ap = vsc_micro_ap({k: [(b, 1.0) for b in v] for k, v in truth.items()}, truth)
+    assert ap == pytest.approx(1.0, abs=1e-9)
+
+
+def test_generator_ground_truth(tmp_path):
+    from segscan.bench.generate import BenchConfig, build
+    from segscan.bench.media import load_clips
+    from segscan.pipeline.decode import probe
+
+    if not (SHARED / "media").is_dir():
+        pytest.skip("shared clips not found")
+    cfg = BenchConfig(seed=3, test_queries=3, test_negatives=2, train_queries=2, train_negatives=1,
+                      distractor_videos=1, distractor_seconds=3.0)
+    out = build(tmp_path / "b", cfg, progress=False)
+    meta = json.loads((out / "meta.json").read_text())
+    split = meta["split"]
+    groups_by_stem = {c.path.stem: c.content_group for c in load_clips()}
+    for part in ("train", "test"):
+        labels = json.loads((out / "truth" / f"{part}_label_file.json").read_text())
+        rows = list(csv.DictReader(open(out / "truth" / f"{part}_pairs.csv")))
+        assert len(rows) == sum(len(v) for v in labels.values())
+        for r in rows:
+            # a copy comes from the query's own split, and from a clip in the gallery
+            assert split[groups_by_stem[r["reference_id"]]] == part
+            q0, q1, r0, r1 = (float(r[k]) for k in ("q_start", "q_end", "r_start", "r_end"))
+            speed = float(r["temporal"].split()[1]) if r["temporal"].startswith("speed") else 1.0
+            assert (q1 - q0) == pytest.approx((r1 - r0) / speed, abs=0.15)
+            qdur = probe(out / "queries" / part / f"{r['query_id']}.mp4").duration
+            assert q1 <= qdur + 0.15
+        negs = [p for p in (out / "queries" / part).glob("*neg*.mp4")]
+        assert negs and not any(k.startswith(p.stem + "-") for p in negs for k in labels)
+    gallery = (out / "gallery.txt").read_text().split()
+    held = {g for g, s in split.items() if s.endswith("holdout")}
+    assert not any(groups_by_stem.get(p.rsplit("/", 1)[1][:-4]) in held for p in gallery)
+    # building again with the same configuration reuses it; another configuration is refused
+    assert build(tmp_path / "b", cfg, progress=False) == out
+    cfg.seed = 4
+    with pytest.raises(ValueError):
+        build(tmp_path / "b", cfg, progress=False)
