@@ -101,7 +101,8 @@ def test_rotation_metadata_is_applied(tmp_path):
                 out.mux(pkt)
         for pkt in s.encode():
             out.mux(pkt)
-    frames, _ = read_frames(p, fps=25.0, size=(32, 64))  # asked for portrait
+    # asked for portrait; border removal off, since half the test frame is black
+    frames = list(VideoReader(p, DecodeOptions(fps=25.0, size=(32, 64), crop_borders=False)))
     img = frames[-1].image
     assert img.shape == (64, 32, 3)
     # the green bar lies along the top half in the stored frame: after rotation it lies along a long side
@@ -200,3 +201,19 @@ def test_huge_resolution_is_refused(tmp_path):
 def test_bad_options():
     with pytest.raises(ValueError):
         DecodeOptions(fps=0)
+
+
+def test_letterbox_borders_removed(tmp_path):
+    from segscan.pipeline.decode import remove_borders
+
+    rng = np.random.default_rng(0)
+    inner = rng.integers(60, 255, (60, 80, 3), dtype=np.uint8)
+    boxed = np.zeros((80, 80, 3), np.uint8)
+    boxed[10:70] = inner
+    out = remove_borders(boxed)
+    assert out.shape == boxed.shape
+    assert out[:3].max() > 24 and out[-3:].max() > 24  # no dark bars left
+    # a frame without borders, and an all-dark frame, are left alone
+    np.testing.assert_array_equal(remove_borders(inner), inner)
+    dark = np.zeros((40, 40, 3), np.uint8)
+    np.testing.assert_array_equal(remove_borders(dark), dark)

@@ -207,7 +207,10 @@ def main(argv=None) -> int:
     t_build = time.time() - t0
 
     ecfg = EncoderConfig()
-    db_dir = bench / "db"
+    import hashlib
+
+    fkey = hashlib.sha1(json.dumps(feature_config(ecfg), sort_keys=True).encode()).hexdigest()[:10]
+    db_dir = bench / f"db-{fkey}"
     summary = ingest([str(bench / "gallery.txt")], str(db_dir), ecfg, workers=0, progress=progress)
     encoder = VideoEncoder(ecfg)
     qcfg = QueryConfig()
@@ -216,11 +219,11 @@ def main(argv=None) -> int:
         if args.distractors:
             from .distractors import with_distractors
 
-            db = with_distractors(db, args.distractors, bench / "distractor-base.npz", encoder, seed=args.seed)
+            db = with_distractors(db, args.distractors, bench / f"distractor-base-{fkey}.npz", encoder, seed=args.seed)
         splits = {}
         for part in ("train", "test"):
             s = load_split(bench, part)
-            s.queries = encode_queries(bench, part, encoder, db, qcfg, bench / "features" / part, progress)
+            s.queries = encode_queries(bench, part, encoder, db, qcfg, bench / f"features-{fkey}" / part, progress)
             splits[part] = s
 
     rows, results = [], {}

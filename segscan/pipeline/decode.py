@@ -39,6 +39,7 @@ class DecodeOptions:
     size: tuple[int, int] = (224, 224)  # (width, height) of the frames handed out
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_errors: int = 50  # give up after this many undecodable packets
+    crop_borders: bool = True  # remove black letterbox / pillarbox borders
 
     def __post_init__(self):
         if not (self.fps > 0):
@@ -221,9 +222,43 @@ class VideoReader:
         if rot % 2 == 1:
             w, h = h, w  # scale before rotating, so the rotated image has the asked size
         img = fr.reformat(width=w, height=h, format="rgb24").to_ndarray()
+        if self.options.crop_borders:
+            img = remove_borders(img)
         if rot:
             img = np.ascontiguousarray(np.rot90(img, k=rot))
         return img
+
+
+def remove_borders(img: np.ndarray, dark: float = 24.0, max_share: float = 0.3) -> np.ndarray:
+    """Crop uniform dark bars (letterbox, pillarbox) and scale the rest back to the same size.
+
+    A row or column counts as border when its brightest pixel is below ``dark``; at most
+    ``max_share`` of each dimension is removed from each side, and nothing is done when
+    the whole frame is dark.
+    """
+    h, w = img.shape[:2]
+    lum = img.max(axis=2)
+    rows = lum.max(axis=1) < dark
+    cols = lum.max(axis=0) < dark
+    if rows.all() or cols.all():
+        return img
+
+    def edge(flags, n):
+        a = 0
+        while a < int(n * max_share) and flags[a]:
+            a += 1
+        b = 0
+        while b < int(n * max_share) and flags[n - 1 - b]:
+            b += 1
+        return a, b
+
+    top, bottom = edge(rows, h)
+    left, right = edge(cols, w)
+    if top + bottom < 2 and left + right < 2:
+        return img
+    inner = np.ascontiguousarray(img[top:h - bottom, left:w - right])
+    frame = av.VideoFrame.from_ndarray(inner, format="rgb24")
+    return frame.reformat(width=w, height=h, format="rgb24").to_ndarray()
 
 
 def _pkt_time(packet) -> float:

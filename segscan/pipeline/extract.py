@@ -31,6 +31,7 @@ class EncoderConfig:
     threads: int | None = None
     device: str | None = None
     keep_regions: bool = True
+    crop_borders: bool = True
 
 
 @dataclass
@@ -45,7 +46,8 @@ class EncodedVideo:
 def feature_config(c: EncoderConfig) -> dict:
     """Everything that makes two databases' vectors comparable (no model is loaded)."""
     cfg = describe_features(c.backbone, c.layers, c.whitening)
-    cfg.update({"keyframes": c.keyframes, "keyframe_fps": c.keyframe_fps, "basis_fps": c.basis_fps})
+    cfg.update({"keyframes": c.keyframes, "keyframe_fps": c.keyframe_fps, "basis_fps": c.basis_fps,
+                "crop_borders": c.crop_borders})
     return cfg
 
 
@@ -76,7 +78,8 @@ class VideoEncoder:
     def __call__(self, path: str, flip: bool = False) -> EncodedVideo:
         """Decode, select keyframes, extract; ``flip`` also returns the mirrored frames' vectors."""
         size = (self.extractor.spec.input_size,) * 2
-        reader = VideoReader(path, DecodeOptions(fps=self.config.basis_fps, size=size))
+        reader = VideoReader(path, DecodeOptions(fps=self.config.basis_fps, size=size,
+                                                 crop_borders=self.config.crop_borders))
         times, glob, regs, flips = [], [], [], []
         for t, g, r, gf in self.extractor.extract_stream(self.selector.select(reader), flip=flip):
             times.append(t)

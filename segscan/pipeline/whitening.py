@@ -30,7 +30,7 @@ def collect_regions(paths, extractor: FeatureExtractor, fps: float) -> np.ndarra
     chunks = []
     for p in tqdm(paths, desc="whitening: decoding", unit="video"):
         try:
-            reader = VideoReader(p, DecodeOptions(fps=fps, size=(extractor.spec.input_size,) * 2))
+            reader = VideoReader(p, DecodeOptions(fps=fps, size=(extractor.spec.input_size,) * 2, crop_borders=True))
             images = [fr.image for fr in reader]
         except VideoError as exc:
             log.warning("skipping %s", exc)
@@ -49,11 +49,24 @@ def main(argv=None) -> int:
     ap.add_argument("--dim", type=int, default=256, help="output dimensions")
     ap.add_argument("--fps", type=float, default=2.0, help="frames per second sampled for training")
     ap.add_argument("--out", default=None, help="output file (default: the shipped location)")
+    ap.add_argument("--split", default="train", choices=["train", "all"],
+                    help="train: only the clips of the benchmark's train split (content groups of seed "
+                         "--split-seed), so the test split stays unseen; all: every video in --media")
+    ap.add_argument("--split-seed", type=int, default=0)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
 
     media = Path(args.media)
     paths = sorted(p for p in media.iterdir() if p.suffix.lower() in VIDEO_EXTS) if media.is_dir() else []
+    if args.split == "train":
+        from ..bench.generate import BenchConfig, split_groups
+        from ..bench.media import load_clips
+
+        clips = load_clips(media)
+        bc = BenchConfig(seed=args.split_seed)
+        split = split_groups(clips, bc.seed, bc.test_share, bc.holdout_share)
+        train = {c.path.name for c in clips if split[c.content_group].startswith("train")}
+        paths = [p for p in paths if p.name in train]
     if not paths:
         print(f"error: no videos in {media}", file=sys.stderr)
         return 2
@@ -71,7 +84,8 @@ def main(argv=None) -> int:
     card = {
         "component": "PCA whitening of L%d-iMAC region vectors" % args.layers,
         "backbone": args.backbone,
-        "data": f"{len(paths)} videos from {media} sampled at {args.fps} fps, 9 regions per frame",
+        "data": f"{len(paths)} videos from {media} ({args.split} split, seed {args.split_seed}) sampled at "
+                f"{args.fps} fps, 9 regions per frame, black borders removed",
         "samples": int(len(x)),
         "input_dim": int(x.shape[1]),
         "output_dim": args.dim,
