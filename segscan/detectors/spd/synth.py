@@ -1,0 +1,78 @@
+"""Synthetic similarity maps with known copy patterns, to add to the real training maps.
+
+Backgrounds are either real maps without copies (from the train split) or random sparse
+noise; copies are inserted as lines of high similarity with the slopes speed changes
+give (0.5x-2x), gaps (dropped keyframes, missed neighbours), jitter and a faint halo
+(neighbouring seconds of slowly changing footage look alike).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...types import SimilarityMap
+
+SLOPES = [0.5, 0.75, 1.0, 1.0, 1.0, 1.0, 1.33, 1.5, 2.0]
+
+
+def random_background(rng, nq: int, nr: int) -> tuple[np.ndarray, np.ndarray]:
+    density = rng.uniform(0.03, 0.5)
+    mask = rng.random((nq, nr)) < density
+    vals = np.clip(rng.normal(rng.uniform(0.15, 0.35), rng.uniform(0.05, 0.12), (nq, nr)), -0.2, 0.75)
+    if rng.random() < 0.4:  # bright bands: static footage similar to many keyframes
+        for _ in range(int(rng.integers(1, 4))):
+            if rng.random() < 0.5:
+                i = int(rng.integers(nq))
+                vals[i] += rng.uniform(0.1, 0.3)
+                mask[i] |= rng.random(nr) < 0.5
+            else:
+                j = int(rng.integers(nr))
+                vals[:, j] += rng.uniform(0.1, 0.3)
+                mask[:, j] |= rng.random(nq) < 0.5
+    return vals.astype(np.float32), mask
+
+
+def insert_copies(rng, vals: np.ndarray, mask: np.ndarray, n: int) -> list[tuple[float, float, float, float]]:
+    """Draw ``n`` copy patterns into the map; returns their boxes in cells (x1, y1, x2, y2)."""
+    nq, nr = vals.shape
+    boxes = []
+    for _ in range(n):
+        slope = float(rng.choice(SLOPES))
+        max_lq = min(nq, int(nr / slope))
+        if max_lq < 2:
+            continue
+        lq = int(rng.integers(2, max(3, min(max_lq, 45)) + 1))
+        lq = min(lq, max_lq)
+        q0 = int(rng.integers(0, nq - lq + 1))
+        lr = max(1, int(round(lq * slope)))
+        r0 = int(rng.integers(0, max(1, nr - lr + 1)))
+        level = rng.uniform(0.35, 0.95)
+        drop = rng.uniform(0.0, 0.45)
+        for k in range(lq):
+            for j in range(int(np.floor(k * slope)), max(int(np.floor((k + 1) * slope)), int(np.floor(k * slope)) + 1)):
+                i, jj = q0 + k, r0 + j
+                if jj >= nr or rng.random() < drop:
+                    continue
+                jj = int(np.clip(jj + (rng.integers(-1, 2) if rng.random() < 0.15 else 0), 0, nr - 1))
+                v = np.clip(level + rng.normal(0, 0.07), 0.2, 1.0)
+                vals[i, jj] = max(vals[i, jj], v)
+                mask[i, jj] = True
+                for dj in (-1, 1):  # halo
+                    if 0 <= jj + dj < nr and rng.random() < 0.4:
+                        vals[i, jj + dj] = max(vals[i, jj + dj], v - rng.uniform(0.1, 0.3))
+                        mask[i, jj + dj] = True
+        boxes.append((float(r0), float(q0), float(min(r0 + lr, nr)), float(q0 + lq)))
+    return boxes
+
+
+def synthetic_map(rng, background: SimilarityMap | None = None, max_copies: int = 3):
+    if background is not None:
+        vals, mask = background.values.copy(), background.mask.copy()
+    else:
+        nq = int(rng.integers(4, 80))
+        nr = int(rng.integers(4, 240))
+        vals, mask = random_background(rng, nq, nr)
+    n = int(rng.integers(0, max_copies + 1)) if rng.random() < 0.85 else 0
+    boxes = insert_copies(rng, vals, mask, n)
+    nq, nr = vals.shape
+    m = SimilarityMap(vals, np.arange(nq, dtype=float), np.arange(nr, dtype=float), mask)
+    return m, boxes

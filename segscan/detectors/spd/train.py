@@ -1,0 +1,151 @@
+"""Train the similarity-pattern detector and ship its weights.
+
+    python -m segscan.detectors.spd.train --bench bench-data/bench-s0-t100n100-r60n30-d60 \\
+        --synthetic 2500 --epochs 30
+
+Training data (train split only): the similarity maps the query path builds for the
+benchmark's train queries (true segment pairs as boxes, other candidates as negatives),
+plus synthetic maps (copy patterns drawn on real negative maps and on random sparse
+noise). Every map is cut into windows as at query time. The model is ultralytics YOLO11n
+built from its yaml (no downloaded weights), 1-channel input, trained on the CPU; the
+best checkpoint goes to ``segscan/detectors/weights/spd-yolo11n.pt`` with a model card.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .render import IMGSZ, box_seconds_to_cells, window_labels, windows
+from .synth import synthetic_map
+
+WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
+
+
+def real_maps(bench: Path):
+    """(map, boxes-in-cells) for every candidate map of the train split's queries."""
+    from ...bench.run import load_split, encode_queries
+    from ...index.store import Database
+    from ...pipeline.extract import EncoderConfig, VideoEncoder, feature_config
+    from ...pipeline.query import QueryConfig
+    import hashlib
+
+    ecfg = EncoderConfig()
+    fkey = hashlib.sha1(json.dumps(feature_config(ecfg), sort_keys=True).encode()).hexdigest()[:10]
+    db_dir = bench / f"db-{fkey}"
+    if not db_dir.exists():
+        raise SystemExit(f"error: {db_dir} not found; run the benchmark once first: python -m segscan.bench run")
+    split = load_split(bench, "train")
+    with Database.open(db_dir, readonly=True, feature_config=feature_config(ecfg)) as db:
+        split.queries = encode_queries(bench, "train", VideoEncoder(ecfg), db, QueryConfig(),
+                                       bench / f"features-{fkey}" / "train", progress=True)
+    pos, neg = [], []
+    for q in split.queries:
+        for ref, m in zip(q.refs, q.maps):
+            boxes = split.labels.get(f"{q.qid}-{ref}", [])
+            cells = [box_seconds_to_cells(b, m) for b in boxes]
+            (pos if cells else neg).append((m, cells))
+    return pos, neg
+
+
+def _save(img: np.ndarray, labels, stem: str, root: Path, part: str):
+    from PIL import Image
+
+    Image.fromarray(img, mode="L").save(root / "images" / part / f"{stem}.png")
+    with open(root / "labels" / part / f"{stem}.txt", "w") as f:
+        for cx, cy, w, h in labels:
+            f.write(f"0 {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}\n")
+
+
+def build_dataset(root: Path, pos, neg, n_synth: int, seed: int, neg_windows: int) -> dict:
+    rng = np.random.default_rng(seed)
+    for part in ("train", "val"):
+        (root / "images" / part).mkdir(parents=True, exist_ok=True)
+        (root / "labels" / part).mkdir(parents=True, exist_ok=True)
+    counts = {"real_pos_windows": 0, "real_neg_windows": 0, "synthetic_windows": 0}
+    k = 0
+
+    def emit(m, cells, kind, keep_empty=1.0):
+        nonlocal k
+        for w in windows(m):
+            labels = window_labels(cells, w)
+            if not labels and rng.random() > keep_empty:
+                continue
+            part = "val" if rng.random() < 0.1 else "train"
+            _save(w.image, labels, f"{kind}_{k:06d}", root, part)
+            counts[f"{kind}_windows"] += 1
+            k += 1
+
+    for m, cells in pos:
+        emit(m, cells, "real_pos", keep_empty=0.3)
+    order = rng.permutation(len(neg))
+    for i in order[:neg_windows]:
+        emit(*neg[i], "real_neg", keep_empty=1.0)
+    for i in range(n_synth):
+        bg = neg[int(rng.integers(len(neg)))][0] if neg and rng.random() < 0.5 else None
+        m, cells = synthetic_map(rng, bg)
+        emit(m, cells, "synthetic", keep_empty=0.5)
+    (root / "data.yaml").write_text(
+        f"path: {root.resolve()}\ntrain: images/train\nval: images/val\nnc: 1\nnames: ['copy']\nchannels: 1\n")
+    return counts
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bench", required=True, help="benchmark folder (python -m segscan.bench run builds it)")
+    ap.add_argument("--work", default="runs/spd", help="dataset and training folder")
+    ap.add_argument("--synthetic", type=int, default=2500, help="synthetic maps to add")
+    ap.add_argument("--neg-maps", type=int, default=600, help="real negative maps to use")
+    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--out", default=str(WEIGHTS / "spd-yolo11n.pt"))
+    args = ap.parse_args(argv)
+    t0 = time.time()
+    work = Path(args.work).resolve()
+    if work.exists():
+        shutil.rmtree(work)
+    pos, neg = real_maps(Path(args.bench))
+    counts = build_dataset(work / "data", pos, neg, args.synthetic, args.seed, args.neg_maps)
+    print("dataset:", counts, flush=True)
+    from .yolo import ultralytics
+
+    ul = ultralytics()
+    model = ul.YOLO("yolo11n.yaml")
+    model.train(data=str(work / "data" / "data.yaml"), imgsz=IMGSZ, epochs=args.epochs, batch=args.batch,
+                device=args.device, workers=0, amp=False, plots=False, pretrained=False, project=str(work),
+                name="train", exist_ok=True, seed=args.seed, deterministic=True, verbose=False,
+                mosaic=1.0, fliplr=0.0, flipud=0.0, hsv_h=0.0, hsv_s=0.0, hsv_v=0.2, degrees=0.0,
+                translate=0.1, scale=0.3, close_mosaic=5, patience=100)
+    best = work / "train" / "weights" / "best.pt"
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(best, out)
+    metrics = {}
+    res = work / "train" / "results.csv"
+    if res.exists():
+        rows = list(csv.DictReader(open(res)))
+        last = {k.strip(): v for k, v in rows[-1].items()}
+        metrics = {k: round(float(last[k]), 4) for k in last if k.startswith("metrics/")}
+    card = {
+        "component": "SPD: YOLO11n similarity-pattern detector (1-channel, %dx%d windows)" % (IMGSZ, IMGSZ),
+        "data": {"bench": str(Path(args.bench)), "split": "train only", **counts,
+                 "real_positive_maps": len(pos), "real_negative_maps_available": len(neg)},
+        "epochs": args.epochs, "batch": args.batch, "seconds": round(time.time() - t0, 1),
+        "validation_metrics": metrics, "bytes": out.stat().st_size,
+        "command": "python -m segscan.detectors.spd.train " + " ".join(argv if argv is not None else sys.argv[1:]),
+    }
+    out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
+    print(json.dumps(card, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""SPD: rendering maps into detector windows, box conversions, and the shipped detector."""
+import numpy as np
+import pytest
+
+from segscan.align.spd import DEFAULT_WEIGHTS, SPDAligner, _merge
+from segscan.detectors.spd.render import (IMGSZ, WINDOW, box_seconds_to_cells, cell_to_time, time_to_cell,
+                                          window_labels, windows)
+from segscan.errors import WeightsNotFoundError
+from segscan.types import SimilarityMap
+
+
+def _diag_map(nq, nr, q0, r0, n, slope=1.0):
+    v = np.zeros((nq, nr), np.float32)
+    for k in range(n):
+        v[q0 + k, int(r0 + k * slope)] = 0.9
+    return SimilarityMap(v, np.arange(nq, dtype=float), np.arange(nr, dtype=float))
+
+
+def test_time_cell_roundtrip_irregular_times():
+    times = np.array([0.0, 0.5, 2.0, 2.25, 5.0])
+    for t in [0.0, 0.25, 1.0, 2.1, 3.0, 5.5]:
+        assert cell_to_time(time_to_cell(t, times, 1.0), times, 1.0) == pytest.approx(t)
+
+
+def test_windows_cover_long_maps_without_squashing():
+    m = _diag_map(30, 300, 0, 0, 1)
+    ws = windows(m)
+    assert all(w.image.shape == (IMGSZ, IMGSZ) for w in ws)
+    assert len(ws) == 6  # 300 columns in 64-wide windows overlapping by 16
+    assert ws[-1].r0 + WINDOW == 300
+    # one cell is SCALE x SCALE pixels, with the similarity as the grey level
+    assert ws[0].image[0, 0] == int(0.9 * 255)
+
+
+def test_labels_follow_the_box():
+    m = _diag_map(40, 40, 5, 10, 20)
+    cells = [box_seconds_to_cells([5.0, 10.0, 25.0, 30.0], m)]
+    assert cells[0] == pytest.approx((10.0, 5.0, 30.0, 25.0))
+    (w,) = windows(m)
+    (lab,) = window_labels(cells, w)
+    assert lab == pytest.approx((20 / WINDOW, 15 / WINDOW, 20 / WINDOW, 20 / WINDOW))
+
+
+def test_merge_joins_overlapping_boxes():
+    merged = _merge([[0, 0, 10, 10, 0.9], [8, 8, 20, 20, 0.5], [40, 40, 50, 50, 0.7]])
+    assert len(merged) == 3  # a corner touch (4 of 100 cells) is not the same copy
+    merged = _merge([[0, 0, 10, 10, 0.9], [5, 5, 12, 12, 0.5]])
+    assert merged == [[0, 0, 12, 12, 0.9]]
+
+
+def test_missing_weights_say_how_to_train(tmp_path):
+    a = SPDAligner(weights=str(tmp_path / "none.pt"))
+    with pytest.raises(WeightsNotFoundError, match="segscan.detectors.spd.train"):
+        a.align([_diag_map(10, 10, 0, 0, 5)])
+
+
+@pytest.mark.skipif(not DEFAULT_WEIGHTS.exists(), reason="SPD weights not trained yet")
+def test_shipped_detector_finds_a_clear_copy():
+    m = _diag_map(40, 60, 5, 20, 20)
+    m.values += np.random.default_rng(0).uniform(0, 0.2, m.values.shape).astype(np.float32)
+    (segs,) = SPDAligner().align([m])
+    assert segs
+    best = max(segs, key=lambda s: s.score)
+    assert abs(best.q_start - 5) <= 2 and abs(best.q_end - 25) <= 2
+    assert abs(best.r_start - 20) <= 2 and abs(best.r_end - 40) <= 2
