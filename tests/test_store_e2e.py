@@ -22,33 +22,39 @@ def _feats(n, d=32, seed=0):
 CFG = {"backbone": "test", "layers": 3, "dim": 32, "whitening": "", "input_size": 224}
 
 
+def _fill(db, n):
+    for i in range(n):
+        db.add_video(f"/v{i}.mp4", f"{i:064x}", {"duration": 20}, _feats(20, seed=i))
+
+
+def _assert_same(before, after, scores=True):
+    for (s1, n1, k1), (s2, n2, k2) in zip(before, after):
+        np.testing.assert_array_equal(n1, n2)
+        np.testing.assert_array_equal(k1, k2)
+        if scores:
+            np.testing.assert_allclose(s1, s2, rtol=1e-6)
+
+
 def test_reopen_gives_identical_results(tmp_path):
     q = seeded_vectors(5, 32, seed=9)
     with Database.open(tmp_path / "db", feature_config=CFG) as db:
-        for i in range(4):
-            db.add_video(f"/v{i}.mp4", f"{i:064x}", {"duration": 20}, _feats(20, seed=i))
+        _fill(db, 4)
         before = db.search(q, 10)
     with Database.open(tmp_path / "db", readonly=True) as db:
         after = db.search(q, 10)
         assert len(db) == 4
-    for (s1, n1, k1), (s2, n2, k2) in zip(before, after):
-        np.testing.assert_array_equal(n1, n2)
-        np.testing.assert_array_equal(k1, k2)
-        np.testing.assert_allclose(s1, s2, rtol=1e-6)
+    _assert_same(before, after)
 
 
 def test_lost_index_is_rebuilt_from_store(tmp_path):
     q = seeded_vectors(5, 32, seed=9)
     with Database.open(tmp_path / "db", feature_config=CFG) as db:
-        for i in range(3):
-            db.add_video(f"/v{i}.mp4", f"{i:064x}", {"duration": 20}, _feats(20, seed=i))
+        _fill(db, 3)
         before = db.search(q, 5)
     (tmp_path / "db" / "index.bin").unlink()  # as if the process died before saving it
     with Database.open(tmp_path / "db", feature_config=CFG) as db:
         after = db.search(q, 5)
-    for (_, n1, k1), (_, n2, k2) in zip(before, after):
-        np.testing.assert_array_equal(n1, n2)
-        np.testing.assert_array_equal(k1, k2)
+    _assert_same(before, after)
 
 
 def test_remove_and_add_later(tmp_path):
@@ -131,8 +137,7 @@ def test_bad_inputs_are_recorded_and_store_stays_intact(corpus, encoder, tmp_pat
         assert manifest[str((bad / "empty.mp4").resolve())]["status"] == "failed"
         assert len(db) == 1 + len(s.added)
     if not s.added:  # nothing new was readable: the search results must be exactly as before
-        for (s1, n1, k1), (s2, n2, k2) in zip(before, after):
-            np.testing.assert_array_equal(n1, n2)
+        _assert_same(before, after)
 
 
 def test_ingest_through_ray(corpus, encoder, tmp_path):

@@ -68,12 +68,20 @@ def _pack_features(f: VideoFeatures) -> bytes:
     return buf.getvalue()
 
 
+def _as_stored(g: np.ndarray) -> np.ndarray:
+    """Global vectors as the store keeps them (float16) and gives them back (float32, unit length).
+
+    The index is always fed these, so an index rebuilt from the store equals the one built at ingest.
+    """
+    g = np.asarray(g, dtype=np.float16).astype(np.float32)
+    return g / np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)
+
+
 def _unpack_features(b: bytes, duration: float = 0.0) -> VideoFeatures:
     with np.load(io.BytesIO(b)) as z:
         regions = z["regions"] if "regions" in z.files else None
-        g = z["global"].astype(np.float32)
-        g /= np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)
-        return VideoFeatures(times=z["times"], global_feats=g, region_feats=regions, duration=duration)
+        return VideoFeatures(times=z["times"], global_feats=_as_stored(z["global"]), region_feats=regions,
+                             duration=duration)
 
 
 def _num_key(num: int) -> bytes:
@@ -300,7 +308,7 @@ class Database:
             txn.put(b"config", json.dumps(self.meta).encode(), db=self.db_meta)
         self._num_to_id[num] = video_id
         if len(feats):
-            self.index.add(make_ids(num, len(feats)), feats.global_feats)
+            self.index.add(make_ids(num, len(feats)), _as_stored(feats.global_feats))
         self._covered.add(num)
         self._dirty = True
         return rec

@@ -81,20 +81,17 @@ def main(argv=None) -> int:
     out = Path(args.out) if args.out else whitening_path(args.backbone, args.layers)
     out.parent.mkdir(parents=True, exist_ok=True)
     w.save(out, backbone=args.backbone, layers=args.layers, samples=len(x))
-    card = {
-        "component": "PCA whitening of L%d-iMAC region vectors" % args.layers,
-        "backbone": args.backbone,
-        "data": f"{len(paths)} videos from {media} ({args.split} split, seed {args.split_seed}) sampled at "
-                f"{args.fps} fps, 9 regions per frame, black borders removed",
-        "samples": int(len(x)),
-        "input_dim": int(x.shape[1]),
-        "output_dim": args.dim,
-        "explained_variance": round(kept / total, 4),
-        "seconds": round(time.time() - t0, 1),
-        "command": "python -m segscan.pipeline.whitening " + " ".join(argv if argv is not None else sys.argv[1:]),
-    }
-    out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
-    print(json.dumps(card, indent=2))
+    from ..detectors.cards import write_card
+
+    write_card(
+        out, "segscan.pipeline.whitening", argv,
+        component="PCA whitening of L%d-iMAC region vectors" % args.layers,
+        backbone=args.backbone,
+        data=f"{len(paths)} videos from {media} ({args.split} split, seed {args.split_seed}) sampled at "
+             f"{args.fps} fps, 9 regions per frame, black borders removed",
+        samples=int(len(x)), input_dim=int(x.shape[1]), output_dim=args.dim,
+        explained_variance=round(kept / total, 4), seconds=round(time.time() - t0, 1),
+    )
     return 0
 
 

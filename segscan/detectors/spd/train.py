@@ -134,16 +134,16 @@ def main(argv=None) -> int:
         rows = list(csv.DictReader(open(res)))
         last = {k.strip(): v for k, v in rows[-1].items()}
         metrics = {k: round(float(last[k]), 4) for k in last if k.startswith("metrics/")}
-    card = {
-        "component": "SPD: YOLO11n similarity-pattern detector (1-channel, %dx%d windows)" % (IMGSZ, IMGSZ),
-        "data": {"bench": str(Path(args.bench)), "split": "train only", **counts,
-                 "real_positive_maps": len(pos), "real_negative_maps_available": len(neg)},
-        "epochs": args.epochs, "batch": args.batch, "seconds": round(time.time() - t0, 1),
-        "validation_metrics": metrics, "bytes": out.stat().st_size,
-        "command": "python -m segscan.detectors.spd.train " + " ".join(argv if argv is not None else sys.argv[1:]),
-    }
-    out.with_suffix(".json").write_text(json.dumps(card, indent=2) + "\n")
-    print(json.dumps(card, indent=2))
+    from ..cards import write_card
+
+    write_card(
+        out, "segscan.detectors.spd.train", argv,
+        component="SPD: YOLO11n similarity-pattern detector (1-channel, %dx%d windows)" % (IMGSZ, IMGSZ),
+        data={"bench": str(Path(args.bench)), "split": "train only", **counts,
+              "real_positive_maps": len(pos), "real_negative_maps_available": len(neg)},
+        epochs=args.epochs, batch=args.batch, seconds=round(time.time() - t0, 1),
+        validation_metrics=metrics, bytes=out.stat().st_size,
+    )
     return 0
 
 
