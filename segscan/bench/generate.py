@@ -79,7 +79,7 @@ def split_groups(clips: list[Clip], seed: int, test_share: float, holdout_share:
 
 
 class _FrameCache:
-    def __init__(self, size=SIZE, fps=FPS, capacity=6):
+    def __init__(self, size=SIZE, fps=FPS, capacity=48):  # ~40 MB a clip at 320x240
         self.size, self.fps, self.capacity = size, fps, capacity
         self.data: OrderedDict = OrderedDict()
 
