@@ -3,10 +3,14 @@
 
   python query.py clip.mp4 --db segscan-db --topk 100
   python query.py clip.mp4 --json result.json
+  python query.py uploads/ more.txt --report report.csv --json results.json   # batch
 
-Prints a ranked table (video, score, matched segments as query mm:ss-mm:ss <-> reference
-mm:ss-mm:ss); --json writes the same as JSON. Exit status 0 on success (also when
-nothing matches), 2 for an unreadable clip, a missing database or bad arguments.
+Prints a ranked table per clip (video, score, matched segments as query mm:ss-mm:ss <->
+reference mm:ss-mm:ss); --json writes the same as JSON (one object for one clip, a list
+for several), --report writes one CSV row per matched segment. Clips may be files,
+folders or list files. Exit status 0 when every clip was searched (also when nothing
+matches), 1 when some clips could not be read (each is reported, the rest still run),
+2 for a missing database or bad arguments.
 """
 import argparse
 import json
@@ -36,9 +40,31 @@ def format_table(res) -> str:
     return "\n".join(lines)
 
 
+def _write_atomic(path, write):
+    tmp = path + ".tmp"
+    with open(tmp, "w", newline="") as f:
+        write(f)
+    os.replace(tmp, path)
+
+
+def _report(f, results, failed):
+    import csv
+
+    w = csv.writer(f)
+    w.writerow(["query", "rank", "video_id", "reference", "video_score", "query_start", "query_end",
+                "ref_start", "ref_end", "segment_score", "error"])
+    for res in results:
+        for rank, m in enumerate(res.matches, 1):
+            for s in m.segments:
+                w.writerow([res.query, rank, m.video_id, m.path, f"{m.score:.4f}", f"{s.q_start:.2f}",
+                            f"{s.q_end:.2f}", f"{s.r_start:.2f}", f"{s.r_end:.2f}", f"{s.score:.4f}", ""])
+    for path, why in failed:
+        w.writerow([path, "", "", "", "", "", "", "", "", "", why])
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("clip", help="query video file")
+    ap.add_argument("clips", nargs="+", help="query video files, folders or list files")
     ap.add_argument("--db", default="segscan-db", help="database directory (default: %(default)s)")
     ap.add_argument("--topk", type=int, default=100, help="videos to return (default: %(default)s)")
     ap.add_argument("--topn", type=int, default=64, help="index neighbours per query keyframe (default: %(default)s)")
@@ -51,6 +77,7 @@ def main(argv=None) -> int:
                     help="do not also search with the mirrored query (faster, misses flipped copies)")
     ap.add_argument("--min-score", type=float, default=0.0, help="drop matches scoring below this")
     ap.add_argument("--json", metavar="FILE", help="also write the result as JSON")
+    ap.add_argument("--report", metavar="FILE", help="write a CSV report: one row per matched segment")
     add_encoder_args(ap)
     args = ap.parse_args(argv)
     for name in ("topk", "topn", "candidates"):
@@ -58,25 +85,45 @@ def main(argv=None) -> int:
             ap.error(f"--{name} must be > 0")
 
     def run():
+        from segscan.errors import VideoError
         from segscan.index.store import Database
         from segscan.pipeline.extract import VideoEncoder, feature_config
+        from segscan.pipeline.ingest import expand_inputs
         from segscan.pipeline.query import QueryConfig, query_video
 
         cfg = QueryConfig(topn=args.topn, candidates=args.candidates, topk=args.topk, aligner=args.aligner,
                           map_mode=args.map_mode, min_score=args.min_score, flip=args.flip)
         enc_cfg = encoder_config(args)
+        paths, missing = expand_inputs(args.clips)
+        failed = list(missing)
+        results = []
         with Database.open(args.db, readonly=True, feature_config=feature_config(enc_cfg)) as db:
-            res = query_video(db, VideoEncoder(enc_cfg), args.clip, cfg)
-        print(format_table(res))
-        t = res.timings
-        print(f"time: {t['total']:.2f} s (features {t['features']:.2f}, search {t['search']:.3f}, "
-              f"align {t['align']:.3f})")
+            encoder = VideoEncoder(enc_cfg)
+            for path in paths:
+                try:
+                    res = query_video(db, encoder, path, cfg)
+                except VideoError as exc:
+                    failed.append((path, exc.reason))
+                    print(f"error: {exc}", file=sys.stderr)
+                    continue
+                results.append(res)
+                print(format_table(res))
+                t = res.timings
+                print(f"time: {t['total']:.2f} s (features {t['features']:.2f}, search {t['search']:.3f}, "
+                      f"align {t['align']:.3f})")
+        for p, why in missing:
+            print(f"error: {p}: {why}", file=sys.stderr)
+        if len(args.clips) == 1 and len(paths) + len(missing) == 1 and failed:
+            return 2  # the one clip asked for could not be read
         if args.json:
-            tmp = args.json + ".tmp"
-            with open(tmp, "w") as f:
-                json.dump(res.to_json(), f, indent=2)
-            os.replace(tmp, args.json)
-        return 0
+            payload = results[0].to_json() if len(results) == 1 and len(paths) == 1 else [r.to_json() for r in results]
+            _write_atomic(args.json, lambda f: json.dump(payload, f, indent=2))
+        if args.report:
+            _write_atomic(args.report, lambda f: _report(f, results, failed))
+        if len(paths) + len(missing) > 1:
+            print(f"{len(results)} clip(s) searched, {sum(bool(r.matches) for r in results)} with matches, "
+                  f"{len(failed)} unreadable")
+        return 1 if failed else 0
 
     return run_main(run, verbose=args.verbose)
 

@@ -1,6 +1,6 @@
 """Store behaviour and the whole ingest -> query path on generated clips."""
+import csv
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -171,3 +171,14 @@ def test_cli_query_json_and_errors(corpus, encoder, tmp_path, capsys):
     assert query_cli.main([str(root / "query.mp4"), "--db", str(tmp_path / "nodb")]) == 2
     with pytest.raises(SystemExit):
         query_cli.main([str(root / "query.mp4"), "--topk", "0"])
+    # batch: a folder of uploads with one broken file gives a report row per segment and per failure
+    up = tmp_path / "uploads"
+    up.mkdir()
+    (up / "a.mp4").write_bytes((root / "query.mp4").read_bytes())
+    (up / "broken.mp4").write_text("not a video")
+    rep = tmp_path / "report.csv"
+    assert query_cli.main([str(up), "--db", db, "--report", str(rep), "--json", str(out), "-q"]) == 1
+    rows = list(csv.DictReader(open(rep)))
+    assert any(r["reference"].endswith(truth["reference"]) and r["rank"] == "1" for r in rows)
+    assert any(r["query"].endswith("broken.mp4") and r["error"] for r in rows)
+    assert isinstance(json.loads(out.read_text()), list)
