@@ -41,6 +41,7 @@ GRIDS = {
     "dp": {"bias": [0.2, 0.3, 0.4, 0.5], "min_score": [0.3, 0.4, 0.5]},
     "hv": {"min_sim": [0.2, 0.3, 0.4, 0.5], "min_score": [0.3, 0.4, 0.5]},
     "dtw": {"min_sim": [0.2, 0.3, 0.4, 0.5], "min_score": [0.3, 0.4, 0.5]},
+    "spd": {},  # learned: only its score threshold is chosen on the train split
 }
 PEERS = ["tn", "dp", "hv", "dtw"]
 
@@ -87,19 +88,22 @@ def encode_queries(bench: Path, part: str, encoder: VideoEncoder, db, qcfg: Quer
     for p in tqdm(paths, desc=f"{part}: queries", disable=not progress):
         t0 = time.perf_counter()
         npz = cache / f"{p.stem}.npz"
-        if npz.exists():
+        if npz.exists():  # cached: count the time the features took when they were made
             z = np.load(npz)
             feats = VideoFeatures(z["times"], z["global"], duration=float(z["duration"]))
             flipped = z["flipped"]
+            feat_s = float(z["seconds"]) if "seconds" in z.files else 0.0
         else:
             enc = encoder(str(p), flip=True)
             feats, flipped = enc.features, enc.flipped
+            feat_s = time.perf_counter() - t0
             np.savez(npz, **{"times": feats.times, "global": feats.global_feats, "flipped": flipped,
-                             "duration": feats.duration})
+                             "duration": feats.duration, "seconds": feat_s})
+        t1 = time.perf_counter()
         cands, maps = build_maps(db, feats, qcfg, flipped)
         refs = [ref_id(db.video_by_num(c.num).path) for c in cands]
         out.append(QueryMaps(p.stem, feats.duration, refs, maps, [c.prescore for c in cands],
-                             time.perf_counter() - t0))
+                             feat_s + time.perf_counter() - t1))
     return out
 
 
@@ -190,7 +194,8 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="a small benchmark for development (< 3 min)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--distractors", type=int, default=0, help="extra feature-level distractor keyframes")
-    ap.add_argument("--methods", default="tn,dp,hv,dtw", help="peers to run (comma-separated)")
+    ap.add_argument("--methods", default="tn,dp,hv,dtw,spd",
+                    help="aligners to tune on train and run on test (comma-separated; spd needs its weights)")
     ap.add_argument("--json", default=None, help="write results here (default: OUT/results.json)")
     ap.add_argument("-q", "--quiet", action="store_true")
     args = ap.parse_args(argv)
@@ -227,12 +232,15 @@ def main(argv=None) -> int:
             splits[part] = s
 
     rows, results = [], {}
-    methods = [m for m in args.methods.split(",") if m]
+    from ..align.spd import DEFAULT_WEIGHTS
+
+    methods = [m for m in args.methods.split(",") if m and (m != "spd" or DEFAULT_WEIGHTS.exists())]
     for name in methods:
         params, thr, train_f1 = tune(name, splits["train"])
         preds, rankings, secs = predict(splits["test"], make_aligner(name, **params))
         m = evaluate(splits["test"], preds, rankings, thr)
-        rows.append({"method": f"{name.upper()} (tuned on train)", **m, "query_s": float(np.median(secs)),
+        label = "SPD (learned, threshold from train)" if name == "spd" else f"{name.upper()} (tuned on train)"
+        rows.append({"method": label, **m, "query_s": float(np.median(secs)),
                      "params": params, "threshold": thr})
         results[name] = {**rows[-1], "train_f1": train_f1, "per_edit": per_edit_f1(splits["test"], preds, thr)}
     # segscan's default, exactly as query.py runs it (no tuning)

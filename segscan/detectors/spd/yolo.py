@@ -15,8 +15,8 @@ def ultralytics():
     import ultralytics as ul
     from ultralytics import settings
 
-    try:
-        settings.update({"sync": False})
-    except Exception:  # noqa: BLE001 - older/newer settings schemas; offline mode is what matters
-        pass
+    # no telemetry and no logging integrations (Ray Tune would attach to segscan's own Ray)
+    off = {k: False for k in ("sync", "raytune", "tensorboard", "wandb", "mlflow", "comet", "clearml", "dvc",
+                              "neptune") if k in settings}
+    settings.update(off)
     return ul
