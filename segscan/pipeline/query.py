@@ -26,6 +26,10 @@ class QueryConfig:
     map_mode: str = "sparse"  # "sparse" (neighbours only) or "dense" (all keyframe pairs)
     min_score: float = 0.0  # drop results scoring below this
     flip: bool = True  # also search with the mirrored query keyframes (copies are often flipped)
+    # similarity normalisation: subtract from each query keyframe's similarities the mean of its
+    # neighbours ranked bg_ranks[0]..bg_ranks[1] (what an unrelated keyframe scores in this index),
+    # so thresholds mean the same with 1 thousand or 1 million keyframes indexed; None = off
+    bg_ranks: tuple[int, int] | None = (32, 64)
 
 
 @dataclass
@@ -46,6 +50,18 @@ def _merge_rows(a, b):
     return [tuple(np.concatenate([x, y]) for x, y in zip(ra, rb)) for ra, rb in zip(a, b)]
 
 
+def _normalise(rows, ranks: tuple[int, int], k: int):
+    """Subtract each row's background (mean score at ranks [lo, hi)) and keep its top k."""
+    lo, hi = ranks
+    out = []
+    for s, n, kf in rows:
+        order = np.argsort(-s, kind="stable")
+        s, n, kf = s[order], n[order], kf[order]
+        bg = float(s[lo:hi].mean()) if len(s) > lo else 0.0
+        out.append((s[:k] - bg, n[:k], kf[:k]))
+    return out
+
+
 def build_maps(db: Database, q: VideoFeatures, cfg: QueryConfig,
                q_flipped: np.ndarray | None = None) -> tuple[list, list[SimilarityMap]]:
     """Search the index and assemble the similarity maps of the best candidates.
@@ -53,10 +69,16 @@ def build_maps(db: Database, q: VideoFeatures, cfg: QueryConfig,
     With ``q_flipped`` (the mirrored keyframes' vectors) both are searched and each map
     cell keeps the higher of the two similarities.
     """
-    neigh = db.search(q.global_feats, cfg.topn)
+    k = max(cfg.topn, cfg.bg_ranks[1]) if cfg.bg_ranks else cfg.topn
+    neigh = db.search(q.global_feats, k)
     if q_flipped is not None:
-        neigh = _merge_rows(neigh, db.search(q_flipped, cfg.topn))
+        neigh = _merge_rows(neigh, db.search(q_flipped, k))
+    if cfg.bg_ranks:
+        neigh = _normalise(neigh, cfg.bg_ranks, cfg.topn * (2 if q_flipped is not None else 1))
     cands = top_candidates(group_neighbours(neigh, len(q)), cfg.candidates)
+    if cfg.bg_ranks and cfg.map_mode == "dense":
+        raw = db.search(q.global_feats, cfg.bg_ranks[1])
+        bgs = np.array([float(s[cfg.bg_ranks[0]:].mean()) if len(s) > cfg.bg_ranks[0] else 0.0 for s, _, _ in raw])
     maps = []
     for c in cands:
         rec = db.video_by_num(c.num)
@@ -66,6 +88,8 @@ def build_maps(db: Database, q: VideoFeatures, cfg: QueryConfig,
             m = dense_map(q.global_feats, ref, q.times, r_times)
             if q_flipped is not None:
                 m.values = np.maximum(m.values, dense_map(q_flipped, ref, q.times, r_times).values)
+            if cfg.bg_ranks:
+                m.values -= bgs[:, None]
             maps.append(m)
         else:
             maps.append(sparse_map(c, q.times, r_times))
