@@ -75,7 +75,8 @@ def main(argv=None) -> int:
                     help="similarity maps from index neighbours only, or all keyframe pairs (default: %(default)s)")
     ap.add_argument("--no-flip", dest="flip", action="store_false",
                     help="do not also search with the mirrored query (faster, misses flipped copies)")
-    ap.add_argument("--min-score", type=float, default=0.0, help="drop matches scoring below this")
+    ap.add_argument("--min-score", type=float, default=0.25,
+                    help="drop segments scoring below this (normalised similarity; default: %(default)s)")
     ap.add_argument("--json", metavar="FILE", help="also write the result as JSON")
     ap.add_argument("--report", metavar="FILE", help="write a CSV report: one row per matched segment")
     add_encoder_args(ap)

@@ -25,7 +25,8 @@ def _values(m: SimilarityMap) -> np.ndarray:
 
 @register("dp")
 class DynamicProgramming:
-    def __init__(self, bias: float = 0.5, min_keyframes: int = 2, min_score: float = 0.5, max_paths: int = 8,
+    # defaults: the train-split choices for normalised similarities (docs/BENCHMARKS.md)
+    def __init__(self, bias: float = 0.05, min_keyframes: int = 2, min_score: float = 0.2, max_paths: int = 8,
                  step_penalty: float = 0.1):
         self.bias, self.min_keyframes, self.min_score = bias, min_keyframes, min_score
         self.max_paths, self.step_penalty = max_paths, step_penalty
@@ -79,8 +80,8 @@ class DynamicProgramming:
 
 @register("hv")
 class HoughVoting:
-    def __init__(self, min_sim: float = 0.5, bin_seconds: float = 1.0, min_votes: int = 2, max_gap: float = 3.0,
-                 min_score: float = 0.5, max_peaks: int = 8):
+    def __init__(self, min_sim: float = 0.2, bin_seconds: float = 1.0, min_votes: int = 2, max_gap: float = 3.0,
+                 min_score: float = 0.1, max_peaks: int = 8):
         self.min_sim, self.bin, self.min_votes = min_sim, bin_seconds, min_votes
         self.max_gap, self.min_score, self.max_peaks = max_gap, min_score, max_peaks
 
@@ -122,7 +123,7 @@ class HoughVoting:
 
 @register("dtw")
 class DTW:
-    def __init__(self, min_sim: float = 0.5, max_gap: float = 3.0, min_keyframes: int = 2, min_score: float = 0.5):
+    def __init__(self, min_sim: float = 0.1, max_gap: float = 3.0, min_keyframes: int = 2, min_score: float = 0.2):
         self.min_sim, self.max_gap, self.min_keyframes, self.min_score = min_sim, max_gap, min_keyframes, min_score
 
     def align(self, maps):

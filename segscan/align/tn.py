@@ -18,9 +18,10 @@ from .base import nms_segments, path_segment, register
 
 @register("tn")
 class TemporalNetwork:
-    # defaults for similarities normalised by the query path (background subtracted); see QueryConfig
-    def __init__(self, top_k: int = 5, min_sim: float = 0.1, max_gap: float = 5.0, min_keyframes: int = 2,
-                 min_score: float = 0.2, max_paths: int = 8, gap_penalty: float = 0.02, max_speed: float = 2.2):
+    # defaults for similarities normalised by the query path (background subtracted): the values the
+    # benchmark's grid search chose on its train split (docs/BENCHMARKS.md)
+    def __init__(self, top_k: int = 5, min_sim: float = 0.2, max_gap: float = 5.0, min_keyframes: int = 2,
+                 min_score: float = 0.1, max_paths: int = 8, gap_penalty: float = 0.02, max_speed: float = 2.2):
         self.top_k, self.min_sim, self.max_gap = top_k, min_sim, max_gap
         self.min_keyframes, self.min_score, self.max_paths = min_keyframes, min_score, max_paths
         self.gap_penalty, self.max_speed = gap_penalty, max_speed

@@ -1,5 +1,8 @@
 """Synthetic similarity maps with known copy patterns, to add to the real training maps.
 
+Similarities are in the query path's normalised units (each query keyframe's background
+subtracted), so unrelated cells sit around 0 and copied cells a few tenths above.
+
 Backgrounds are either real maps without copies (from the train split) or random sparse
 noise; copies are inserted as lines of high similarity with the slopes speed changes
 give (0.5x-2x), gaps (dropped keyframes, missed neighbours), jitter and a faint halo
@@ -17,7 +20,7 @@ SLOPES = [0.5, 0.75, 1.0, 1.0, 1.0, 1.0, 1.33, 1.5, 2.0]
 def random_background(rng, nq: int, nr: int) -> tuple[np.ndarray, np.ndarray]:
     density = rng.uniform(0.03, 0.5)
     mask = rng.random((nq, nr)) < density
-    vals = np.clip(rng.normal(rng.uniform(0.15, 0.35), rng.uniform(0.05, 0.12), (nq, nr)), -0.2, 0.75)
+    vals = np.clip(rng.normal(rng.uniform(-0.05, 0.1), rng.uniform(0.04, 0.1), (nq, nr)), -0.3, 0.5)
     if rng.random() < 0.4:  # bright bands: static footage similar to many keyframes
         for _ in range(int(rng.integers(1, 4))):
             if rng.random() < 0.5:
@@ -45,7 +48,7 @@ def insert_copies(rng, vals: np.ndarray, mask: np.ndarray, n: int) -> list[tuple
         q0 = int(rng.integers(0, nq - lq + 1))
         lr = max(1, int(round(lq * slope)))
         r0 = int(rng.integers(0, max(1, nr - lr + 1)))
-        level = rng.uniform(0.35, 0.95)
+        level = rng.uniform(0.12, 0.6)
         drop = rng.uniform(0.0, 0.45)
         for k in range(lq):
             for j in range(int(np.floor(k * slope)), max(int(np.floor((k + 1) * slope)), int(np.floor(k * slope)) + 1)):
@@ -53,12 +56,12 @@ def insert_copies(rng, vals: np.ndarray, mask: np.ndarray, n: int) -> list[tuple
                 if jj >= nr or rng.random() < drop:
                     continue
                 jj = int(np.clip(jj + (rng.integers(-1, 2) if rng.random() < 0.15 else 0), 0, nr - 1))
-                v = np.clip(level + rng.normal(0, 0.07), 0.2, 1.0)
+                v = np.clip(level + rng.normal(0, 0.06), 0.05, 1.0)
                 vals[i, jj] = max(vals[i, jj], v)
                 mask[i, jj] = True
                 for dj in (-1, 1):  # halo
                     if 0 <= jj + dj < nr and rng.random() < 0.4:
-                        vals[i, jj + dj] = max(vals[i, jj + dj], v - rng.uniform(0.1, 0.3))
+                        vals[i, jj + dj] = max(vals[i, jj + dj], v - rng.uniform(0.05, 0.2))
                         mask[i, jj + dj] = True
         boxes.append((float(r0), float(q0), float(min(r0 + lr, nr)), float(q0 + lq)))
     return boxes
