@@ -12,7 +12,6 @@ reason, and the run goes on. Exit status: 0 if every input was ingested or skipp
 1 if some failed, 2 on bad arguments or an unusable database.
 """
 import argparse
-import logging
 import sys
 
 from segscan.cli import add_encoder_args, encoder_config, run_main

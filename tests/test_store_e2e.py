@@ -7,7 +7,6 @@ import pytest
 
 from segscan.errors import StoreError
 from segscan.index.store import Database
-from segscan.pipeline.extract import feature_config
 from segscan.pipeline.ingest import ingest
 from segscan.pipeline.query import QueryConfig, query_video
 from segscan.types import VideoFeatures

@@ -16,7 +16,6 @@ import json
 import resource
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np

@@ -8,7 +8,6 @@ and a CUDA device are present.
 """
 from __future__ import annotations
 
-import io
 import logging
 from typing import Protocol
 

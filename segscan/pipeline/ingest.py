@@ -17,7 +17,7 @@ from typing import Iterable, Iterator
 
 from tqdm import tqdm
 
-from ..errors import SegscanError, VideoError, VideoNotFoundError
+from ..errors import VideoError
 from ..index.store import Database
 from .extract import EncodedVideo, EncoderConfig, VideoEncoder, feature_config, file_hash
 

@@ -9,7 +9,6 @@ other weights (``segscan/detectors/weights/whitening-BACKBONE-LN.npz``), with a 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
