@@ -86,3 +86,18 @@ def test_hough_voting_misses_speed_change_but_tn_follows_it():
     (tn,) = make_aligner("tn").align([m])
     assert max((s.q_end - s.q_start for s in hv), default=0) < 10
     assert max(s.q_end - s.q_start for s in tn) >= 19
+
+
+def test_unit_speed_path_snaps_to_its_median_offset():
+    from segscan.align.base import path_segment, snap_to_unit_speed
+
+    m = _map(20, 30, (0, 10, 5))
+    rows = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    cols = np.array([4, 6, 7, 8, 9, 10, 11, 12, 13, 15])  # offset 5, with a wandering first and last match
+    seg = path_segment(m, rows, cols, 0.5)
+    assert (seg.r_start, seg.r_end) == (4.0, 16.0)
+    snapped = snap_to_unit_speed(seg, m, rows, cols)
+    assert (snapped.q_start, snapped.q_end, snapped.r_start, snapped.r_end) == (0.0, 10.0, 5.0, 15.0)
+    # a 2x path is left alone
+    fast = snap_to_unit_speed(path_segment(m, rows[:5], rows[:5] * 2, 0.5), m, rows[:5], rows[:5] * 2)
+    assert (fast.r_start, fast.r_end) == (0.0, 9.0)

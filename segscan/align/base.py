@@ -42,6 +42,25 @@ def path_segment(m: SimilarityMap, rows: np.ndarray, cols: np.ndarray, score: fl
     return Segment(q0, q1, r0, r1, float(score))
 
 
+def snap_to_unit_speed(seg: Segment, m: SimilarityMap, rows: np.ndarray, cols: np.ndarray,
+                       tolerance: float = 0.15) -> Segment:
+    """When a path runs at about 1x speed, place the reference span at the path's median time offset.
+
+    Paths over slowly changing footage wander by a keyframe or two at their ends, which
+    stretches the reference span; a copy at normal speed has one offset, and the median
+    over the path's matches is a robust estimate of it.
+    """
+    if len(rows) < 3:
+        return seg
+    qt, rt = m.q_times[rows], m.r_times[cols]
+    dq, dr = qt.max() - qt.min(), rt.max() - rt.min()
+    if dq <= 0 or abs(dr / dq - 1.0) > tolerance + 1.0 / max(dq, 1.0):
+        return seg
+    off = float(np.median(rt - qt))
+    r0 = max(0.0, seg.q_start + off)
+    return Segment(seg.q_start, seg.q_end, r0, r0 + (seg.q_end - seg.q_start), seg.score)
+
+
 def nms_segments(segs: list[Segment], iou: float = 0.5) -> list[Segment]:
     """Drop segments whose box overlaps a better one by more than ``iou`` (of the smaller box)."""
     keep: list[Segment] = []

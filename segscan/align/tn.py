@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..types import Segment, SimilarityMap
-from .base import nms_segments, path_segment, register
+from .base import nms_segments, path_segment, register, snap_to_unit_speed
 
 
 @register("tn")
@@ -21,10 +21,11 @@ class TemporalNetwork:
     # defaults for similarities normalised by the query path (background subtracted): the values the
     # benchmark's grid search chose on its train split (docs/BENCHMARKS.md)
     def __init__(self, top_k: int = 5, min_sim: float = 0.2, max_gap: float = 5.0, min_keyframes: int = 2,
-                 min_score: float = 0.1, max_paths: int = 8, gap_penalty: float = 0.02, max_speed: float = 2.2):
+                 min_score: float = 0.1, max_paths: int = 8, gap_penalty: float = 0.02, max_speed: float = 2.2,
+                 snap: bool = True):
         self.top_k, self.min_sim, self.max_gap = top_k, min_sim, max_gap
         self.min_keyframes, self.min_score, self.max_paths = min_keyframes, min_score, max_paths
-        self.gap_penalty, self.max_speed = gap_penalty, max_speed
+        self.gap_penalty, self.max_speed, self.snap = gap_penalty, max_speed, snap
 
     def align(self, maps: list[SimilarityMap]) -> list[list[Segment]]:
         return [self.align_one(m) for m in maps]
@@ -89,7 +90,8 @@ class TemporalNetwork:
             alive[inside] = False
             mean = float(sims[path].mean())
             if len(path) >= self.min_keyframes and mean >= self.min_score:
-                segs.append(path_segment(m, rows[path], cols[path], mean))
+                seg = path_segment(m, rows[path], cols[path], mean)
+                segs.append(snap_to_unit_speed(seg, m, rows[path], cols[path]) if self.snap else seg)
             if not alive.any():
                 break
         return nms_segments(segs)
