@@ -8,8 +8,6 @@ would align), warms each aligner up once, then reports the median of ``--repeat`
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import sys
 import time
 from pathlib import Path
@@ -17,10 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..align import make_aligner
-from ..index.store import Database
-from ..pipeline.extract import EncoderConfig, VideoEncoder, feature_config
-from ..pipeline.query import QueryConfig
-from .run import encode_queries
+from .run import cached_queries
 
 
 def main(argv=None) -> int:
@@ -30,12 +25,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--aligners", default="spd,tn,dp,hv,dtw")
     args = ap.parse_args(argv)
-    bench = Path(args.bench)
-    ecfg = EncoderConfig()
-    fkey = hashlib.sha1(json.dumps(feature_config(ecfg), sort_keys=True).encode()).hexdigest()[:10]
-    with Database.open(bench / f"db-{fkey}", readonly=True, feature_config=feature_config(ecfg)) as db:
-        qs = encode_queries(bench, "test", VideoEncoder(ecfg), db, QueryConfig(), bench / f"features-{fkey}" / "test",
-                            progress=False)
+    qs = cached_queries(Path(args.bench), "test")
     maps = [m for q in qs for m in q.maps][: args.maps]
     cells = [m.values.size for m in maps]
     print(f"{len(maps)} maps, median {int(np.median(cells))} cells, largest {max(cells)} cells")

@@ -64,6 +64,25 @@ class Split:
     pair_edits: dict = field(default_factory=dict)  # "qid-ref" -> set of edit names
 
 
+def feature_key(ecfg: EncoderConfig) -> str:
+    """Short digest of the feature configuration: a benchmark keeps one database per configuration."""
+    import hashlib
+
+    return hashlib.sha1(json.dumps(feature_config(ecfg), sort_keys=True).encode()).hexdigest()[:10]
+
+
+def cached_queries(bench: Path, part: str, progress: bool = False) -> list["QueryMaps"]:
+    """The maps of one split's queries against the benchmark's database (ingested by ``run``)."""
+    ecfg = EncoderConfig()
+    fkey = feature_key(ecfg)
+    db_dir = bench / f"db-{fkey}"
+    if not db_dir.exists():
+        raise SystemExit(f"error: {db_dir} not found; run the benchmark once first: python -m segscan.bench run")
+    with Database.open(db_dir, readonly=True, feature_config=feature_config(ecfg)) as db:
+        return encode_queries(bench, part, VideoEncoder(ecfg), db, QueryConfig(), bench / f"features-{fkey}" / part,
+                              progress=progress)
+
+
 def ref_id(path: str) -> str:
     return Path(path).stem
 
@@ -213,9 +232,7 @@ def main(argv=None) -> int:
     t_build = time.time() - t0
 
     ecfg = EncoderConfig()
-    import hashlib
-
-    fkey = hashlib.sha1(json.dumps(feature_config(ecfg), sort_keys=True).encode()).hexdigest()[:10]
+    fkey = feature_key(ecfg)
     db_dir = bench / f"db-{fkey}"
     summary = ingest([str(bench / "gallery.txt")], str(db_dir), ecfg, workers=0, progress=progress)
     ingest_log = db_dir.with_name(db_dir.name + "-ingest.json")

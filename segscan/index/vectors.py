@@ -176,9 +176,6 @@ class HnswlibIndex:
     def ntotal(self) -> int:
         return int(self.index.element_count) - len(self.deleted)
 
-    def _alive_count(self) -> int:
-        return self.ntotal
-
     def add(self, ids, vecs):
         vecs = _check(vecs, self.dim)
         if len(vecs) == 0:
@@ -207,7 +204,7 @@ class HnswlibIndex:
 
     def search(self, q, k):
         q = _check(q, self.dim)
-        n = self._alive_count()
+        n = self.ntotal
         if n == 0 or len(q) == 0:
             return [(np.zeros(0, np.float32), np.zeros(0, np.int64)) for _ in range(len(q))]
         k = min(k, n)

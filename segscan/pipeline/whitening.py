@@ -20,9 +20,9 @@ from tqdm import tqdm
 from ..errors import VideoError
 from .decode import DecodeOptions, VideoReader
 from .features import FeatureExtractor, Whitening, whitening_path
+from .ingest import VIDEO_EXTS
 
 log = logging.getLogger(__name__)
-VIDEO_EXTS = {".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv"}
 
 
 def collect_regions(paths, extractor: FeatureExtractor, fps: float) -> np.ndarray:

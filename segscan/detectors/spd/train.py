@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import shutil
 import sys
 import time
@@ -30,21 +29,10 @@ WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 
 def real_maps(bench: Path):
     """(map, boxes-in-cells) for every candidate map of the train split's queries."""
-    from ...bench.run import load_split, encode_queries
-    from ...index.store import Database
-    from ...pipeline.extract import EncoderConfig, VideoEncoder, feature_config
-    from ...pipeline.query import QueryConfig
-    import hashlib
+    from ...bench.run import cached_queries, load_split
 
-    ecfg = EncoderConfig()
-    fkey = hashlib.sha1(json.dumps(feature_config(ecfg), sort_keys=True).encode()).hexdigest()[:10]
-    db_dir = bench / f"db-{fkey}"
-    if not db_dir.exists():
-        raise SystemExit(f"error: {db_dir} not found; run the benchmark once first: python -m segscan.bench run")
     split = load_split(bench, "train")
-    with Database.open(db_dir, readonly=True, feature_config=feature_config(ecfg)) as db:
-        split.queries = encode_queries(bench, "train", VideoEncoder(ecfg), db, QueryConfig(),
-                                       bench / f"features-{fkey}" / "train", progress=True)
+    split.queries = cached_queries(bench, "train", progress=True)
     pos, neg = [], []
     for q in split.queries:
         for ref, m in zip(q.refs, q.maps):
