@@ -74,3 +74,27 @@ def test_generator_ground_truth(tmp_path):
     cfg.seed = 4
     with pytest.raises(ValueError):
         build(tmp_path / "b", cfg, progress=False)
+
+
+def test_vcdb_mode_runs_on_a_vcsl_folder(corpus, tmp_path, capsys):
+    """`python -m segscan.bench run --vcdb DIR` on a tiny folder in the VCDB/VCSL layout."""
+    import shutil
+
+    from segscan.bench.run import main
+
+    root, truth = corpus
+    d = tmp_path / "vcdb"
+    (d / "videos").mkdir(parents=True)
+    for p in (root / "gallery").glob("*.mp4"):
+        shutil.copy(p, d / "videos" / p.name)
+    shutil.copy(root / "query.mp4", d / "videos" / "q1.mp4")
+    ref = truth["reference"][:-4]
+    q0, q1, r0, r1 = truth["segment"]
+    (d / "label_file.json").write_text(json.dumps({f"q1-{ref}": [[q0, r0, q1, r1]]}))
+    (d / "pair_file.csv").write_text(f"query_id,reference_id\nq1,{ref}\n")
+    assert main(["run", "--vcdb", str(d), "--methods", "tn,hv", "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "segscan default (tn)" in out and "HV" in out
+    rows = json.loads((d / "segscan-results.json").read_text())["rows"]
+    default = rows[-1]
+    assert default["f1"] > 0.5 and default["video_map"] == 1.0
