@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+import torch
+
+from segscan.errors import WeightsNotFoundError
+from segscan.pipeline.backbones import BACKBONES, get_spec, load_backbone
+from segscan.pipeline.features import FeatureExtractor, Whitening, imac
+
+
+def test_resnet50_without_cached_weights_says_how_to_get_them(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+    with pytest.raises(WeightsNotFoundError, match="IMAGENET1K_V1"):
+        load_backbone("resnet50")
+
+
+def test_unknown_backbone():
+    with pytest.raises(ValueError, match="choose from"):
+        get_spec("vgg")
+
+
+@pytest.mark.parametrize("name", ["efficientnet-lite0", "mobilenetv2"])
+def test_offline_backbones_tap_the_declared_channels(name):
+    spec, model = load_backbone(name)
+    with torch.inference_mode():
+        maps = model(torch.zeros(1, 3, 224, 224))
+    assert tuple(m.shape[1] for m in maps) == BACKBONES[name].tap_channels
+
+
+def test_imac_regions_are_unit_length():
+    maps = [torch.rand(2, 8, 28, 28), torch.rand(2, 16, 14, 14)]
+    r = imac(maps)
+    assert r.shape == (2, 9, 24)
+    np.testing.assert_allclose(r.norm(dim=-1).numpy(), 1.0, rtol=1e-5)
+
+
+def test_whitening_decorrelates_its_training_data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2000, 6)) @ rng.normal(size=(6, 6))
+    w = Whitening.fit(x, 4)
+    y = ((x - w.mean) @ w.proj) * w.scale
+    np.testing.assert_allclose(np.cov(y, rowvar=False), np.eye(4), atol=0.05)
+
+
+def test_extractor_output_is_normalised(encoder):
+    img = np.random.default_rng(0).integers(0, 255, (3, 224, 224, 3), dtype=np.uint8)
+    g, r = encoder.extractor(img)
+    assert g.shape == (3, encoder.extractor.dim) and r.shape == (3, 9, encoder.extractor.dim)
+    np.testing.assert_allclose(np.linalg.norm(g, axis=1), 1.0, rtol=1e-4)
+    with pytest.raises(ValueError):
+        FeatureExtractor(layers=4)
