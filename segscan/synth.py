@@ -13,6 +13,8 @@ from typing import Iterable, Iterator
 import av
 import numpy as np
 
+from .pipeline.decode import resize_rgb as resize
+
 
 def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: float = 25.0, crf: int = 23,
                 codec: str = "libx264") -> int:
@@ -59,12 +61,6 @@ def _to_rgb(img: np.ndarray) -> np.ndarray:
     if img.dtype != np.uint8:
         img = (255 * (img.astype(np.float64) / max(img.max(), 1e-9))).astype(np.uint8)
     return img
-
-
-def resize(img: np.ndarray, w: int, h: int) -> np.ndarray:
-    """Bilinear resize through PyAV's scaler (no OpenCV needed)."""
-    fr = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
-    return fr.reformat(width=w, height=h, format="rgb24", interpolation="BILINEAR").to_ndarray()
 
 
 def pan_frames(photo: np.ndarray, seconds: float, fps: float = 25.0, size=(320, 240), seed: int = 0) -> Iterator[np.ndarray]:

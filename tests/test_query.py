@@ -7,7 +7,8 @@ from segscan.pipeline.query import _merge_rows, _normalise
 def test_normalise_subtracts_the_background_and_keeps_top_k():
     s = np.array([0.2, 0.9, 0.5, 0.4, 0.3], np.float32)
     rows = [(s, np.arange(5), np.arange(5))]
-    (out_s, out_n, _), = _normalise(rows, (2, 4), k=2)
+    ((out_s, out_n, _),), bgs = _normalise(rows, (2, 4), k=2)
+    np.testing.assert_allclose(bgs, [0.35], atol=1e-6)
     # sorted: .9 .5 .4 .3 .2 ; background = mean(.4, .3) = .35
     np.testing.assert_allclose(out_s, [0.9 - 0.35, 0.5 - 0.35], atol=1e-6)
     assert out_n.tolist() == [1, 2]

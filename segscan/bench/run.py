@@ -198,6 +198,11 @@ def per_edit_f1(split: Split, preds: dict, threshold: float) -> dict:
     return out
 
 
+RESULT_COLS = [("method", "method", ""), ("precision", "seg P", ".3f"), ("recall", "seg R", ".3f"),
+               ("f1", "seg F1", ".3f"), ("micro_ap", "micro-AP", ".3f"), ("video_map", "video mAP", ".3f"),
+               ("query_s", "query s (p50)", ".3f")]
+
+
 def table(rows: list[dict], cols: list[tuple[str, str, str]]) -> str:
     head = "| " + " | ".join(c[1] for c in cols) + " |"
     sep = "|" + "|".join("---" for _ in cols) + "|"
@@ -240,9 +245,7 @@ def run_vcdb(folder: Path, args) -> int:
                      **m, "query_s": float(np.median(secs))})
     print(f"\nVCDB at {folder}: {len(found)} videos ({summary.speed:.1f}x real time ingest), {len(queries)} queries, "
           f"{len(split.labels)} labelled pairs; shipped defaults, threshold {qcfg.min_score}\n")
-    print(table(rows, [("method", "method", ""), ("precision", "seg P", ".3f"), ("recall", "seg R", ".3f"),
-                       ("f1", "seg F1", ".3f"), ("micro_ap", "micro-AP", ".3f"), ("video_map", "video mAP", ".3f"),
-                       ("query_s", "query s (p50)", ".3f")]))
+    print(table(rows, RESULT_COLS))
     out = Path(args.json) if args.json else folder / "segscan-results.json"
     out.write_text(json.dumps({"rows": rows}, indent=2) + "\n")
     return 0
@@ -331,12 +334,9 @@ def main(argv=None) -> int:
         "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
         "build_s": t_build, "total_s": time.time() - t_all, "test_queries": n_test,
     }
-    cols = [("method", "method", ""), ("precision", "seg P", ".3f"), ("recall", "seg R", ".3f"),
-            ("f1", "seg F1", ".3f"), ("micro_ap", "micro-AP", ".3f"), ("video_map", "video mAP", ".3f"),
-            ("query_s", "query s (p50)", ".3f")]
     print(f"\nbenchmark {bench.name}: {n_test} test queries, gallery {stats['videos']} videos / "
           f"{cost['gallery_keyframes']} keyframes (distractor keyframes: {args.distractors})\n")
-    print(table(rows, cols))
+    print(table(rows, RESULT_COLS))
     print("\n" + table([{"figure": k, "value": (f"{v:.3g}" if isinstance(v, float) else str(v))} for k, v in cost.items()],
                        [("figure", "cost", ""), ("value", "value", "")]))
     out = Path(args.json) if args.json else bench / f"results-d{args.distractors}.json"

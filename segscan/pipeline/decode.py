@@ -256,9 +256,13 @@ def remove_borders(img: np.ndarray, dark: float = 24.0, max_share: float = 0.3) 
     left, right = edge(cols, w)
     if top + bottom < 2 and left + right < 2:
         return img
-    inner = np.ascontiguousarray(img[top:h - bottom, left:w - right])
-    frame = av.VideoFrame.from_ndarray(inner, format="rgb24")
-    return frame.reformat(width=w, height=h, format="rgb24").to_ndarray()
+    return resize_rgb(img[top:h - bottom, left:w - right], w, h)
+
+
+def resize_rgb(img: np.ndarray, w: int, h: int) -> np.ndarray:
+    """Bilinear resize of an RGB uint8 image through PyAV's scaler (no OpenCV needed)."""
+    fr = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
+    return fr.reformat(width=w, height=h, format="rgb24", interpolation="BILINEAR").to_ndarray()
 
 
 def _pkt_time(packet) -> float:

@@ -52,15 +52,19 @@ def _merge_rows(a, b):
 
 
 def _normalise(rows, ranks: tuple[int, int], k: int):
-    """Subtract each row's background (mean score at ranks [lo, hi)) and keep its top k."""
+    """Subtract each row's background (mean score at ranks [lo, hi)) and keep its top k.
+
+    Returns the normalised rows and the (Q,) backgrounds, so dense maps can use the same ones.
+    """
     lo, hi = ranks
-    out = []
+    out, bgs = [], []
     for s, n, kf in rows:
         order = np.argsort(-s, kind="stable")
         s, n, kf = s[order], n[order], kf[order]
         bg = float(s[lo:hi].mean()) if len(s) > lo else 0.0
         out.append((s[:k] - bg, n[:k], kf[:k]))
-    return out
+        bgs.append(bg)
+    return out, np.array(bgs, dtype=np.float32)
 
 
 def build_maps(db: Database, q: VideoFeatures, cfg: QueryConfig,
@@ -74,12 +78,10 @@ def build_maps(db: Database, q: VideoFeatures, cfg: QueryConfig,
     neigh = db.search(q.global_feats, k)
     if q_flipped is not None:
         neigh = _merge_rows(neigh, db.search(q_flipped, k))
+    bgs = None
     if cfg.bg_ranks:
-        neigh = _normalise(neigh, cfg.bg_ranks, cfg.topn * (2 if q_flipped is not None else 1))
+        neigh, bgs = _normalise(neigh, cfg.bg_ranks, cfg.topn * (2 if q_flipped is not None else 1))
     cands = top_candidates(group_neighbours(neigh, len(q)), cfg.candidates)
-    if cfg.bg_ranks and cfg.map_mode == "dense":
-        raw = db.search(q.global_feats, cfg.bg_ranks[1])
-        bgs = np.array([float(s[cfg.bg_ranks[0]:].mean()) if len(s) > cfg.bg_ranks[0] else 0.0 for s, _, _ in raw])
     maps = []
     for c in cands:
         rec = db.video_by_num(c.num)
@@ -89,7 +91,7 @@ def build_maps(db: Database, q: VideoFeatures, cfg: QueryConfig,
             m = dense_map(q.global_feats, ref, q.times, r_times)
             if q_flipped is not None:
                 m.values = np.maximum(m.values, dense_map(q_flipped, ref, q.times, r_times).values)
-            if cfg.bg_ranks:
+            if bgs is not None:
                 m.values -= bgs[:, None]
             maps.append(m)
         else:
