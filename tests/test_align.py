@@ -98,6 +98,10 @@ def test_unit_speed_path_snaps_to_its_median_offset():
     assert (seg.r_start, seg.r_end) == (4.0, 16.0)
     snapped = snap_to_unit_speed(seg, m, rows, cols)
     assert (snapped.q_start, snapped.q_end, snapped.r_start, snapped.r_end) == (0.0, 10.0, 5.0, 15.0)
+    # a stray first match far off the diagonal does not stop the snap
+    rows2, cols2 = np.arange(2, 8), np.array([0, 3, 4, 5, 6, 7])
+    s2 = snap_to_unit_speed(path_segment(m, rows2, cols2, 0.5), m, rows2, cols2)
+    assert (s2.q_start, s2.q_end, s2.r_start, s2.r_end) == (2.0, 8.0, 2.0, 8.0)
     # a 2x path is left alone
     fast = snap_to_unit_speed(path_segment(m, rows[:5], rows[:5] * 2, 0.5), m, rows[:5], rows[:5] * 2)
     assert (fast.r_start, fast.r_end) == (0.0, 9.0)

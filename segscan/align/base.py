@@ -43,20 +43,21 @@ def path_segment(m: SimilarityMap, rows: np.ndarray, cols: np.ndarray, score: fl
 
 
 def snap_to_unit_speed(seg: Segment, m: SimilarityMap, rows: np.ndarray, cols: np.ndarray,
-                       tolerance: float = 0.15) -> Segment:
+                       share: float = 0.7) -> Segment:
     """When a path runs at about 1x speed, place the reference span at the path's median time offset.
 
-    Paths over slowly changing footage wander by a keyframe or two at their ends, which
-    stretches the reference span; a copy at normal speed has one offset, and the median
-    over the path's matches is a robust estimate of it.
+    Paths over slowly changing footage wander by a keyframe or two, mostly at their ends,
+    which stretches the reference span; a copy at normal speed has one offset. The path
+    counts as 1x when at least ``share`` of its matches lie within one keyframe step of the
+    median offset (a stray end match does not decide it; a 2x path spreads its offsets).
     """
     if len(rows) < 3:
         return seg
-    qt, rt = m.q_times[rows], m.r_times[cols]
-    dq, dr = qt.max() - qt.min(), rt.max() - rt.min()
-    if dq <= 0 or abs(dr / dq - 1.0) > tolerance + 1.0 / max(dq, 1.0):
+    offsets = m.r_times[cols] - m.q_times[rows]
+    off = float(np.median(offsets))
+    tol = max(m.q_step, m.r_step) + 1e-6
+    if np.mean(np.abs(offsets - off) <= tol) < share:
         return seg
-    off = float(np.median(rt - qt))
     r0 = max(0.0, seg.q_start + off)
     return Segment(seg.q_start, seg.q_end, r0, r0 + (seg.q_end - seg.q_start), seg.score)
 
