@@ -88,20 +88,31 @@ def test_hough_voting_misses_speed_change_but_tn_follows_it():
     assert max(s.q_end - s.q_start for s in tn) >= 19
 
 
-def test_unit_speed_path_snaps_to_its_median_offset():
+def test_unit_speed_path_snaps_to_its_best_diagonal():
     from segscan.align.base import path_segment, snap_to_unit_speed
 
     m = _map(20, 30, (0, 10, 5))
-    rows = np.array([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
-    cols = np.array([4, 6, 7, 8, 9, 10, 11, 12, 13, 15])  # offset 5, with a wandering first and last match
+    m.values[0, 4] = m.values[9, 15] = 0.7  # the path wanders off the diagonal at both ends
+    rows = np.arange(10)
+    cols = np.array([4, 6, 7, 8, 9, 10, 11, 12, 13, 15])
     seg = path_segment(m, rows, cols, 0.5)
     assert (seg.r_start, seg.r_end) == (4.0, 16.0)
     snapped = snap_to_unit_speed(seg, m, rows, cols)
     assert (snapped.q_start, snapped.q_end, snapped.r_start, snapped.r_end) == (0.0, 10.0, 5.0, 15.0)
     # a stray first match far off the diagonal does not stop the snap
+    m2 = _map(20, 30, (2, 8, 2))
+    m2.values[2, 0] = 0.65
     rows2, cols2 = np.arange(2, 8), np.array([0, 3, 4, 5, 6, 7])
-    s2 = snap_to_unit_speed(path_segment(m, rows2, cols2, 0.5), m, rows2, cols2)
+    s2 = snap_to_unit_speed(path_segment(m2, rows2, cols2, 0.5), m2, rows2, cols2)
     assert (s2.q_start, s2.q_end, s2.r_start, s2.r_end) == (2.0, 8.0, 2.0, 8.0)
     # a 2x path is left alone
-    fast = snap_to_unit_speed(path_segment(m, rows[:5], rows[:5] * 2, 0.5), m, rows[:5], rows[:5] * 2)
+    m3 = _map(20, 30, (0, 5, 0), speed=2.0)
+    r3, c3 = np.arange(5), np.arange(5) * 2
+    fast = snap_to_unit_speed(path_segment(m3, r3, c3, 0.5), m3, r3, c3)
     assert (fast.r_start, fast.r_end) == (0.0, 9.0)
+    # with extend_min, the diagonal is followed over rows the path skipped, and no further
+    r4 = np.arange(3, 8)
+    ext = snap_to_unit_speed(path_segment(m, r4, r4 + 5, 0.6), m, r4, r4 + 5, extend_min=0.3)
+    assert (ext.q_start, ext.q_end, ext.r_start, ext.r_end) == (0.0, 10.0, 5.0, 15.0)
+
+

@@ -42,24 +42,60 @@ def path_segment(m: SimilarityMap, rows: np.ndarray, cols: np.ndarray, score: fl
     return Segment(q0, q1, r0, r1, float(score))
 
 
-def snap_to_unit_speed(seg: Segment, m: SimilarityMap, rows: np.ndarray, cols: np.ndarray,
-                       share: float = 0.7) -> Segment:
-    """When a path runs at about 1x speed, place the reference span at the path's median time offset.
+def diagonal_values(m: SimilarityMap, rows: np.ndarray, offset: float) -> np.ndarray:
+    """Similarity of each query row with the reference keyframe ``offset`` seconds later.
 
-    Paths over slowly changing footage wander by a keyframe or two, mostly at their ends,
-    which stretches the reference span; a copy at normal speed has one offset. The path
-    counts as 1x when at least ``share`` of its matches lie within one keyframe step of the
-    median offset (a stray end match does not decide it; a 2x path spreads its offsets).
+    Cells the map does not know (not among a sparse map's neighbours), or times with no
+    reference keyframe within half a step, count as 0: unrelated in normalised units.
+    """
+    t = m.q_times[rows] + offset
+    last = len(m.r_times) - 1
+    hi = np.clip(np.searchsorted(m.r_times, t), 0, last)
+    lo = np.maximum(hi - 1, 0)
+    j = np.where(np.abs(m.r_times[lo] - t) <= np.abs(m.r_times[hi] - t), lo, hi)
+    ok = (np.abs(m.r_times[j] - t) <= 0.5 * m.r_step + 1e-6) & m.mask[rows, j]
+    return np.where(ok, m.values[rows, j], 0.0)
+
+
+def snap_to_unit_speed(seg: Segment, m: SimilarityMap, rows: np.ndarray, cols: np.ndarray,
+                       keep: float = 0.85, extend_min: float | None = None) -> Segment:
+    """When a path is explained by one 1x-speed diagonal, report that diagonal's span instead.
+
+    Paths over slowly changing footage wander off the true diagonal by a keyframe or
+    two (mostly at their ends), which stretches or shifts the reference span; a copy at
+    normal speed has a single time offset. Each offset the path visits (and its
+    neighbours by one reference step) is scored by the mean similarity along its
+    diagonal over the path's query rows; when the best one keeps at least ``keep`` of
+    the path's own mean similarity, the segment becomes that diagonal. A 2x or
+    slowed-down path loses most of its similarity on any single diagonal and is left
+    alone. With ``extend_min`` the diagonal is also extended over neighbouring query rows
+    while its cells stay at or above that similarity (ends the path skipped).
     """
     if len(rows) < 3:
         return seg
-    offsets = m.r_times[cols] - m.q_times[rows]
-    off = float(np.median(offsets))
-    tol = max(m.q_step, m.r_step) + 1e-6
-    if np.mean(np.abs(offsets - off) <= tol) < share:
+    path_mean = float(m.values[rows, cols].mean())
+    if path_mean <= 0:
         return seg
-    r0 = max(0.0, seg.q_start + off)
-    return Segment(seg.q_start, seg.q_end, r0, r0 + (seg.q_end - seg.q_start), seg.score)
+    visited = np.unique(np.round(m.r_times[cols] - m.q_times[rows], 3))
+    cands = np.unique(np.concatenate([visited, visited - m.r_step, visited + m.r_step]))
+    span = np.arange(rows.min(), rows.max() + 1)
+    means = np.array([diagonal_values(m, span, o).mean() for o in cands])
+    best = int(np.argmax(means))
+    if means[best] < keep * path_mean:
+        return seg
+    off = float(cands[best])
+    i0, i1 = int(span[0]), int(span[-1])
+    if extend_min is not None:
+        while i0 > 0 and diagonal_values(m, np.array([i0 - 1]), off)[0] >= extend_min:
+            i0 -= 1
+        while i1 < len(m.q_times) - 1 and diagonal_values(m, np.array([i1 + 1]), off)[0] >= extend_min:
+            i1 += 1
+    # keep the two spans equal and inside the reference video
+    q0 = max(float(m.q_times[i0]), float(m.r_times[0]) - off)
+    q1 = min(float(m.q_times[i1]) + m.q_step, float(m.r_times[-1]) + m.r_step - off)
+    if q1 <= q0:
+        return seg
+    return Segment(q0, q1, q0 + off, q1 + off, seg.score)
 
 
 def nms_segments(segs: list[Segment], iou: float = 0.5) -> list[Segment]:

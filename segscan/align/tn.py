@@ -91,7 +91,8 @@ class TemporalNetwork:
             mean = float(sims[path].mean())
             if len(path) >= self.min_keyframes and mean >= self.min_score:
                 seg = path_segment(m, rows[path], cols[path], mean)
-                segs.append(snap_to_unit_speed(seg, m, rows[path], cols[path]) if self.snap else seg)
+                segs.append(snap_to_unit_speed(seg, m, rows[path], cols[path], extend_min=self.min_sim)
+                            if self.snap else seg)
             if not alive.any():
                 break
         return nms_segments(segs)
