@@ -22,10 +22,10 @@ class TemporalNetwork:
     # benchmark's grid search chose on its train split (docs/BENCHMARKS.md)
     def __init__(self, top_k: int = 5, min_sim: float = 0.2, max_gap: float = 5.0, min_keyframes: int = 2,
                  min_score: float = 0.1, max_paths: int = 8, gap_penalty: float = 0.02, max_speed: float = 2.2,
-                 snap: bool = True):
+                 snap: bool = True, snap_keep: float = 0.5):
         self.top_k, self.min_sim, self.max_gap = top_k, min_sim, max_gap
         self.min_keyframes, self.min_score, self.max_paths = min_keyframes, min_score, max_paths
-        self.gap_penalty, self.max_speed, self.snap = gap_penalty, max_speed, snap
+        self.gap_penalty, self.max_speed, self.snap, self.snap_keep = gap_penalty, max_speed, snap, snap_keep
 
     def align(self, maps: list[SimilarityMap]) -> list[list[Segment]]:
         return [self.align_one(m) for m in maps]
@@ -91,7 +91,8 @@ class TemporalNetwork:
             mean = float(sims[path].mean())
             if len(path) >= self.min_keyframes and mean >= self.min_score:
                 seg = path_segment(m, rows[path], cols[path], mean)
-                segs.append(snap_to_unit_speed(seg, m, rows[path], cols[path], extend_min=self.min_sim)
+                segs.append(snap_to_unit_speed(seg, m, rows[path], cols[path], keep=self.snap_keep,
+                                               extend_min=self.min_sim)
                             if self.snap else seg)
             if not alive.any():
                 break

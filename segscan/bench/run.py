@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 # parameter grids searched on the train split (small: each point re-aligns every train map)
 # (similarities are background-normalised by the query path: unrelated keyframes score about 0)
 GRIDS = {
-    "tn": {"min_sim": [0.05, 0.1, 0.2], "min_score": [0.1, 0.2, 0.3], "max_gap": [3.0, 5.0]},
+    "tn": {"min_sim": [0.05, 0.1, 0.2], "min_score": [0.1, 0.2, 0.3], "max_gap": [3.0, 5.0], "snap_keep": [0.5, 0.85]},
     "dp": {"bias": [0.05, 0.1, 0.2, 0.3], "min_score": [0.1, 0.2, 0.3]},
     "hv": {"min_sim": [0.05, 0.1, 0.2, 0.3], "min_score": [0.1, 0.2, 0.3]},
     "dtw": {"min_sim": [0.05, 0.1, 0.2, 0.3], "min_score": [0.1, 0.2, 0.3]},
