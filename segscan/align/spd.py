@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import WeightsNotFoundError
 from ..types import Segment, SimilarityMap
-from .base import register
+from .base import register, snap_to_unit_speed
 
 log = logging.getLogger(__name__)
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "detectors" / "weights" / "spd-yolo11n.pt"
@@ -41,9 +41,10 @@ def _merge(boxes: list[list[float]], iomin: float = 0.3) -> list[list[float]]:
 @register("spd")
 class SPDAligner:
     def __init__(self, weights: str | None = None, conf: float = 0.05, iou: float = 0.5, batch: int = 64,
-                 device: str = "cpu", min_score: float = 0.0):
+                 device: str = "cpu", min_score: float = 0.0, snap: bool = True, snap_keep: float = 0.5):
         self.weights = Path(weights) if weights else DEFAULT_WEIGHTS
         self.conf, self.iou, self.batch, self.device, self.min_score = conf, iou, batch, device, min_score
+        self.snap, self.snap_keep = snap, snap_keep
         self._model = None
 
     def _load(self):
@@ -103,7 +104,21 @@ class SPDAligner:
                 y1, y2 = np.clip([y1, y2], 0, nq)
                 if x2 - x1 < 0.5 or y2 - y1 < 0.5 or c < self.min_score:
                     continue
-                segs.append(Segment(cell_to_time(y1, m.q_times, m.q_step), cell_to_time(y2, m.q_times, m.q_step),
-                                    cell_to_time(x1, m.r_times, m.r_step), cell_to_time(x2, m.r_times, m.r_step), c))
+                seg = Segment(cell_to_time(y1, m.q_times, m.q_step), cell_to_time(y2, m.q_times, m.q_step),
+                              cell_to_time(x1, m.r_times, m.r_step), cell_to_time(x2, m.r_times, m.r_step), c)
+                segs.append(self._snap(seg, m, (y1, y2, x1, x2)) if self.snap else seg)
             out.append(segs)
         return out
+
+    def _snap(self, seg: Segment, m: SimilarityMap, box) -> Segment:
+        """A box's best cell per row is its path; a 1x-speed path snaps to its diagonal (as TN's do)."""
+        y1, y2, x1, x2 = box
+        r0, r1 = int(np.floor(y1)), int(np.ceil(y2))
+        c0, c1 = int(np.floor(x1)), int(np.ceil(x2))
+        v = np.where(m.mask[r0:r1, c0:c1], m.values[r0:r1, c0:c1], -np.inf)
+        if v.size == 0:
+            return seg
+        best = v.argmax(1)
+        ok = v[np.arange(len(v)), best] > 0
+        rows, cols = np.arange(r0, r1)[ok], (best + c0)[ok]
+        return snap_to_unit_speed(seg, m, rows, cols, keep=self.snap_keep)

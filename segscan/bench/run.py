@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import itertools
 import json
 import logging
@@ -258,6 +259,9 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="a small benchmark for development (< 3 min)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--distractors", type=int, default=0, help="extra feature-level distractor keyframes")
+    ap.add_argument("--size", nargs=4, type=int, default=None, metavar=("TEST_Q", "TEST_NEG", "TRAIN_Q", "TRAIN_NEG"),
+                    help="query counts instead of the default (100 100 60 30); the split stays the seed's, so a "
+                         "folder with more train queries gives SPD more training maps")
     ap.add_argument("--methods", default="tn,dp,hv,dtw,spd",
                     help="aligners to tune on train and run on test (comma-separated; spd needs its weights)")
     ap.add_argument("--json", default=None, help="write results here (default: OUT/results.json)")
@@ -272,6 +276,9 @@ def main(argv=None) -> int:
     from .generate import BenchConfig, build
 
     cfg = BenchConfig.quick() if args.quick else BenchConfig()
+    if args.size:
+        cfg = dataclasses.replace(cfg, test_queries=args.size[0], test_negatives=args.size[1],
+                                  train_queries=args.size[2], train_negatives=args.size[3])
     cfg.seed = args.seed
     bench = Path(args.out) / cfg.key()
     progress = not args.quiet
