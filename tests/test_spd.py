@@ -63,3 +63,16 @@ def test_shipped_detector_finds_a_clear_copy():
     best = max(segs, key=lambda s: s.score)
     assert abs(best.q_start - 5) <= 2 and abs(best.q_end - 25) <= 2
     assert abs(best.r_start - 20) <= 2 and abs(best.r_end - 40) <= 2
+
+
+def test_loose_box_snaps_to_the_diagonal_inside_it():
+    from segscan.types import Segment
+
+    m = _diag_map(20, 40, 4, 10, 8)  # copy: query 4..12 s <-> reference 10..18 s
+    al = SPDAligner(weights="/nonexistent.pt")  # the weights are only loaded for detection
+    loose = Segment(3.0, 13.0, 8.0, 20.0, 0.8)  # a box a little too big on every side
+    got = al._snap(loose, m, (3.0, 13.0, 8.0, 20.0))
+    assert (got.q_start, got.q_end, got.r_start, got.r_end, got.score) == (4.0, 12.0, 10.0, 18.0, 0.8)
+    fast = _diag_map(20, 40, 4, 10, 8, slope=2.0)  # a 2x copy keeps its box
+    box = Segment(4.0, 12.0, 10.0, 25.0, 0.7)
+    assert al._snap(box, fast, (4.0, 12.0, 10.0, 25.0)) == box
