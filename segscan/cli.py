@@ -14,6 +14,10 @@ def add_encoder_args(ap: argparse.ArgumentParser) -> None:
     g.add_argument("--backbone", default="efficientnet-lite0",
                    choices=["efficientnet-lite0", "mobilenetv2", "resnet50"], help="default: %(default)s")
     g.add_argument("--layers", type=int, default=3, choices=[1, 2, 3], help="N of L_N-iMAC (default: %(default)s)")
+    g.add_argument("--whitening", default="auto", metavar="FILE",
+                   help="the projection applied to region features: 'auto' (the shipped PCA whitening), 'none', "
+                        "or a file from python -m segscan.pipeline.whitening or segscan.pipeline.copyproj "
+                        "(default: %(default)s)")
     g.add_argument("--keyframe-fps", type=float, default=1.0, help="keyframes per second (default: %(default)s)")
     g.add_argument("--threads", type=int, default=None, help="torch threads per worker (default: all cores)")
     ap.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -25,8 +29,8 @@ def encoder_config(args):
 
     if args.keyframe_fps <= 0:
         raise SystemExit("error: --keyframe-fps must be > 0")
-    return EncoderConfig(backbone=args.backbone, layers=args.layers, keyframe_fps=args.keyframe_fps,
-                         threads=args.threads)
+    return EncoderConfig(backbone=args.backbone, layers=args.layers, whitening=args.whitening,
+                         keyframe_fps=args.keyframe_fps, threads=args.threads)
 
 
 def run_main(fn, verbose: bool = False) -> int:

@@ -48,3 +48,27 @@ def test_extractor_output_is_normalised(encoder):
     np.testing.assert_allclose(np.linalg.norm(g, axis=1), 1.0, rtol=1e-4)
     with pytest.raises(ValueError):
         FeatureExtractor(layers=4)
+
+
+def test_query_with_a_missing_projection_file_is_a_clear_error(tmp_path, capsys):
+    import query
+
+    rc = query.main([str(tmp_path / "clip.mp4"), "--db", str(tmp_path / "db"), "--whitening",
+                     str(tmp_path / "nope.npz")])
+    assert rc == 2
+    assert "nope.npz" in capsys.readouterr().err
+
+
+def test_learned_projection_keeps_the_whitening_form():
+    from segscan.pipeline.copyproj import Projection
+
+    rng = np.random.default_rng(0)
+    w = Whitening.fit(rng.normal(size=(200, 12)), 6)
+    p = Projection(w)
+    r = torch.as_tensor(rng.normal(size=(3, 9, 12)), dtype=torch.float32)
+    g = p(r)
+    # the saved file reproduces the trained module: per-region projection, sum, normalise
+    back = p.to_whitening().apply(r)
+    np.testing.assert_allclose(g.detach().numpy(), torch.nn.functional.normalize(back.sum(1), dim=-1).numpy(),
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(g.detach().numpy(), axis=1), 1.0, rtol=1e-5)
