@@ -17,8 +17,12 @@ from .pipeline.decode import resize_rgb as resize
 
 
 def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: float = 25.0, crf: int = 23,
-                codec: str = "libx264") -> int:
-    """Encode RGB uint8 frames (even width/height) to H.264; written to a temporary name, then renamed."""
+                codec: str = "libx264", threads: int | None = None) -> int:
+    """Encode RGB uint8 frames (even width/height) to H.264; written to a temporary name, then renamed.
+
+    ``threads=1`` makes the output the same on every machine (x264's choices depend on its
+    thread count, which by default follows the number of cores).
+    """
     path = Path(path)
     tmp = path.with_name(path.stem + ".part" + path.suffix)
     n = 0
@@ -32,7 +36,8 @@ def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: floa
                 stream.width, stream.height = w - w % 2, h - h % 2
                 stream.pix_fmt = "yuv420p"
                 if codec == "libx264":
-                    stream.options = {"crf": str(crf), "preset": "veryfast"}
+                    stream.options = {"crf": str(crf), "preset": "veryfast",
+                                      **({"threads": str(threads)} if threads else {})}
             img = np.ascontiguousarray(img[: stream.height, : stream.width])
             for pkt in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
                 out.mux(pkt)

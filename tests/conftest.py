@@ -32,11 +32,11 @@ def corpus(tmp_path_factory):
     frames = {}
     for i, name in enumerate(["astronaut", "coffee", "rocket", "hubble_deep_field"]):
         fr = list(pan_frames(photo(name), 10.0, 25.0, (320, 240), seed=i))
-        write_video(fr, root / "gallery" / f"{name}.mp4", 25.0)
+        write_video(fr, root / "gallery" / f"{name}.mp4", 25.0, threads=1)  # same bytes on every machine
         frames[name] = fr
     filler = list(pan_frames(photo("gravel"), 4.0, 25.0, (320, 240), seed=50))
     body = copy_segment(frames["coffee"], 25.0, 2.0, 8.0, 1.0, 25.0, [SpatialEdit("crop", 0.4), SpatialEdit("flip")])
-    write_video(filler[:50] + body + filler[50:100], root / "query.mp4", 25.0, crf=30)
+    write_video(filler[:50] + body + filler[50:100], root / "query.mp4", 25.0, crf=30, threads=1)
     truth = {"reference": "coffee.mp4", "segment": [2.0, 8.0, 2.0, 8.0]}  # q_start, q_end, r_start, r_end
     return root, truth
 
