@@ -55,8 +55,8 @@ class BenchConfig:
 
     @classmethod
     def quick(cls) -> "BenchConfig":
-        return cls(test_queries=20, test_negatives=20, train_queries=16, train_negatives=8,
-                   distractor_videos=12, distractor_seconds=6.0)
+        return cls(test_queries=16, test_negatives=16, train_queries=10, train_negatives=5,
+                   distractor_videos=6, distractor_seconds=5.0)
 
     def key(self) -> str:
         return "bench-s{seed}-t{test_queries}n{test_negatives}-r{train_queries}n{train_negatives}-d{distractor_videos}".format(**asdict(self))
