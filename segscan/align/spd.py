@@ -41,10 +41,11 @@ def _merge(boxes: list[list[float]], iomin: float = 0.3) -> list[list[float]]:
 @register("spd")
 class SPDAligner:
     def __init__(self, weights: str | None = None, conf: float = 0.05, iou: float = 0.5, batch: int = 64,
-                 device: str = "cpu", min_score: float = 0.0, snap: bool = True, snap_keep: float = 0.5):
+                 device: str = "cpu", min_score: float = 0.0, snap: bool = True, snap_keep: float = 0.5,
+                 evidence: float = 1.0):
         self.weights = Path(weights) if weights else DEFAULT_WEIGHTS
         self.conf, self.iou, self.batch, self.device, self.min_score = conf, iou, batch, device, min_score
-        self.snap, self.snap_keep = snap, snap_keep
+        self.snap, self.snap_keep, self.evidence = snap, snap_keep, evidence
         self._model = None
 
     def _load(self):
@@ -106,12 +107,17 @@ class SPDAligner:
                     continue
                 seg = Segment(cell_to_time(y1, m.q_times, m.q_step), cell_to_time(y2, m.q_times, m.q_step),
                               cell_to_time(x1, m.r_times, m.r_step), cell_to_time(x2, m.r_times, m.r_step), c)
-                segs.append(self._snap(seg, m, (y1, y2, x1, x2)) if self.snap else seg)
+                segs.append(self._snap(seg, m, (y1, y2, x1, x2)) if self.snap or self.evidence else seg)
             out.append(segs)
         return out
 
     def _snap(self, seg: Segment, m: SimilarityMap, box) -> Segment:
-        """A box's best cell per row is its path; a 1x-speed path snaps to its diagonal (as TN's do)."""
+        """A box's best cell per row is its path; a 1x-speed path snaps to its diagonal (as TN's do).
+
+        With ``evidence`` the box's confidence is also multiplied by the path's mean
+        similarity (clipped to [0, 1]) to that power: the detector judges the pattern's
+        shape, the map says how similar the frames are (1.0 is the benchmark's train choice).
+        """
         y1, y2, x1, x2 = box
         r0, r1 = int(np.floor(y1)), int(np.ceil(y2))
         c0, c1 = int(np.floor(x1)), int(np.ceil(x2))
@@ -119,6 +125,11 @@ class SPDAligner:
         if v.size == 0:
             return seg
         best = v.argmax(1)
-        ok = v[np.arange(len(v)), best] > 0
+        peak = v[np.arange(len(v)), best]
+        ok = peak > 0
         rows, cols = np.arange(r0, r1)[ok], (best + c0)[ok]
-        return snap_to_unit_speed(seg, m, rows, cols, keep=self.snap_keep)
+        out = snap_to_unit_speed(seg, m, rows, cols, keep=self.snap_keep) if self.snap else seg
+        if self.evidence:
+            mean = float(np.clip(peak, 0, 1).mean())
+            out = Segment(out.q_start, out.q_end, out.r_start, out.r_end, out.score * mean ** self.evidence)
+        return out

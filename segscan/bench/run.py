@@ -43,7 +43,7 @@ GRIDS = {
     "dp": {"bias": [0.05, 0.1, 0.2, 0.3], "min_score": [0.1, 0.2, 0.3]},
     "hv": {"min_sim": [0.05, 0.1, 0.2, 0.3], "min_score": [0.1, 0.2, 0.3]},
     "dtw": {"min_sim": [0.05, 0.1, 0.2, 0.3], "min_score": [0.1, 0.2, 0.3]},
-    "spd": {},  # learned: only its score threshold is chosen on the train split
+    "spd": {"evidence": [0.0, 0.5, 1.0, 2.0]},  # learned; on train: the threshold and how much map evidence rescores boxes
 }
 PEERS = ["tn", "dp", "hv", "dtw"]
 
