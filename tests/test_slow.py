@@ -20,7 +20,9 @@ def _free_port():
 def test_ray_job_submit_ingest(corpus, tmp_path):
     """`ray job submit -- python ingest.py ...` against a head node this test starts (and stops)."""
     root, _ = corpus
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    # as with an activated virtual environment: the job's `python` is this interpreter
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled",
+           "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")}
     ray = str(Path(sys.executable).parent / "ray")
     port, dash = _free_port(), _free_port()
     subprocess.run([ray, "start", "--head", f"--port={port}", "--dashboard-host=127.0.0.1",
