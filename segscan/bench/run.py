@@ -264,7 +264,8 @@ def main(argv=None) -> int:
                          "folder with more train queries gives SPD more training maps")
     ap.add_argument("--methods", default="tn,dp,hv,dtw,spd",
                     help="aligners to tune on train and run on test (comma-separated; spd needs its weights)")
-    ap.add_argument("--json", default=None, help="write results here (default: OUT/results.json)")
+    ap.add_argument("--json", default=None, help="also write results here (they always go to the benchmark folder, "
+                    "results-dN.json)")
     ap.add_argument("--vcdb", default=None, metavar="DIR",
                     help="evaluate on a real VCDB copy instead: DIR holds label_file.json, pair_file.csv and the "
                          "videos (any file whose name is a video id); aligners run with their shipped defaults")
@@ -346,14 +347,20 @@ def main(argv=None) -> int:
     print(table(rows, RESULT_COLS))
     print("\n" + table([{"figure": k, "value": (f"{v:.3g}" if isinstance(v, float) else str(v))} for k, v in cost.items()],
                        [("figure", "cost", ""), ("value", "value", "")]))
-    out = Path(args.json) if args.json else bench / f"results-d{args.distractors}.json"
-    out.write_text(json.dumps({"rows": rows, "methods": results, "cost": cost, "config": asdict(cfg),
-                               "distractors": args.distractors}, indent=2, default=float) + "\n")
+    # always kept in the benchmark folder too, so a distractor run compares with the latest plain run
+    text = json.dumps({"rows": rows, "methods": results, "cost": cost, "config": asdict(cfg),
+                       "distractors": args.distractors, "written": time.strftime("%Y-%m-%d %H:%M:%S")},
+                      indent=2, default=float) + "\n"
+    own = bench / f"results-d{args.distractors}.json"
+    out = Path(args.json) if args.json else own
+    for path in {out, own}:
+        path.write_text(text)
     if args.distractors:
         base = bench / "results-d0.json"
         if base.exists():
-            b = {r["method"]: r["f1"] for r in json.loads(base.read_text())["rows"]}
-            print("\nF1 drop with distractors: " + ", ".join(
+            bj = json.loads(base.read_text())
+            b = {r["method"]: r["f1"] for r in bj["rows"]}
+            print(f"\nF1 drop with distractors (against the run without them of {bj.get('written', '?')}): " + ", ".join(
                 f"{r['method']}: {b[r['method']] - r['f1']:+.3f}" for r in rows if r["method"] in b))
     print(f"\nresults: {out}")
     return 0
