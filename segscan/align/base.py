@@ -58,7 +58,7 @@ def diagonal_values(m: SimilarityMap, rows: np.ndarray, offset: float) -> np.nda
 
 
 def snap_to_unit_speed(seg: Segment, m: SimilarityMap, rows: np.ndarray, cols: np.ndarray,
-                       keep: float = 0.85, extend_min: float | None = None) -> Segment:
+                       keep: float = 0.5, extend_min: float | None = None) -> Segment:
     """When a path is explained by one 1x-speed diagonal, report that diagonal's span instead.
 
     Paths over slowly changing footage wander off the true diagonal by a keyframe or
