@@ -143,7 +143,7 @@ def build(out: str | Path, cfg: BenchConfig | None = None, media: str | Path = D
         p = out / "distractors" / f"distractor_{k:04d}.mp4"
         if not p.exists():
             img = _load_photo(distractor_photos[k % len(distractor_photos)])
-            write_video(pan_frames(img, cfg.distractor_seconds, FPS, SIZE, seed=1000 + k), p, FPS, crf=28)
+            write_video(pan_frames(img, cfg.distractor_seconds, FPS, SIZE, seed=1000 + k), p, FPS, crf=28, threads=1)
     gallery_paths = [str(c.path.resolve()) for c in gallery] + \
         [str((out / "distractors" / f"distractor_{k:04d}.mp4").resolve()) for k in range(cfg.distractor_videos)]
     (out / "gallery.txt").write_text("\n".join(gallery_paths) + "\n")
@@ -247,5 +247,5 @@ def _make_query(path: Path, qid: str, kind: str, pool: list[Clip], filler_photos
             frames_out += _filler(filler_photos, rng, float(rng.uniform(1, 4)))
     if lowres:
         frames_out = [SpatialEdit("lowres")(f) for f in frames_out]
-    write_video(frames_out, path, query_fps, crf=crf)
+    write_video(frames_out, path, query_fps, crf=crf, threads=1)  # same bytes on every machine
     return boxes, rows
