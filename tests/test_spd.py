@@ -71,11 +71,11 @@ def test_loose_box_snaps_to_the_diagonal_inside_it():
     m = _diag_map(20, 40, 4, 10, 8)  # copy: query 4..12 s <-> reference 10..18 s
     al = SPDAligner(weights="/nonexistent.pt", evidence=0.0)  # weights are only loaded for detection
     loose = Segment(3.0, 13.0, 8.0, 20.0, 0.8)  # a box a little too big on every side
-    got = al._snap(loose, m, (3.0, 13.0, 8.0, 20.0))
+    got = al._refine(loose, m, (3.0, 13.0, 8.0, 20.0))
     assert (got.q_start, got.q_end, got.r_start, got.r_end, got.score) == (4.0, 12.0, 10.0, 18.0, 0.8)
     fast = _diag_map(20, 40, 4, 10, 8, slope=2.0)  # a 2x copy keeps its box
     box = Segment(4.0, 12.0, 10.0, 25.0, 0.7)
-    assert al._snap(box, fast, (4.0, 12.0, 10.0, 25.0)) == box
+    assert al._refine(box, fast, (4.0, 12.0, 10.0, 25.0)) == box
 
 
 def test_box_confidence_weighed_by_map_evidence():
@@ -86,7 +86,7 @@ def test_box_confidence_weighed_by_map_evidence():
     weak.values *= 0.3
     box, cells = Segment(4.0, 12.0, 10.0, 18.0, 0.8), (4.0, 12.0, 10.0, 18.0)
     plain = SPDAligner(weights="/nonexistent.pt", evidence=0.0)
-    assert plain._snap(box, strong, cells).score == pytest.approx(0.8)
+    assert plain._refine(box, strong, cells).score == pytest.approx(0.8)
     al = SPDAligner(weights="/nonexistent.pt", evidence=1.0)
-    s_strong, s_weak = al._snap(box, strong, cells).score, al._snap(box, weak, cells).score
+    s_strong, s_weak = al._refine(box, strong, cells).score, al._refine(box, weak, cells).score
     assert s_strong == pytest.approx(0.8 * 0.9, rel=1e-5) and s_weak == pytest.approx(0.8 * 0.27, rel=1e-5)

@@ -107,11 +107,11 @@ class SPDAligner:
                     continue
                 seg = Segment(cell_to_time(y1, m.q_times, m.q_step), cell_to_time(y2, m.q_times, m.q_step),
                               cell_to_time(x1, m.r_times, m.r_step), cell_to_time(x2, m.r_times, m.r_step), c)
-                segs.append(self._snap(seg, m, (y1, y2, x1, x2)) if self.snap or self.evidence else seg)
+                segs.append(self._refine(seg, m, (y1, y2, x1, x2)) if self.snap or self.evidence else seg)
             out.append(segs)
         return out
 
-    def _snap(self, seg: Segment, m: SimilarityMap, box) -> Segment:
+    def _refine(self, seg: Segment, m: SimilarityMap, box) -> Segment:
         """A box's best cell per row is its path; a 1x-speed path snaps to its diagonal (as TN's do).
 
         With ``evidence`` the box's confidence is also multiplied by the path's mean

@@ -58,6 +58,10 @@ class BenchConfig:
         return cls(test_queries=16, test_negatives=16, train_queries=10, train_negatives=5,
                    distractor_videos=6, distractor_seconds=5.0)
 
+    def split(self, clips: list["Clip"]) -> dict[str, str]:
+        """content_group -> split name for this configuration's seed and shares (see ``split_groups``)."""
+        return split_groups(clips, self.seed, self.test_share, self.holdout_share)
+
     def key(self) -> str:
         return "bench-s{seed}-t{test_queries}n{test_negatives}-r{train_queries}n{train_negatives}-d{distractor_videos}".format(**asdict(self))
 
@@ -125,7 +129,7 @@ def build(out: str | Path, cfg: BenchConfig | None = None, media: str | Path = D
     if not photos:
         raise FileNotFoundError(f"no images in {images}")
     rng = np.random.default_rng(cfg.seed)
-    split = split_groups(clips, cfg.seed, cfg.test_share, cfg.holdout_share)
+    split = cfg.split(clips)
     for sub in ("distractors", "queries/train", "queries/test", "truth"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     # photos: first half animated into gallery distractors, second half only ever filler

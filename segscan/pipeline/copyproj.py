@@ -30,8 +30,8 @@ from tqdm import tqdm
 
 from ..errors import VideoError
 from ..synth import SpatialEdit, picture_in_picture
-from .decode import resize_rgb as resize
 from .decode import DecodeOptions, VideoReader
+from .decode import resize_rgb as resize
 from .features import FeatureExtractor, Whitening, whitening_path
 from .ingest import VIDEO_EXTS
 
@@ -137,7 +137,7 @@ def train(model: Projection, src: torch.Tensor, edits: list[torch.Tensor], val, 
     torch.manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     n = len(src)
-    best, best_state, history = -1.0, None, []
+    best, best_epoch, best_state, history = -1.0, 0, None, []
     for ep in range(epochs):
         perm = torch.randperm(n)
         total = 0.0
@@ -158,9 +158,10 @@ def train(model: Projection, src: torch.Tensor, edits: list[torch.Tensor], val, 
         log.info("epoch %d loss %.4f val %s", ep + 1, total / max(n, 1), m)
         score = m["frame_top1"] + m["pos_above_other_video"]
         if score > best:
-            best, best_state = score, {k: t.detach().clone() for k, t in model.state_dict().items()}
+            best, best_epoch = score, ep + 1
+            best_state = {k: t.detach().clone() for k, t in model.state_dict().items()}
     model.load_state_dict(best_state)
-    return {"history": history, "best_epoch": max(history, key=lambda h: h["frame_top1"] + h["pos_above_other_video"])["epoch"]}
+    return {"history": history, "best_epoch": best_epoch}
 
 
 def main(argv=None) -> int:
@@ -184,7 +185,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     t0 = time.time()
 
-    from ..bench.generate import BenchConfig, split_groups
+    from ..bench.generate import BenchConfig
     from ..bench.media import load_clips
 
     media = Path(args.media)
@@ -192,8 +193,7 @@ def main(argv=None) -> int:
         print(f"error: {media} is not a folder of videos", file=sys.stderr)
         return 2
     clips = [c for c in load_clips(media) if c.path.suffix.lower() in VIDEO_EXTS]
-    bc = BenchConfig(seed=args.split_seed)
-    split = split_groups(clips, bc.seed, bc.test_share, bc.holdout_share)
+    split = BenchConfig(seed=args.split_seed).split(clips)
     train_groups = sorted({c.content_group for c in clips if split[c.content_group].startswith("train")})
     rng = np.random.default_rng(args.seed)
     val_groups = set(rng.choice(train_groups, max(1, len(train_groups) // 5), replace=False).tolist())

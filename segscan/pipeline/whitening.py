@@ -58,12 +58,11 @@ def main(argv=None) -> int:
     media = Path(args.media)
     paths = sorted(p for p in media.iterdir() if p.suffix.lower() in VIDEO_EXTS) if media.is_dir() else []
     if args.split == "train":
-        from ..bench.generate import BenchConfig, split_groups
+        from ..bench.generate import BenchConfig
         from ..bench.media import load_clips
 
         clips = load_clips(media)
-        bc = BenchConfig(seed=args.split_seed)
-        split = split_groups(clips, bc.seed, bc.test_share, bc.holdout_share)
+        split = BenchConfig(seed=args.split_seed).split(clips)
         train = {c.path.name for c in clips if split[c.content_group].startswith("train")}
         paths = [p for p in paths if p.name in train]
     if not paths:
