@@ -1,7 +1,10 @@
+from types import SimpleNamespace
+
 import numpy as np
 
-from segscan.index.simmap import group_neighbours, sparse_map
-from segscan.pipeline.query import _merge_rows, _normalise
+from segscan.index.simmap import chamfer_similarity, group_neighbours, sparse_map
+from segscan.pipeline.query import _merge_rows, _normalise, region_maps
+from segscan.types import VideoFeatures
 
 
 def test_normalise_subtracts_the_background_and_keeps_top_k():
@@ -22,3 +25,52 @@ def test_flipped_rows_merge_and_keep_the_best_cell():
     m = sparse_map(cands[7], np.array([0.0]), np.arange(5.0))
     assert m.values[0, 3] == np.float32(0.8) and m.mask.sum() == 1
     assert cands[7].prescore == np.float32(0.8)
+
+
+def _unit(x):
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def test_chamfer_similarity_matches_regions_in_any_order():
+    rng = np.random.default_rng(0)
+    ref = _unit(rng.normal(size=(6, 9, 32))).astype(np.float32)
+    q = ref[[4, 1]][:, rng.permutation(9)]  # two reference keyframes, regions shuffled
+    s = chamfer_similarity(q, ref, chunk=20)  # chunked over reference keyframes
+    assert s.shape == (2, 6)
+    np.testing.assert_allclose([s[0, 4], s[1, 1]], 1.0, atol=1e-5)
+    assert s[0].argmax() == 4 and s[1].argmax() == 1 and s.max(1).min() > np.sort(s, 1)[:, -2].max()
+    # one-sided: each query region's best match, averaged; symmetric: mean of both sides
+    half = q[:, :4]
+    one = chamfer_similarity(half, ref, symmetric=False)
+    both = chamfer_similarity(half, ref)
+    other = chamfer_similarity(ref, half, symmetric=False).T
+    np.testing.assert_allclose(both, 0.5 * (one + other), atol=1e-5)
+    np.testing.assert_allclose(one[0, 4], 1.0, atol=1e-5)
+    assert other[0, 4] < 1.0  # the reference's other five regions are not in the half frame
+
+
+class _FakeDb:
+    def __init__(self, videos):
+        self.videos = videos  # num -> VideoFeatures
+
+    def features_by_num(self, num):
+        return self.videos[num]
+
+    def video_by_num(self, num):
+        return SimpleNamespace(times=self.videos[num].times)
+
+
+def test_region_maps_keep_the_mirrored_best_and_subtract_the_row_median():
+    rng = np.random.default_rng(1)
+    regs = _unit(rng.normal(size=(2, 5, 9, 16))).astype(np.float32)
+    vids = {n: VideoFeatures(np.arange(5.0), _unit(regs[n].sum(1)), regs[n]) for n in (0, 1)}
+    q = VideoFeatures(np.arange(2.0), vids[1].global_feats[[2, 3]], _unit(rng.normal(size=(2, 9, 16))))
+    flipped = VideoFeatures(q.times, q.global_feats, regs[1][[2, 3]])  # the mirrored query is the copy
+    cands = [SimpleNamespace(num=0), SimpleNamespace(num=1)]
+    raw = region_maps(_FakeDb(vids), cands, q, flipped, normalise=False)
+    assert [m.values.shape for m in raw] == [(2, 5), (2, 5)]
+    np.testing.assert_allclose([raw[1].values[0, 2], raw[1].values[1, 3]], 1.0, atol=1e-5)
+    maps = region_maps(_FakeDb(vids), cands, q, flipped)
+    both = np.concatenate([m.values for m in maps], axis=1)
+    np.testing.assert_allclose(np.median(both, axis=1), 0.0, atol=1e-6)
+    assert both[0].argmax() == 5 + 2 and both[1].argmax() == 5 + 3

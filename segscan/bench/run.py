@@ -72,15 +72,16 @@ def feature_key(ecfg: EncoderConfig) -> str:
     return hashlib.sha1(json.dumps(feature_config(ecfg), sort_keys=True).encode()).hexdigest()[:10]
 
 
-def cached_queries(bench: Path, part: str, progress: bool = False) -> list["QueryMaps"]:
+def cached_queries(bench: Path, part: str, progress: bool = False, map_mode: str | None = None) -> list["QueryMaps"]:
     """The maps of one split's queries against the benchmark's database (ingested by ``run``)."""
+    qcfg = QueryConfig(map_mode=map_mode) if map_mode else QueryConfig()
     ecfg = EncoderConfig()
     fkey = feature_key(ecfg)
     db_dir = bench / f"db-{fkey}"
     if not db_dir.exists():
         raise SystemExit(f"error: {db_dir} not found; run the benchmark once first: python -m segscan.bench run")
     with Database.open(db_dir, readonly=True, feature_config=feature_config(ecfg)) as db:
-        return encode_queries(bench, part, VideoEncoder(ecfg), db, QueryConfig(), bench / f"features-{fkey}" / part,
+        return encode_queries(bench, part, VideoEncoder(ecfg), db, qcfg, bench / f"features-{fkey}" / part,
                               progress=progress)
 
 
@@ -109,16 +110,17 @@ def encode_queries(bench: Path, part: str, encoder: VideoEncoder, db, qcfg: Quer
     for p in tqdm(paths, desc=f"{part}: queries", disable=not progress):
         t0 = time.perf_counter()
         npz = cache / f"{p.stem}.npz"
-        if npz.exists():  # cached: count the time the features took when they were made
-            z = np.load(npz)
-            feats = VideoFeatures(z["times"], z["global"], duration=float(z["duration"]))
-            flipped = z["flipped"]
+        z = np.load(npz) if npz.exists() else None
+        if z is not None and "regions" in z.files:  # cached: count the time the features took when made
+            feats = VideoFeatures(z["times"], z["global"], z["regions"], duration=float(z["duration"]))
+            flipped = VideoFeatures(z["times"], z["flipped"], z["flipped_regions"], duration=float(z["duration"]))
             feat_s = float(z["seconds"]) if "seconds" in z.files else 0.0
         else:
             enc = encoder(str(p), flip=True)
             feats, flipped = enc.features, enc.flipped
             feat_s = time.perf_counter() - t0
-            np.savez(npz, **{"times": feats.times, "global": feats.global_feats, "flipped": flipped,
+            np.savez(npz, **{"times": feats.times, "global": feats.global_feats, "regions": feats.region_feats,
+                             "flipped": flipped.global_feats, "flipped_regions": flipped.region_feats,
                              "duration": feats.duration, "seconds": feat_s})
         t1 = time.perf_counter()
         cands, maps = build_maps(db, feats, qcfg, flipped)
@@ -264,8 +266,10 @@ def main(argv=None) -> int:
                          "folder with more train queries gives SPD more training maps")
     ap.add_argument("--methods", default="tn,dp,hv,dtw,spd",
                     help="aligners to tune on train and run on test (comma-separated; spd needs its weights)")
+    ap.add_argument("--map", default=None, choices=["sparse", "dense", "regions"],
+                    help=f"similarity maps the aligners see (default: the query path's, {QueryConfig().map_mode})")
     ap.add_argument("--json", default=None, help="also write results here (they always go to the benchmark folder, "
-                    "results-dN.json)")
+                    "results-MAP-dN.json)")
     ap.add_argument("--vcdb", default=None, metavar="DIR",
                     help="evaluate on a real VCDB copy instead: DIR holds label_file.json, pair_file.csv and the "
                          "videos (any file whose name is a video id); aligners run with their shipped defaults")
@@ -298,7 +302,7 @@ def main(argv=None) -> int:
                                           "seconds": summary.seconds}) + "\n")
     ingest_speed = json.loads(ingest_log.read_text())["x_realtime"] if ingest_log.exists() else None
     encoder = VideoEncoder(ecfg)
-    qcfg = QueryConfig()
+    qcfg = QueryConfig(map_mode=args.map) if args.map else QueryConfig()
     with Database.open(db_dir, readonly=True, feature_config=feature_config(ecfg)) as db:
         stats = db.stats()
         if args.distractors:
@@ -342,21 +346,21 @@ def main(argv=None) -> int:
         "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
         "build_s": t_build, "total_s": time.time() - t_all, "test_queries": n_test,
     }
-    print(f"\nbenchmark {bench.name}: {n_test} test queries, gallery {stats['videos']} videos / "
+    print(f"\nbenchmark {bench.name} ({qcfg.map_mode} maps): {n_test} test queries, gallery {stats['videos']} videos / "
           f"{cost['gallery_keyframes']} keyframes (distractor keyframes: {args.distractors})\n")
     print(table(rows, RESULT_COLS))
     print("\n" + table([{"figure": k, "value": (f"{v:.3g}" if isinstance(v, float) else str(v))} for k, v in cost.items()],
                        [("figure", "cost", ""), ("value", "value", "")]))
     # always kept in the benchmark folder too, so a distractor run compares with the latest plain run
     text = json.dumps({"rows": rows, "methods": results, "cost": cost, "config": asdict(cfg),
-                       "distractors": args.distractors, "written": time.strftime("%Y-%m-%d %H:%M:%S")},
-                      indent=2, default=float) + "\n"
-    own = bench / f"results-d{args.distractors}.json"
+                       "distractors": args.distractors, "map": qcfg.map_mode,
+                       "written": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=2, default=float) + "\n"
+    own = bench / f"results-{qcfg.map_mode}-d{args.distractors}.json"
     out = Path(args.json) if args.json else own
     for path in {out, own}:
         path.write_text(text)
     if args.distractors:
-        base = bench / "results-d0.json"
+        base = bench / f"results-{qcfg.map_mode}-d0.json"
         if base.exists():
             bj = json.loads(base.read_text())
             b = {r["method"]: r["f1"] for r in bj["rows"]}

@@ -5,7 +5,9 @@ keyframe index, similarity). Grouped by video, these give one sparse map per
 candidate (rows query keyframes, columns that video's keyframes); candidates are
 pre-scored by how many query rows they explain and how well, and the best M kept.
 A dense map (all query x all reference keyframes, from stored features) can replace
-the sparse one for the kept candidates.
+the sparse one for the kept candidates: from the global vectors, or region-level
+(each keyframe pair scored by the Chamfer similarity of their region vectors, ViSiL's
+frame-to-frame similarity), which sees a cropped or partly changed frame better.
 """
 from __future__ import annotations
 
@@ -69,3 +71,25 @@ def sparse_map(c: Candidate, q_times: np.ndarray, r_times: np.ndarray) -> Simila
 def dense_map(q_feats: np.ndarray, r_feats: np.ndarray, q_times, r_times) -> SimilarityMap:
     vals = np.asarray(q_feats, np.float32) @ np.asarray(r_feats, np.float32).T
     return SimilarityMap(vals, q_times, r_times, None, median_step(q_times), median_step(r_times))
+
+
+def chamfer_similarity(q_regions: np.ndarray, r_regions: np.ndarray, symmetric: bool = True,
+                       chunk: int = 4096) -> np.ndarray:
+    """(Q, R) frame-to-frame Chamfer similarity of (Q, A, D) and (R, B, D) region vectors.
+
+    For each query region its best match among the reference frame's regions, averaged
+    over the query regions (ViSiL, eq. 2), for every keyframe pair at once. ``symmetric``
+    averages it with the same taken from the reference's side, which is fairer to a
+    cropped copy (its regions are zoomed in) and to a copy inside other footage.
+    """
+    q = np.asarray(q_regions, np.float32)
+    r = np.asarray(r_regions, np.float32)
+    (nq, a, d), (nr, b, _) = q.shape, r.shape
+    out = np.empty((nq, nr), np.float32)
+    qf = q.reshape(nq * a, d)
+    step = max(1, chunk // b)
+    for j in range(0, nr, step):  # chunked over reference keyframes to bound memory
+        rr = r[j:j + step]
+        s = (qf @ rr.reshape(-1, d).T).reshape(nq, a, len(rr), b)
+        out[:, j:j + step] = 0.5 * (s.max(3).mean(1) + s.max(1).mean(2)) if symmetric else s.max(3).mean(1)
+    return out

@@ -40,7 +40,7 @@ class EncodedVideo:
     info: dict
     features: VideoFeatures
     warnings: list[str] = field(default_factory=list)
-    flipped: np.ndarray | None = None  # global vectors of the mirrored keyframes (queries only)
+    flipped: VideoFeatures | None = None  # features of the mirrored keyframes (queries only)
 
 
 def feature_config(c: EncoderConfig) -> dict:
@@ -80,21 +80,24 @@ class VideoEncoder:
         size = (self.extractor.spec.input_size,) * 2
         reader = VideoReader(path, DecodeOptions(fps=self.config.basis_fps, size=size,
                                                  crop_borders=self.config.crop_borders))
-        times, glob, regs, flips = [], [], [], []
-        for t, g, r, gf in self.extractor.extract_stream(self.selector.select(reader), flip=flip):
+        times, glob, regs, fglob, fregs = [], [], [], [], []
+        for t, g, r, fl in self.extractor.extract_stream(self.selector.select(reader), flip=flip):
             times.append(t)
             glob.append(g)
             if flip:
-                flips.append(gf)
+                fglob.append(fl[0])
             if self.config.keep_regions:
                 regs.append(r)
+                if flip:
+                    fregs.append(fl[1])
         info = {"duration": reader.info.duration, "fps": reader.info.fps,
                 "width": reader.info.width, "height": reader.info.height}
         if not info["duration"]:
             info["duration"] = reader.report.last_time
-        feats = VideoFeatures(
-            times=np.concatenate(times), global_feats=np.concatenate(glob),
-            region_feats=np.concatenate(regs) if regs else None, duration=info["duration"],
-        )
-        return EncodedVideo(str(path), info, feats, list(reader.report.errors),
-                            np.concatenate(flips) if flips else None)
+
+        def features(g, r):
+            return VideoFeatures(times=np.concatenate(times), global_feats=np.concatenate(g),
+                                 region_feats=np.concatenate(r) if r else None, duration=info["duration"])
+
+        return EncodedVideo(str(path), info, features(glob, regs), list(reader.report.errors),
+                            features(fglob, fregs) if flip else None)

@@ -201,9 +201,9 @@ class FeatureExtractor:
         return np.concatenate(out_g), np.concatenate(out_r)
 
     def extract_stream(self, frames: Iterable, batch: int | None = None, flip: bool = False):
-        """Features for a stream of Frame objects: yields (times, global, regions, flipped_global) per batch.
+        """Features for a stream of Frame objects: yields (times, global, regions, flipped) per batch.
 
-        ``flipped_global`` (the global vectors of the mirrored frames) is None unless ``flip``.
+        ``flipped`` is the (global, regions) pair of the mirrored frames, or None unless ``flip``.
         """
         batch = batch or self.batch_size
         buf_t, buf_i = [], []
@@ -211,8 +211,7 @@ class FeatureExtractor:
         def run():
             images = np.stack(buf_i)
             g, r = self(images)
-            gf = self(images[:, :, ::-1])[0] if flip else None
-            return np.array(buf_t), g, r, gf
+            return np.array(buf_t), g, r, (self(images[:, :, ::-1]) if flip else None)
 
         for fr in frames:
             buf_t.append(fr.time)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..align import make_aligner
-from ..index.simmap import dense_map, group_neighbours, sparse_map, top_candidates
+from ..index.simmap import chamfer_similarity, dense_map, group_neighbours, median_step, sparse_map, top_candidates
 from ..index.store import Database
 from ..types import Match, SimilarityMap, VideoFeatures
 from .extract import VideoEncoder
@@ -23,7 +23,9 @@ class QueryConfig:
     topk: int = 100  # videos returned
     aligner: str = "tn"
     aligner_params: dict = field(default_factory=dict)
-    map_mode: str = "sparse"  # "sparse" (neighbours only) or "dense" (all keyframe pairs)
+    # "sparse" (index neighbours only), "dense" (all keyframe pairs, global vectors) or "regions"
+    # (all keyframe pairs, Chamfer similarity of region vectors, background-normalised per row)
+    map_mode: str = "sparse"
     min_score: float = 0.25  # drop segments (and videos left without any) scoring below this; chosen on
     # the benchmark's train split for segment F1
     flip: bool = True  # also search with the mirrored query keyframes (copies are often flipped)
@@ -67,21 +69,49 @@ def _normalise(rows, ranks: tuple[int, int], k: int):
     return out, np.array(bgs, dtype=np.float32)
 
 
+def region_maps(db: Database, cands, q: VideoFeatures, q_flipped: VideoFeatures | None = None,
+                normalise: bool = True) -> list[SimilarityMap]:
+    """Region-level dense maps of the candidates (the rerank stage's frame-to-frame similarity).
+
+    Each cell is the Chamfer similarity of the two keyframes' region vectors, the higher
+    of the plain and the mirrored query's. With ``normalise`` each row has its median over
+    all candidates' keyframes subtracted (what an unrelated keyframe of a similar-looking
+    video scores), so that a threshold means the same for every query keyframe.
+    A candidate stored without region vectors falls back to its global vectors.
+    """
+    if q.region_feats is None:
+        raise ValueError("region maps need the query's region features (EncoderConfig.keep_regions)")
+    blocks = []
+    for c in cands:
+        f = db.features_by_num(c.num)
+        ref = f.region_feats if f.region_feats is not None else f.global_feats[:, None, :]
+        s = chamfer_similarity(q.region_feats, ref)
+        if q_flipped is not None and q_flipped.region_feats is not None:
+            s = np.maximum(s, chamfer_similarity(q_flipped.region_feats, ref))
+        blocks.append((s, np.asarray(db.video_by_num(c.num).times)))
+    if normalise and blocks:
+        bg = np.median(np.concatenate([b for b, _ in blocks], axis=1), axis=1, keepdims=True)
+        blocks = [(b - bg, t) for b, t in blocks]
+    return [SimilarityMap(b, q.times, t, None, median_step(q.times), median_step(t)) for b, t in blocks]
+
+
 def build_maps(db: Database, q: VideoFeatures, cfg: QueryConfig,
-               q_flipped: np.ndarray | None = None) -> tuple[list, list[SimilarityMap]]:
+               q_flipped: VideoFeatures | None = None) -> tuple[list, list[SimilarityMap]]:
     """Search the index and assemble the similarity maps of the best candidates.
 
-    With ``q_flipped`` (the mirrored keyframes' vectors) both are searched and each map
+    With ``q_flipped`` (the mirrored keyframes' features) both are searched and each map
     cell keeps the higher of the two similarities.
     """
     k = max(cfg.topn, cfg.bg_ranks[1]) if cfg.bg_ranks else cfg.topn
     neigh = db.search(q.global_feats, k)
     if q_flipped is not None:
-        neigh = _merge_rows(neigh, db.search(q_flipped, k))
+        neigh = _merge_rows(neigh, db.search(q_flipped.global_feats, k))
     bgs = None
     if cfg.bg_ranks:
         neigh, bgs = _normalise(neigh, cfg.bg_ranks, cfg.topn * (2 if q_flipped is not None else 1))
     cands = top_candidates(group_neighbours(neigh, len(q)), cfg.candidates)
+    if cfg.map_mode == "regions":
+        return cands, region_maps(db, cands, q, q_flipped, normalise=cfg.bg_ranks is not None)
     maps = []
     for c in cands:
         rec = db.video_by_num(c.num)
@@ -90,7 +120,7 @@ def build_maps(db: Database, q: VideoFeatures, cfg: QueryConfig,
             ref = db.features_by_num(c.num).global_feats
             m = dense_map(q.global_feats, ref, q.times, r_times)
             if q_flipped is not None:
-                m.values = np.maximum(m.values, dense_map(q_flipped, ref, q.times, r_times).values)
+                m.values = np.maximum(m.values, dense_map(q_flipped.global_feats, ref, q.times, r_times).values)
             if bgs is not None:
                 m.values -= bgs[:, None]
             maps.append(m)
@@ -100,7 +130,7 @@ def build_maps(db: Database, q: VideoFeatures, cfg: QueryConfig,
 
 
 def search_features(db: Database, q: VideoFeatures, cfg: QueryConfig, aligner=None,
-                    query_name: str = "", q_flipped: np.ndarray | None = None) -> QueryResult:
+                    query_name: str = "", q_flipped: VideoFeatures | None = None) -> QueryResult:
     """Query with precomputed features (the benchmark and services use this directly)."""
     aligner = aligner or make_aligner(cfg.aligner, **cfg.aligner_params)
     t0 = time.perf_counter()

@@ -17,8 +17,9 @@ from ...types import SimilarityMap
 SLOPES = [0.5, 0.75, 1.0, 1.0, 1.0, 1.0, 1.33, 1.5, 2.0]
 
 
-def random_background(rng, nq: int, nr: int) -> tuple[np.ndarray, np.ndarray]:
-    density = rng.uniform(0.03, 0.5)
+def random_background(rng, nq: int, nr: int, dense: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Noise in normalised units; ``dense`` knows every cell (as dense and region-level maps do)."""
+    density = 1.0 if dense else rng.uniform(0.03, 0.5)
     mask = rng.random((nq, nr)) < density
     vals = np.clip(rng.normal(rng.uniform(-0.05, 0.1), rng.uniform(0.04, 0.1), (nq, nr)), -0.3, 0.5)
     if rng.random() < 0.4:  # bright bands: static footage similar to many keyframes
@@ -67,13 +68,13 @@ def insert_copies(rng, vals: np.ndarray, mask: np.ndarray, n: int) -> list[tuple
     return boxes
 
 
-def synthetic_map(rng, background: SimilarityMap | None = None, max_copies: int = 3):
+def synthetic_map(rng, background: SimilarityMap | None = None, max_copies: int = 3, dense: bool = False):
     if background is not None:
         vals, mask = background.values.copy(), background.mask.copy()
     else:
         nq = int(rng.integers(4, 80))
         nr = int(rng.integers(4, 240))
-        vals, mask = random_background(rng, nq, nr)
+        vals, mask = random_background(rng, nq, nr, dense)
     n = int(rng.integers(0, max_copies + 1)) if rng.random() < 0.85 else 0
     boxes = insert_copies(rng, vals, mask, n)
     nq, nr = vals.shape

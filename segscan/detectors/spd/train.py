@@ -27,12 +27,12 @@ from .synth import synthetic_map
 WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 
 
-def real_maps(bench: Path):
+def real_maps(bench: Path, map_mode: str | None = None):
     """(map, boxes-in-cells) for every candidate map of the train split's queries."""
     from ...bench.run import cached_queries, load_split
 
     split = load_split(bench, "train")
-    split.queries = cached_queries(bench, "train", progress=True)
+    split.queries = cached_queries(bench, "train", progress=True, map_mode=map_mode)
     pos, neg = [], []
     for q in split.queries:
         for ref, m in zip(q.refs, q.maps):
@@ -51,7 +51,7 @@ def _save(img: np.ndarray, labels, stem: str, root: Path, part: str):
             f.write(f"0 {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}\n")
 
 
-def build_dataset(root: Path, pos, neg, n_synth: int, seed: int, neg_windows: int) -> dict:
+def build_dataset(root: Path, pos, neg, n_synth: int, seed: int, neg_windows: int, dense: bool = False) -> dict:
     rng = np.random.default_rng(seed)
     for part in ("train", "val"):
         (root / "images" / part).mkdir(parents=True, exist_ok=True)
@@ -77,7 +77,7 @@ def build_dataset(root: Path, pos, neg, n_synth: int, seed: int, neg_windows: in
         emit(*neg[i], "real_neg", keep_empty=1.0)
     for i in range(n_synth):
         bg = neg[int(rng.integers(len(neg)))][0] if neg and rng.random() < 0.5 else None
-        m, cells = synthetic_map(rng, bg)
+        m, cells = synthetic_map(rng, bg, dense=dense)
         emit(m, cells, "synthetic", keep_empty=0.5)
     (root / "data.yaml").write_text(
         f"path: {root.resolve()}\ntrain: images/train\nval: images/val\nnc: 1\nnames: ['copy']\nchannels: 1\n")
@@ -90,6 +90,8 @@ def main(argv=None) -> int:
     ap.add_argument("--work", default="runs/spd", help="dataset and training folder")
     ap.add_argument("--synthetic", type=int, default=2500, help="synthetic maps to add")
     ap.add_argument("--neg-maps", type=int, default=600, help="real negative maps to use")
+    ap.add_argument("--map", default=None, choices=["sparse", "dense", "regions"],
+                    help="similarity maps to train on (default: the query path's)")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
@@ -100,8 +102,12 @@ def main(argv=None) -> int:
     work = Path(args.work).resolve()
     if work.exists():
         shutil.rmtree(work)
-    pos, neg = real_maps(Path(args.bench))
-    counts = build_dataset(work / "data", pos, neg, args.synthetic, args.seed, args.neg_maps)
+    from ...pipeline.query import QueryConfig
+
+    map_mode = args.map or QueryConfig().map_mode
+    pos, neg = real_maps(Path(args.bench), map_mode)
+    counts = build_dataset(work / "data", pos, neg, args.synthetic, args.seed, args.neg_maps,
+                           dense=map_mode != "sparse")
     print("dataset:", counts, flush=True)
     from .yolo import ultralytics
 
@@ -127,7 +133,7 @@ def main(argv=None) -> int:
     write_card(
         out, "segscan.detectors.spd.train", argv,
         component="SPD: YOLO11n similarity-pattern detector (1-channel, %dx%d windows)" % (IMGSZ, IMGSZ),
-        data={"bench": str(Path(args.bench)), "split": "train only", **counts,
+        data={"bench": str(Path(args.bench)), "split": "train only", "maps": map_mode, **counts,
               "real_positive_maps": len(pos), "real_negative_maps_available": len(neg)},
         epochs=args.epochs, batch=args.batch, seconds=round(time.time() - t0, 1),
         validation_metrics=metrics, bytes=out.stat().st_size,
