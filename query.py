@@ -71,10 +71,12 @@ def main(argv=None) -> int:
     ap.add_argument("--candidates", type=int, default=100,
                     help="candidate videos aligned after pre-scoring (default: %(default)s)")
     ap.add_argument("--aligner", default="tn", help="temporal aligner (default: %(default)s)")
-    ap.add_argument("--map", dest="map_mode", default="regions", choices=["sparse", "dense", "regions"],
+    ap.add_argument("--map", dest="map_mode", default="auto", choices=["auto", "sparse", "dense", "regions"],
                     help="similarity maps of the candidates: 'sparse' (index neighbours only), 'dense' (all "
-                         "keyframe pairs, global vectors) or 'regions' (all keyframe pairs, region-level "
-                         "Chamfer similarity; best on cropped and edited copies) (default: %(default)s)")
+                         "keyframe pairs, global vectors), 'regions' (all keyframe pairs, region-level Chamfer "
+                         "similarity: the rerank stage, better at finding cropped and edited copies, lower its thresholds "
+                         "with it, e.g. --min-score 0.15) or 'auto' (the aligner's own kind: sparse for the "
+                         "shipped spd and tn) (default: %(default)s)")
     ap.add_argument("--no-flip", dest="flip", action="store_false",
                     help="do not also search with the mirrored query (faster, misses flipped copies)")
     ap.add_argument("--min-score", type=float, default=0.25,

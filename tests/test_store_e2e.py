@@ -103,9 +103,11 @@ def test_end_to_end_copy_found_at_rank_one(corpus, encoder, tmp_path):
     assert len(s.added) == 4 and not s.failed
     with Database.open(db_dir, readonly=True, feature_config=encoder.feature_config()) as db:
         res = query_video(db, encoder, str(root / "query.mp4"), QueryConfig())
-        sparse = query_video(db, encoder, str(root / "query.mp4"), QueryConfig(map_mode="sparse"))
+        regions = query_video(db, encoder, str(root / "query.mp4"), QueryConfig(map_mode="regions", min_score=0.15))
     _assert_found(res, truth)
-    _assert_found(sparse, truth)  # the maps from index neighbours alone find it too
+    # region-level maps find the same video first (their ends are not checked: region matching
+    # forgives the small shifts of this slow pan, so neighbouring offsets score alike)
+    assert regions.matches and regions.matches[0].path.endswith(truth["reference"])
     js = res.to_json()
     assert set(js) >= {"query", "duration", "results"}
     assert set(js["results"][0]) >= {"video_id", "path", "score", "segments"}

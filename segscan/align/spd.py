@@ -8,6 +8,7 @@ box's (as SSAN ranks videos).
 """
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -47,6 +48,14 @@ class SPDAligner:
         self.conf, self.iou, self.batch, self.device, self.min_score = conf, iou, batch, device, min_score
         self.snap, self.snap_keep, self.evidence = snap, snap_keep, evidence
         self._model = None
+
+    @property
+    def maps(self) -> str:
+        """The map kind the weights were trained on (their model card says; cards before it: sparse)."""
+        card = self.weights.with_suffix(".json")
+        if card.exists():
+            return json.loads(card.read_text()).get("data", {}).get("maps", "sparse")
+        return "sparse"
 
     def _load(self):
         if self._model is None:

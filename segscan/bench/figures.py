@@ -38,6 +38,10 @@ def main(argv=None) -> int:
     ap.add_argument("--copies", type=int, default=50)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="write the figures as JSON here")
+    ap.add_argument("--map", default="auto", choices=["auto", "sparse", "dense", "regions"],
+                    help="similarity maps of the query path (default: %(default)s, as query.py)")
+    ap.add_argument("--min-score", type=float, default=None, help="query segment floor (default: query.py's)")
+    ap.add_argument("--min-sim", type=float, default=None, help="TN node floor (default: the aligner's)")
     args = ap.parse_args(argv)
     clips = load_clips(args.media)
     work = Path(tempfile.mkdtemp(prefix="segscan-figures-"))
@@ -69,7 +73,12 @@ def main(argv=None) -> int:
         start = rng.uniform(0, c.duration - 10.2)
         pieces += copy_segment(frames, ftimes, start, start + 10.0, 1.0, 25.0, [SpatialEdit("crop", 0.3)])
     write_video(pieces, work / "q60.mp4", 25.0, crf=28)
-    qcfg = QueryConfig()
+    qcfg = QueryConfig(map_mode=args.map)
+    if args.min_score is not None:
+        qcfg.min_score = args.min_score
+    if args.min_sim is not None:
+        qcfg.aligner_params = {"min_sim": args.min_sim}
+    fig["query_config"] = {"map": args.map, "min_score": qcfg.min_score, **qcfg.aligner_params}
     with Database.open(work / "db", readonly=True) as db:
         query_video(db, encoder, str(work / "q60.mp4"), qcfg)  # warm-up (model pages, caches)
         times = [query_video(db, encoder, str(work / "q60.mp4"), qcfg).timings for _ in range(3)]

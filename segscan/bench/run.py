@@ -30,7 +30,7 @@ from ..align import make_aligner
 from ..index.store import Database
 from ..pipeline.extract import EncoderConfig, VideoEncoder, feature_config
 from ..pipeline.ingest import ingest
-from ..pipeline.query import QueryConfig, build_maps
+from ..pipeline.query import QueryConfig, build_maps, resolve_map_mode
 from ..types import VideoFeatures
 from .metrics import vcsl_f1, video_map, vsc_micro_ap
 
@@ -74,7 +74,7 @@ def feature_key(ecfg: EncoderConfig) -> str:
 
 def cached_queries(bench: Path, part: str, progress: bool = False, map_mode: str | None = None) -> list["QueryMaps"]:
     """The maps of one split's queries against the benchmark's database (ingested by ``run``)."""
-    qcfg = QueryConfig(map_mode=map_mode) if map_mode else QueryConfig()
+    qcfg = QueryConfig(map_mode=map_mode or resolve_map_mode(QueryConfig()))
     ecfg = EncoderConfig()
     fkey = feature_key(ecfg)
     db_dir = bench / f"db-{fkey}"
@@ -267,7 +267,8 @@ def main(argv=None) -> int:
     ap.add_argument("--methods", default="tn,dp,hv,dtw,spd",
                     help="aligners to tune on train and run on test (comma-separated; spd needs its weights)")
     ap.add_argument("--map", default=None, choices=["sparse", "dense", "regions"],
-                    help=f"similarity maps the aligners see (default: the query path's, {QueryConfig().map_mode})")
+                    help="similarity maps every aligner sees (default: the query path's for its default aligner, "
+                         f"{resolve_map_mode(QueryConfig())}; SPD's weights are trained on sparse maps)")
     ap.add_argument("--json", default=None, help="also write results here (they always go to the benchmark folder, "
                     "results-MAP-dN.json)")
     ap.add_argument("--vcdb", default=None, metavar="DIR",
@@ -302,7 +303,7 @@ def main(argv=None) -> int:
                                           "seconds": summary.seconds}) + "\n")
     ingest_speed = json.loads(ingest_log.read_text())["x_realtime"] if ingest_log.exists() else None
     encoder = VideoEncoder(ecfg)
-    qcfg = QueryConfig(map_mode=args.map) if args.map else QueryConfig()
+    qcfg = QueryConfig(map_mode=args.map or resolve_map_mode(QueryConfig()))
     with Database.open(db_dir, readonly=True, feature_config=feature_config(ecfg)) as db:
         stats = db.stats()
         if args.distractors:
@@ -329,11 +330,12 @@ def main(argv=None) -> int:
         results[name] = {**rows[-1], "train_f1": train_f1, "per_edit": per_edit_f1(splits["test"], preds, thr)}
     # segscan's default, exactly as query.py runs it (no tuning)
     default = make_aligner(qcfg.aligner, **qcfg.aligner_params)
+    thr = qcfg.min_score
     preds, rankings, secs = predict(splits["test"], default)
-    m = evaluate(splits["test"], preds, rankings, qcfg.min_score)
+    m = evaluate(splits["test"], preds, rankings, thr)
     rows.append({"method": f"segscan default ({qcfg.aligner})", **m, "query_s": float(np.median(secs)),
-                 "params": {}, "threshold": qcfg.min_score})
-    results["segscan"] = {**rows[-1], "per_edit": per_edit_f1(splits["test"], preds, qcfg.min_score)}
+                 "params": {}, "threshold": thr})
+    results["segscan"] = {**rows[-1], "per_edit": per_edit_f1(splits["test"], preds, thr)}
 
     n_test = len(splits["test"].queries)
     qs = [q.seconds for q in splits["test"].queries]

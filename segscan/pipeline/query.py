@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -23,11 +23,12 @@ class QueryConfig:
     topk: int = 100  # videos returned
     aligner: str = "tn"
     aligner_params: dict = field(default_factory=dict)
-    # "sparse" (index neighbours only), "dense" (all keyframe pairs, global vectors) or "regions"
-    # (all keyframe pairs, Chamfer similarity of region vectors, background-normalised per row)
-    map_mode: str = "sparse"
+    # "sparse" (index neighbours only), "dense" (all keyframe pairs, global vectors), "regions"
+    # (all keyframe pairs, Chamfer similarity of region vectors, background-normalised per row: the
+    # rerank stage; opt-in) or "auto": the maps the aligner was trained on (SPD: sparse), else "sparse"
+    map_mode: str = "auto"
     min_score: float = 0.25  # drop segments (and videos left without any) scoring below this; chosen on
-    # the benchmark's train split for segment F1
+    # the benchmark's train split for segment F1 (sparse maps)
     flip: bool = True  # also search with the mirrored query keyframes (copies are often flipped)
     # similarity normalisation: subtract from each query keyframe's similarities the mean of its
     # neighbours ranked bg_ranks[0]..bg_ranks[1] (what an unrelated keyframe scores in this index),
@@ -95,6 +96,13 @@ def region_maps(db: Database, cands, q: VideoFeatures, q_flipped: VideoFeatures 
     return [SimilarityMap(b, q.times, t, None, median_step(q.times), median_step(t)) for b, t in blocks]
 
 
+def resolve_map_mode(cfg: QueryConfig, aligner=None) -> str:
+    """The map kind a query builds: ``cfg.map_mode``, or for "auto" the aligner's own (else "sparse")."""
+    if cfg.map_mode != "auto":
+        return cfg.map_mode
+    return getattr(aligner, "maps", None) or "sparse"
+
+
 def build_maps(db: Database, q: VideoFeatures, cfg: QueryConfig,
                q_flipped: VideoFeatures | None = None) -> tuple[list, list[SimilarityMap]]:
     """Search the index and assemble the similarity maps of the best candidates.
@@ -110,13 +118,14 @@ def build_maps(db: Database, q: VideoFeatures, cfg: QueryConfig,
     if cfg.bg_ranks:
         neigh, bgs = _normalise(neigh, cfg.bg_ranks, cfg.topn * (2 if q_flipped is not None else 1))
     cands = top_candidates(group_neighbours(neigh, len(q)), cfg.candidates)
-    if cfg.map_mode == "regions":
+    mode = resolve_map_mode(cfg)
+    if mode == "regions":
         return cands, region_maps(db, cands, q, q_flipped, normalise=cfg.bg_ranks is not None)
     maps = []
     for c in cands:
         rec = db.video_by_num(c.num)
         r_times = np.asarray(rec.times)
-        if cfg.map_mode == "dense":
+        if mode == "dense":
             ref = db.features_by_num(c.num).global_feats
             m = dense_map(q.global_feats, ref, q.times, r_times)
             if q_flipped is not None:
@@ -134,6 +143,7 @@ def search_features(db: Database, q: VideoFeatures, cfg: QueryConfig, aligner=No
     """Query with precomputed features (the benchmark and services use this directly)."""
     aligner = aligner or make_aligner(cfg.aligner, **cfg.aligner_params)
     t0 = time.perf_counter()
+    cfg = replace(cfg, map_mode=resolve_map_mode(cfg, aligner))
     cands, maps = build_maps(db, q, cfg, q_flipped if cfg.flip else None)
     t1 = time.perf_counter()
     segs = aligner.align(maps) if maps else []

@@ -90,8 +90,9 @@ def main(argv=None) -> int:
     ap.add_argument("--work", default="runs/spd", help="dataset and training folder")
     ap.add_argument("--synthetic", type=int, default=2500, help="synthetic maps to add")
     ap.add_argument("--neg-maps", type=int, default=600, help="real negative maps to use")
-    ap.add_argument("--map", default=None, choices=["sparse", "dense", "regions"],
-                    help="similarity maps to train on (default: the query path's)")
+    ap.add_argument("--map", default="sparse", choices=["sparse", "dense", "regions"],
+                    help="similarity maps to train on; recorded in the model card, and the query path builds "
+                         "this kind for SPD (default: %(default)s)")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
@@ -102,9 +103,7 @@ def main(argv=None) -> int:
     work = Path(args.work).resolve()
     if work.exists():
         shutil.rmtree(work)
-    from ...pipeline.query import QueryConfig
-
-    map_mode = args.map or QueryConfig().map_mode
+    map_mode = args.map
     pos, neg = real_maps(Path(args.bench), map_mode)
     counts = build_dataset(work / "data", pos, neg, args.synthetic, args.seed, args.neg_maps,
                            dense=map_mode != "sparse")
