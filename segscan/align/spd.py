@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -49,9 +50,12 @@ class SPDAligner:
         self.snap, self.snap_keep, self.evidence = snap, snap_keep, evidence
         self._model = None
 
-    @property
+    @cached_property
     def maps(self) -> str:
-        """The map kind the weights were trained on (their model card says; cards before it: sparse)."""
+        """The map kind the weights were trained on (their model card says; cards before it: sparse).
+
+        Read once per aligner: the query path asks on every query.
+        """
         card = self.weights.with_suffix(".json")
         if card.exists():
             return json.loads(card.read_text()).get("data", {}).get("maps", "sparse")

@@ -330,12 +330,11 @@ def main(argv=None) -> int:
         results[name] = {**rows[-1], "train_f1": train_f1, "per_edit": per_edit_f1(splits["test"], preds, thr)}
     # segscan's default, exactly as query.py runs it (no tuning)
     default = make_aligner(qcfg.aligner, **qcfg.aligner_params)
-    thr = qcfg.min_score
     preds, rankings, secs = predict(splits["test"], default)
-    m = evaluate(splits["test"], preds, rankings, thr)
+    m = evaluate(splits["test"], preds, rankings, qcfg.min_score)
     rows.append({"method": f"segscan default ({qcfg.aligner})", **m, "query_s": float(np.median(secs)),
-                 "params": {}, "threshold": thr})
-    results["segscan"] = {**rows[-1], "per_edit": per_edit_f1(splits["test"], preds, thr)}
+                 "params": {}, "threshold": qcfg.min_score})
+    results["segscan"] = {**rows[-1], "per_edit": per_edit_f1(splits["test"], preds, qcfg.min_score)}
 
     n_test = len(splits["test"].queries)
     qs = [q.seconds for q in splits["test"].queries]
