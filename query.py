@@ -18,6 +18,7 @@ import os
 import sys
 
 from segscan.cli import add_encoder_args, encoder_config, run_main
+from segscan.pipeline.query import QueryConfig
 
 
 def fmt_time(t: float) -> str:
@@ -30,13 +31,13 @@ def format_table(res) -> str:
     if not res.matches:
         lines.append("no copied segments found")
         return "\n".join(lines)
-    lines.append(f"{'#':>3}  {'score':>6}  {'video':<16}  segments (query <-> reference)  path")
+    lines.append(f"{'#':>3}  {'score':>6}  {'copy':<4}  {'video':<16}  segments (query <-> reference)  path")
     for i, m in enumerate(res.matches, 1):
         segs = ", ".join(f"{fmt_time(s.q_start)}-{fmt_time(s.q_end)} <-> {fmt_time(s.r_start)}-{fmt_time(s.r_end)}"
                          for s in m.segments[:4])
         if len(m.segments) > 4:
             segs += f" (+{len(m.segments) - 4})"
-        lines.append(f"{i:>3}  {m.score:6.3f}  {m.video_id:<16}  {segs}  {m.path}")
+        lines.append(f"{i:>3}  {m.score:6.3f}  {'yes' if m.copy else '-':<4}  {m.video_id:<16}  {segs}  {m.path}")
     return "\n".join(lines)
 
 
@@ -51,15 +52,15 @@ def _report(f, results, failed):
     import csv
 
     w = csv.writer(f)
-    w.writerow(["query", "rank", "video_id", "reference", "video_score", "query_start", "query_end",
+    w.writerow(["query", "rank", "video_id", "reference", "video_score", "copy", "query_start", "query_end",
                 "ref_start", "ref_end", "segment_score", "error"])
     for res in results:
         for rank, m in enumerate(res.matches, 1):
             for s in m.segments:
-                w.writerow([res.query, rank, m.video_id, m.path, f"{m.score:.4f}", f"{s.q_start:.2f}",
+                w.writerow([res.query, rank, m.video_id, m.path, f"{m.score:.4f}", int(m.copy), f"{s.q_start:.2f}",
                             f"{s.q_end:.2f}", f"{s.r_start:.2f}", f"{s.r_end:.2f}", f"{s.score:.4f}", ""])
     for path, why in failed:
-        w.writerow([path, "", "", "", "", "", "", "", "", "", why])
+        w.writerow([path, "", "", "", "", "", "", "", "", "", "", why])
 
 
 def main(argv=None) -> int:
@@ -70,17 +71,25 @@ def main(argv=None) -> int:
     ap.add_argument("--topn", type=int, default=64, help="index neighbours per query keyframe (default: %(default)s)")
     ap.add_argument("--candidates", type=int, default=100,
                     help="candidate videos aligned after pre-scoring (default: %(default)s)")
-    ap.add_argument("--aligner", default="tn", help="temporal aligner (default: %(default)s)")
+    ap.add_argument("--aligner", default="tn", help="temporal aligner: tn, spd, dp, hv, dtw (default: %(default)s)")
+    ap.add_argument("--aligner-param", action="append", default=[], metavar="KEY=VALUE",
+                    help="set one of the aligner's parameters, e.g. min_sim=0.2 (repeatable)")
     ap.add_argument("--map", dest="map_mode", default="auto", choices=["auto", "sparse", "dense", "regions"],
-                    help="similarity maps of the candidates: 'sparse' (index neighbours only), 'dense' (all "
-                         "keyframe pairs, global vectors), 'regions' (all keyframe pairs, region-level Chamfer "
-                         "similarity: the rerank stage, better at finding cropped and edited copies, lower its thresholds "
-                         "with it, e.g. --min-score 0.15) or 'auto' (the aligner's own kind: sparse for the "
-                         "shipped spd and tn) (default: %(default)s)")
+                    help="similarity maps of the candidates: 'regions' (all keyframe pairs, region-level Chamfer "
+                         "similarity: the rerank stage, best at finding cropped and edited copies), 'sparse' (index "
+                         "neighbours only: fastest; the thresholds were chosen for region maps, so set --min-score and "
+                         "--threshold for it, e.g. 0.25 and 0.25 with --aligner-param min_sim=0.2 "
+                         "--aligner-param length_weight=0), "
+                         "'dense' (all keyframe pairs, global vectors) or 'auto' (the aligner's own kind: what SPD's "
+                         "weights were trained on, regions for tn) (default: %(default)s)")
     ap.add_argument("--no-flip", dest="flip", action="store_false",
                     help="do not also search with the mirrored query (faster, misses flipped copies)")
-    ap.add_argument("--min-score", type=float, default=0.25,
-                    help="drop segments scoring below this (normalised similarity; default: %(default)s)")
+    ap.add_argument("--min-score", type=float, default=QueryConfig.min_score,
+                    help="list segments (and videos) scoring at least this (default: %(default)s)")
+    ap.add_argument("--threshold", type=float, default=QueryConfig.threshold,
+                    help="declare a video a copy (the 'copy' column, \"copy\" in JSON, the report's copy "
+                         "column) when its best segment scores at least this; the segment-F1-best threshold on "
+                         "the benchmark (default: %(default)s)")
     ap.add_argument("--json", metavar="FILE", help="also write the result as JSON")
     ap.add_argument("--report", metavar="FILE", help="write a CSV report: one row per matched segment")
     add_encoder_args(ap)
@@ -88,6 +97,21 @@ def main(argv=None) -> int:
     for name in ("topk", "topn", "candidates"):
         if getattr(args, name) <= 0:
             ap.error(f"--{name} must be > 0")
+    aligner_params = {}
+    for item in args.aligner_param:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            ap.error(f"--aligner-param takes KEY=VALUE, got {item!r}")
+        try:
+            aligner_params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            aligner_params[key] = value
+    try:
+        from segscan.align import make_aligner
+
+        make_aligner(args.aligner, **aligner_params)
+    except (TypeError, ValueError) as exc:
+        ap.error(f"--aligner {args.aligner} with {aligner_params}: {exc}")
 
     def run():
         from segscan.errors import VideoError
@@ -97,7 +121,9 @@ def main(argv=None) -> int:
         from segscan.pipeline.query import QueryConfig, query_video
 
         cfg = QueryConfig(topn=args.topn, candidates=args.candidates, topk=args.topk, aligner=args.aligner,
-                          map_mode=args.map_mode, min_score=args.min_score, flip=args.flip)
+                          aligner_params=aligner_params,
+                          map_mode=args.map_mode, min_score=args.min_score, threshold=args.threshold,
+                          flip=args.flip)
         enc_cfg = encoder_config(args)
         paths, missing = expand_inputs(args.clips)
         failed = list(missing)
@@ -115,7 +141,7 @@ def main(argv=None) -> int:
                 print(format_table(res))
                 t = res.timings
                 print(f"time: {t['total']:.2f} s (features {t['features']:.2f}, search {t['search']:.3f}, "
-                      f"align {t['align']:.3f})")
+                      f"align {t['align']:.3f}, refine {t['refine']:.3f})")
         for p, why in missing:
             print(f"error: {p}: {why}", file=sys.stderr)
         if len(args.clips) == 1 and len(paths) + len(missing) == 1 and failed:

@@ -153,12 +153,14 @@ class Match:
     score: float
     segments: list[Segment] = field(default_factory=list)
     prescore: float = 0.0
+    copy: bool = False  # the score reaches the copy-decision threshold (QueryConfig.threshold)
 
     def to_json(self) -> dict:
         return {
             "video_id": self.video_id,
             "path": self.path,
             "score": round(float(self.score), 4),
+            "copy": bool(self.copy),
             "prescore": round(float(self.prescore), 4),
             "segments": [s.to_json() for s in self.segments],
         }

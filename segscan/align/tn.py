@@ -6,26 +6,28 @@ and the reference move forward in time by at most ``max_gap`` seconds, which all
 speed changes and dropped keyframes but not reversals. The path of maximum total
 similarity is a copied segment pair; its nodes are taken out and the search repeats
 for further segments. Paths shorter than ``min_keyframes`` or with a mean similarity
-below ``min_score`` are discarded.
+below ``min_score`` are discarded. A segment's score is its path's mean similarity plus
+``length_weight`` times the log of its length in query keyframes (``length_scored``).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..types import Segment, SimilarityMap
-from .base import nms_segments, path_segment, register, snap_to_unit_speed
+from .base import length_scored, nms_segments, path_segment, register, snap_to_unit_speed
 
 
 @register("tn")
 class TemporalNetwork:
-    # defaults for similarities normalised by the query path (background subtracted): the values the
-    # benchmark's grid search chose on its train split (docs/BENCHMARKS.md)
-    def __init__(self, top_k: int = 5, min_sim: float = 0.2, max_gap: float = 5.0, min_keyframes: int = 2,
+    # defaults for the query path's default maps (region-level, each row's median subtracted): the values
+    # the benchmark's grid search chose on its train split (docs/BENCHMARKS.md)
+    def __init__(self, top_k: int = 5, min_sim: float = 0.1, max_gap: float = 5.0, min_keyframes: int = 2,
                  min_score: float = 0.1, max_paths: int = 8, gap_penalty: float = 0.02, max_speed: float = 2.2,
-                 snap: bool = True, snap_keep: float = 0.5):
+                 snap: bool = True, snap_keep: float = 0.5, length_weight: float = 0.06):
         self.top_k, self.min_sim, self.max_gap = top_k, min_sim, max_gap
         self.min_keyframes, self.min_score, self.max_paths = min_keyframes, min_score, max_paths
         self.gap_penalty, self.max_speed, self.snap, self.snap_keep = gap_penalty, max_speed, snap, snap_keep
+        self.length_weight = length_weight
 
     def align(self, maps: list[SimilarityMap]) -> list[list[Segment]]:
         return [self.align_one(m) for m in maps]
@@ -91,9 +93,10 @@ class TemporalNetwork:
             mean = float(sims[path].mean())
             if len(path) >= self.min_keyframes and mean >= self.min_score:
                 seg = path_segment(m, rows[path], cols[path], mean)
-                segs.append(snap_to_unit_speed(seg, m, rows[path], cols[path], keep=self.snap_keep,
-                                               extend_min=self.min_sim)
-                            if self.snap else seg)
+                if self.snap:
+                    seg = snap_to_unit_speed(seg, m, rows[path], cols[path], keep=self.snap_keep,
+                                             extend_min=self.min_sim)
+                segs.append(length_scored(seg, m.q_step, self.length_weight))
             if not alive.any():
                 break
         return nms_segments(segs)

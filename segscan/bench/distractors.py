@@ -1,9 +1,12 @@
 """Feature-level distractors: many realistic keyframe vectors, far past the clips that exist here.
 
 Base vectors come from real photos (``../shared/images``) under augmentation (random
-crops, flips, brightness), run through the same extractor as the gallery. Distractor
-"videos" are then made in feature space: each is a slow walk between three base
-vectors with a little noise, so consecutive keyframes are correlated as in real video.
+crops, flips, brightness), run through the same extractor as the gallery: their region
+vectors. Distractor "videos" are then made in feature space: each region walks slowly
+between three base photos' with a little noise, so consecutive keyframes are correlated as
+in real video, and the global vector is made from the regions as the extractor makes it.
+Only the global vectors of all distractors are held (for the index); a distractor's
+regions are made again, identically, when a query asks for its features (region maps).
 The wrapper answers the three questions the query path asks of a database (search,
 video_by_num, features_by_num) for the real gallery and the distractors together.
 """
@@ -24,8 +27,11 @@ KEYFRAMES_PER_VIDEO = 60
 
 
 def base_vectors(encoder, images: Path, path: Path, per_image: int = 4, seed: int = 0) -> np.ndarray:
+    """(N, R, D) region vectors of augmented photos (cached in ``path``; a cache without regions is redone)."""
     if path.exists():
-        return np.load(path)["x"]
+        z = np.load(path)
+        if "r" in z.files:
+            return z["r"]
     import skimage.io
 
     from ..synth import SpatialEdit, resize
@@ -50,26 +56,42 @@ def base_vectors(encoder, images: Path, path: Path, per_image: int = 4, seed: in
             crop = SpatialEdit("brightness", float(rng.uniform(-0.3, 0.3)))(np.ascontiguousarray(crop))
             batch.append(crop)
             if len(batch) == 64:
-                out.append(encoder.extractor(np.stack(batch))[0])
+                out.append(encoder.extractor(np.stack(batch))[1])
                 batch = []
     if batch:
-        out.append(encoder.extractor(np.stack(batch))[0])
-    x = np.concatenate(out)
-    np.savez(path, x=x)
-    return x
+        out.append(encoder.extractor(np.stack(batch))[1])
+    r = np.concatenate(out)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, r=r)
+    tmp.replace(path)
+    return r
+
+
+def synth_video(base: np.ndarray, v: int, seed: int = 0, noise: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Distractor video ``v``: (global (L, D) float32, regions (L, R, D) float16), the same every call.
+
+    Each region walks slowly from one base photo's region to a second's and on to a third's,
+    with a little noise, and is l2-normalised; the global vector is made from the regions
+    as the extractor makes it (the l2-normalised sum), so region and global maps agree.
+    """
+    rng = np.random.default_rng((seed, v))
+    L = KEYFRAMES_PER_VIDEO
+    t = np.linspace(0, 2, L)[:, None, None]
+    a, b, c = base[rng.integers(0, len(base), 3)].astype(np.float32)
+    r = np.where(t < 1, (1 - t) * a + t * b, (2 - t) * b + (t - 1) * c)
+    r = r + noise * rng.normal(size=r.shape).astype(np.float32) / np.sqrt(base.shape[-1])
+    r /= np.linalg.norm(r, axis=-1, keepdims=True)
+    g = r.sum(1)
+    g /= np.linalg.norm(g, axis=-1, keepdims=True)
+    return g.astype(np.float32), r.astype(np.float16)
 
 
 def synth_videos(base: np.ndarray, n_vectors: int, seed: int = 0, noise: float = 0.05) -> np.ndarray:
-    rng = np.random.default_rng(seed)
+    """Global vectors of the first ``n_vectors`` distractor keyframes (whole videos of KEYFRAMES_PER_VIDEO)."""
     n_videos = -(-n_vectors // KEYFRAMES_PER_VIDEO)
-    L = KEYFRAMES_PER_VIDEO
-    t = np.linspace(0, 2, L)[:, None]
-    out = np.empty((n_videos * L, base.shape[1]), np.float32)
-    for v in range(n_videos):
-        a, b, c = base[rng.integers(0, len(base), 3)]
-        path = np.where(t < 1, (1 - t) * a + t * b, (2 - t) * b + (t - 1) * c)
-        path = path + noise * rng.normal(size=path.shape) / np.sqrt(base.shape[1])
-        out[v * L:(v + 1) * L] = path / np.linalg.norm(path, axis=1, keepdims=True)
+    out = np.empty((n_videos * KEYFRAMES_PER_VIDEO, base.shape[-1]), np.float32)
+    for v in tqdm(range(n_videos), desc="distractor videos", disable=n_videos < 1000):
+        out[v * KEYFRAMES_PER_VIDEO:(v + 1) * KEYFRAMES_PER_VIDEO] = synth_video(base, v, seed, noise)[0]
     return out[:n_vectors]
 
 
@@ -81,9 +103,10 @@ class _FakeRecord:
 
 
 class DistractorDB:
-    def __init__(self, db, vectors: np.ndarray):
+    def __init__(self, db, vectors: np.ndarray, base: np.ndarray, seed: int = 0):
         self.db = db
         self.vectors = vectors
+        self.base, self.seed = base, seed
         self.index = make_index("flat", vectors.shape[1])
         n_videos = -(-len(vectors) // KEYFRAMES_PER_VIDEO)
         ids = np.concatenate([make_ids(OFFSET + v, KEYFRAMES_PER_VIDEO) for v in range(n_videos)])[: len(vectors)]
@@ -109,8 +132,9 @@ class DistractorDB:
         if num < OFFSET:
             return self.db.features_by_num(num)
         v = num - OFFSET
-        x = self.vectors[v * KEYFRAMES_PER_VIDEO:(v + 1) * KEYFRAMES_PER_VIDEO]
-        return VideoFeatures(np.arange(len(x), dtype=float), x)
+        n = len(self.vectors[v * KEYFRAMES_PER_VIDEO:(v + 1) * KEYFRAMES_PER_VIDEO])
+        g, r = synth_video(self.base, v, self.seed)
+        return VideoFeatures(np.arange(n, dtype=float), g[:n], r[:n])
 
 
 def with_distractors(db, n: int, base_path: Path, encoder, seed: int = 0,
@@ -118,4 +142,4 @@ def with_distractors(db, n: int, base_path: Path, encoder, seed: int = 0,
     from .generate import DEFAULT_IMAGES
 
     base = base_vectors(encoder, Path(images or DEFAULT_IMAGES), Path(base_path), seed=seed)
-    return DistractorDB(db, synth_videos(base, n, seed=seed))
+    return DistractorDB(db, synth_videos(base, n, seed=seed), base, seed)

@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 # parameter grids searched on the train split (small: each point re-aligns every train map)
 # (similarities are background-normalised by the query path: unrelated keyframes score about 0)
 GRIDS = {
-    "tn": {"min_sim": [0.05, 0.1, 0.2], "min_score": [0.1, 0.2, 0.3], "max_gap": [3.0, 5.0], "snap_keep": [0.5, 0.85]},
+    "tn": {"min_sim": [0.05, 0.1, 0.2], "min_score": [0.1, 0.2], "max_gap": [5.0], "snap_keep": [0.5, 0.85],
+           "length_weight": [0.0, 0.03, 0.06, 0.1]},
     "dp": {"bias": [0.05, 0.1, 0.2, 0.3], "min_score": [0.1, 0.2, 0.3]},
     "hv": {"min_sim": [0.05, 0.1, 0.2, 0.3], "min_score": [0.1, 0.2, 0.3]},
     "dtw": {"min_sim": [0.05, 0.1, 0.2, 0.3], "min_score": [0.1, 0.2, 0.3]},
@@ -173,14 +174,14 @@ def best_threshold(split: Split, preds, rankings) -> tuple[float, dict]:
     return best
 
 
-def tune(name: str, train: Split) -> tuple[dict, float, float]:
-    """Grid search on the train split: (params, score threshold, train F1)."""
+def tune(name: str, train: Split, fixed: dict | None = None) -> tuple[dict, float, float]:
+    """Grid search on the train split: (params, score threshold, train F1); ``fixed`` params are not searched."""
     grid = GRIDS.get(name, {})
     keys = list(grid)
     best = ({}, 0.0, -1.0)
     for values in itertools.product(*(grid[k] for k in keys)) if keys else [()]:
         params = dict(zip(keys, values))
-        preds, rankings, _ = predict(train, make_aligner(name, **params))
+        preds, rankings, _ = predict(train, make_aligner(name, **(fixed or {}), **params))
         t, m = best_threshold(train, preds, rankings)
         if m["f1"] > best[2]:
             best = (params, t, m["f1"])
@@ -243,11 +244,11 @@ def run_vcdb(folder: Path, args) -> int:
     for name in [m for m in args.methods.split(",") if m] + ["default"]:
         al = make_aligner(qcfg.aligner) if name == "default" else make_aligner(name)
         preds, rankings, secs = predict(split, al)
-        m = evaluate(split, preds, rankings, qcfg.min_score)
+        m = evaluate(split, preds, rankings, qcfg.threshold)
         rows.append({"method": f"{'segscan default (' + qcfg.aligner + ')' if name == 'default' else name.upper()}",
                      **m, "query_s": float(np.median(secs))})
     print(f"\nVCDB at {folder}: {len(found)} videos ({summary.speed:.1f}x real time ingest), {len(queries)} queries, "
-          f"{len(split.labels)} labelled pairs; shipped defaults, threshold {qcfg.min_score}\n")
+          f"{len(split.labels)} labelled pairs; shipped defaults, threshold {qcfg.threshold}\n")
     print(table(rows, RESULT_COLS))
     out = Path(args.json) if args.json else folder / "segscan-results.json"
     out.write_text(json.dumps({"rows": rows}, indent=2) + "\n")
@@ -268,7 +269,9 @@ def main(argv=None) -> int:
                     help="aligners to tune on train and run on test (comma-separated; spd needs its weights)")
     ap.add_argument("--map", default=None, choices=["sparse", "dense", "regions"],
                     help="similarity maps every aligner sees (default: the query path's for its default aligner, "
-                         f"{resolve_map_mode(QueryConfig())}; SPD's weights are trained on sparse maps)")
+                         f"{resolve_map_mode(QueryConfig())}; SPD's model card names the maps its weights were trained on)")
+    ap.add_argument("--spd-weights", default=None, metavar="PT",
+                    help="SPD weights to evaluate (default: the shipped ones)")
     ap.add_argument("--json", default=None, help="also write results here (they always go to the benchmark folder, "
                     "results-MAP-dN.json)")
     ap.add_argument("--vcdb", default=None, metavar="DIR",
@@ -319,10 +322,12 @@ def main(argv=None) -> int:
     rows, results = [], {}
     from ..align.spd import DEFAULT_WEIGHTS
 
-    methods = [m for m in args.methods.split(",") if m and (m != "spd" or DEFAULT_WEIGHTS.exists())]
+    spd_weights = Path(args.spd_weights) if args.spd_weights else DEFAULT_WEIGHTS
+    methods = [m for m in args.methods.split(",") if m and (m != "spd" or spd_weights.exists())]
     for name in methods:
-        params, thr, train_f1 = tune(name, splits["train"])
-        preds, rankings, secs = predict(splits["test"], make_aligner(name, **params))
+        fixed = {"weights": str(spd_weights)} if name == "spd" else {}
+        params, thr, train_f1 = tune(name, splits["train"], fixed)
+        preds, rankings, secs = predict(splits["test"], make_aligner(name, **fixed, **params))
         m = evaluate(splits["test"], preds, rankings, thr)
         label = "SPD (learned, threshold from train)" if name == "spd" else f"{name.upper()} (tuned on train)"
         rows.append({"method": label, **m, "query_s": float(np.median(secs)),
@@ -331,10 +336,10 @@ def main(argv=None) -> int:
     # segscan's default, exactly as query.py runs it (no tuning)
     default = make_aligner(qcfg.aligner, **qcfg.aligner_params)
     preds, rankings, secs = predict(splits["test"], default)
-    m = evaluate(splits["test"], preds, rankings, qcfg.min_score)
+    m = evaluate(splits["test"], preds, rankings, qcfg.threshold)
     rows.append({"method": f"segscan default ({qcfg.aligner})", **m, "query_s": float(np.median(secs)),
-                 "params": {}, "threshold": qcfg.min_score})
-    results["segscan"] = {**rows[-1], "per_edit": per_edit_f1(splits["test"], preds, qcfg.min_score)}
+                 "params": {}, "threshold": qcfg.threshold})
+    results["segscan"] = {**rows[-1], "per_edit": per_edit_f1(splits["test"], preds, qcfg.threshold)}
 
     n_test = len(splits["test"].queries)
     qs = [q.seconds for q in splits["test"].queries]

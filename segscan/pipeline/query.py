@@ -4,14 +4,18 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..align import make_aligner
+from ..align.base import refine_offset
 from ..index.simmap import chamfer_similarity, dense_map, group_neighbours, median_step, sparse_map, top_candidates
 from ..index.store import Database
 from ..types import Match, SimilarityMap, VideoFeatures
-from .extract import VideoEncoder
+
+if TYPE_CHECKING:
+    from .extract import VideoEncoder
 
 log = logging.getLogger(__name__)
 
@@ -25,15 +29,22 @@ class QueryConfig:
     aligner_params: dict = field(default_factory=dict)
     # "sparse" (index neighbours only), "dense" (all keyframe pairs, global vectors), "regions"
     # (all keyframe pairs, Chamfer similarity of region vectors, background-normalised per row: the
-    # rerank stage; opt-in) or "auto": the maps the aligner was trained on (SPD: sparse), else "sparse"
+    # rerank stage) or "auto": the maps the aligner was trained on (SPD's model card says), else "regions"
     map_mode: str = "auto"
-    min_score: float = 0.25  # drop segments (and videos left without any) scoring below this; chosen on
-    # the benchmark's train split for segment F1 (sparse maps)
+    # two thresholds on segment scores: below ``min_score`` a segment is not listed (nor a video left
+    # without any); a video whose best segment reaches ``threshold`` is declared a copy (Match.copy).
+    # ``threshold`` is the segment-F1-best one on the benchmark's train split; ``min_score`` is lower so
+    # the ranked list still shows weaker matches (a heavily edited copy often scores between the two)
+    min_score: float = 0.2
+    threshold: float = 0.37
     flip: bool = True  # also search with the mirrored query keyframes (copies are often flipped)
     # similarity normalisation: subtract from each query keyframe's similarities the mean of its
     # neighbours ranked bg_ranks[0]..bg_ranks[1] (what an unrelated keyframe scores in this index),
     # so thresholds mean the same with 1 thousand or 1 million keyframes indexed; None = off
     bg_ranks: tuple[int, int] | None = (32, 64)
+    # re-place each kept 1x-speed segment on its best time offset (to a fraction of a keyframe) from the
+    # double-centred region similarity of the two videos (align.base.refine_offset)
+    refine: bool = True
 
 
 @dataclass
@@ -70,6 +81,19 @@ def _normalise(rows, ranks: tuple[int, int], k: int):
     return out, np.array(bgs, dtype=np.float32)
 
 
+def region_similarity(db: Database, num: int, q: VideoFeatures, q_flipped: VideoFeatures | None = None):
+    """(Q, R) Chamfer similarity of the query's keyframes with video ``num``'s, the better of plain and mirrored.
+
+    A video stored without region vectors is compared through its global vectors.
+    """
+    f = db.features_by_num(num)
+    ref = f.region_feats if f.region_feats is not None else f.global_feats[:, None, :]
+    s = chamfer_similarity(q.region_feats, ref)
+    if q_flipped is not None and q_flipped.region_feats is not None:
+        s = np.maximum(s, chamfer_similarity(q_flipped.region_feats, ref))
+    return s
+
+
 def region_maps(db: Database, cands, q: VideoFeatures, q_flipped: VideoFeatures | None = None,
                 normalise: bool = True) -> list[SimilarityMap]:
     """Region-level dense maps of the candidates (the rerank stage's frame-to-frame similarity).
@@ -82,14 +106,8 @@ def region_maps(db: Database, cands, q: VideoFeatures, q_flipped: VideoFeatures 
     """
     if q.region_feats is None:
         raise ValueError("region maps need the query's region features (EncoderConfig.keep_regions)")
-    blocks = []
-    for c in cands:
-        f = db.features_by_num(c.num)
-        ref = f.region_feats if f.region_feats is not None else f.global_feats[:, None, :]
-        s = chamfer_similarity(q.region_feats, ref)
-        if q_flipped is not None and q_flipped.region_feats is not None:
-            s = np.maximum(s, chamfer_similarity(q_flipped.region_feats, ref))
-        blocks.append((s, np.asarray(db.video_by_num(c.num).times)))
+    blocks = [(region_similarity(db, c.num, q, q_flipped), np.asarray(db.video_by_num(c.num).times))
+              for c in cands]
     if normalise and blocks:
         bg = np.median(np.concatenate([b for b, _ in blocks], axis=1), axis=1, keepdims=True)
         blocks = [(b - bg, t) for b, t in blocks]
@@ -97,10 +115,10 @@ def region_maps(db: Database, cands, q: VideoFeatures, q_flipped: VideoFeatures 
 
 
 def resolve_map_mode(cfg: QueryConfig, aligner=None) -> str:
-    """The map kind a query builds: ``cfg.map_mode``, or for "auto" the aligner's own (else "sparse")."""
+    """The map kind a query builds: ``cfg.map_mode``, or for "auto" the aligner's own (else "regions")."""
     if cfg.map_mode != "auto":
         return cfg.map_mode
-    return getattr(aligner, "maps", None) or "sparse"
+    return getattr(aligner, "maps", None) or "regions"
 
 
 def build_maps(db: Database, q: VideoFeatures, cfg: QueryConfig,
@@ -144,24 +162,29 @@ def search_features(db: Database, q: VideoFeatures, cfg: QueryConfig, aligner=No
     aligner = aligner or make_aligner(cfg.aligner, **cfg.aligner_params)
     t0 = time.perf_counter()
     cfg = replace(cfg, map_mode=resolve_map_mode(cfg, aligner))
-    cands, maps = build_maps(db, q, cfg, q_flipped if cfg.flip else None)
+    flipped = q_flipped if cfg.flip else None
+    cands, maps = build_maps(db, q, cfg, flipped)
     t1 = time.perf_counter()
     segs = aligner.align(maps) if maps else []
     t2 = time.perf_counter()
     matches = []
-    for c, s in zip(cands, segs):
+    for c, m, s in zip(cands, maps, segs):
         s = [x for x in s if x.score >= cfg.min_score]
         if not s:
             continue
         rec = db.video_by_num(c.num)
+        if cfg.refine and q.region_feats is not None:
+            dense = m.values if cfg.map_mode == "regions" else region_similarity(db, c.num, q, flipped)
+            s = [refine_offset(x, dense, m.q_times, m.r_times) for x in s]
         score = max(x.score for x in s)
-        matches.append(Match(rec.video_id, rec.path, score, sorted(s, key=lambda x: x.q_start), c.prescore))
+        matches.append(Match(rec.video_id, rec.path, score, sorted(s, key=lambda x: x.q_start), c.prescore,
+                             copy=score >= cfg.threshold))
     matches.sort(key=lambda m: (-m.score, -m.prescore))
     return QueryResult(query_name, q.duration, matches[: cfg.topk],
-                       {"search": t1 - t0, "align": t2 - t1})
+                       {"search": t1 - t0, "align": t2 - t1, "refine": time.perf_counter() - t2})
 
 
-def query_video(db: Database, encoder: VideoEncoder, path: str, cfg: QueryConfig, aligner=None) -> QueryResult:
+def query_video(db: Database, encoder: "VideoEncoder", path: str, cfg: QueryConfig, aligner=None) -> QueryResult:
     t0 = time.perf_counter()
     enc = encoder(path, flip=cfg.flip)
     t1 = time.perf_counter()

@@ -1,0 +1,34 @@
+import numpy as np
+
+from segscan.bench.distractors import KEYFRAMES_PER_VIDEO, OFFSET, DistractorDB, synth_video, synth_videos
+
+
+class _Empty:
+    def search(self, q, k):
+        return [(np.zeros(0, np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64)) for _ in q]
+
+
+def test_distractor_regions_are_remade_identically_and_match_the_indexed_globals():
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(20, 9, 32)).astype(np.float32)
+    base /= np.linalg.norm(base, axis=-1, keepdims=True)
+    n = 2 * KEYFRAMES_PER_VIDEO + 7  # the last video is cut short
+    vecs = synth_videos(base, n, seed=3)
+    db = DistractorDB(_Empty(), vecs, base, seed=3)
+    for v in range(3):
+        f = db.features_by_num(OFFSET + v)
+        lo = v * KEYFRAMES_PER_VIDEO
+        assert len(f) == min(KEYFRAMES_PER_VIDEO, n - lo)
+        np.testing.assert_allclose(f.global_feats, vecs[lo:lo + len(f)], atol=1e-6)
+        # the global vector is the normalised sum of the regions, as the extractor makes it
+        g = f.region_feats.astype(np.float32).sum(1)
+        np.testing.assert_allclose(g / np.linalg.norm(g, axis=1, keepdims=True), f.global_feats, atol=2e-3)
+        np.testing.assert_array_equal(f.region_feats, db.features_by_num(OFFSET + v).region_feats)
+    # consecutive keyframes are correlated (a slow walk), different videos are not the same
+    g0, _ = synth_video(base, 0, seed=3)
+    g1, _ = synth_video(base, 1, seed=3)
+    assert float((g0[:-1] * g0[1:]).sum(1).min()) > 0.9
+    assert not np.allclose(g0, g1)
+    # a search finds a distractor keyframe as its own nearest neighbour
+    s, nums, kf = db.search(vecs[[65]], 1)[0]
+    assert nums[0] == OFFSET + 1 and kf[0] == 5
