@@ -18,7 +18,7 @@ import os
 import sys
 
 from segscan.cli import add_encoder_args, encoder_config, run_main
-from segscan.pipeline.query import QueryConfig
+from segscan.align.tn import TemporalNetwork
 
 
 def fmt_time(t: float) -> str:
@@ -84,12 +84,13 @@ def main(argv=None) -> int:
                          "weights were trained on, regions for tn) (default: %(default)s)")
     ap.add_argument("--no-flip", dest="flip", action="store_false",
                     help="do not also search with the mirrored query (faster, misses flipped copies)")
-    ap.add_argument("--min-score", type=float, default=QueryConfig.min_score,
-                    help="list segments (and videos) scoring at least this (default: %(default)s)")
-    ap.add_argument("--threshold", type=float, default=QueryConfig.threshold,
+    ap.add_argument("--min-score", type=float, default=None,
+                    help="list segments (and videos) scoring at least this, in the aligner's score units "
+                         f"(default: the aligner's own; tn: {TemporalNetwork.list_floor})")
+    ap.add_argument("--threshold", type=float, default=None,
                     help="declare a video a copy (the 'copy' column, \"copy\" in JSON, the report's copy "
-                         "column) when its best segment scores at least this; the segment-F1-best threshold on "
-                         "the benchmark (default: %(default)s)")
+                         "column) when its best segment scores at least this (default: the aligner's own, the "
+                         f"segment-F1-best threshold on the benchmark's train split; tn: {TemporalNetwork.copy_threshold})")
     ap.add_argument("--json", metavar="FILE", help="also write the result as JSON")
     ap.add_argument("--report", metavar="FILE", help="write a CSV report: one row per matched segment")
     add_encoder_args(ap)

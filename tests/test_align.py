@@ -87,9 +87,9 @@ def test_tn_nothing_on_noise():
     (segs,) = make_aligner("tn").align([SimilarityMap(v, np.arange(30.0), np.arange(30.0))])
     # with the default min_sim (0.1) a sixth of these cells count as matches, and weak paths form
     # through them; none reaches the query's copy-decision threshold
-    from segscan.pipeline.query import QueryConfig
+    from segscan.align.tn import TemporalNetwork
 
-    assert segs and all(s.score < QueryConfig().threshold for s in segs)
+    assert segs and all(s.score < TemporalNetwork.copy_threshold for s in segs)
     (strict,) = make_aligner("tn", min_sim=0.2).align([SimilarityMap(v, np.arange(30.0), np.arange(30.0))])
     assert strict == []
 
@@ -119,10 +119,10 @@ def test_every_aligner_quiet_on_noise(name):
     rng = np.random.default_rng(3)
     v = rng.uniform(-0.15, 0.15, (25, 25)).astype(np.float32)
     (segs,) = make_aligner(name).align([SimilarityMap(v, np.arange(25.0), np.arange(25.0))])
-    from segscan.pipeline.query import QueryConfig
+    from segscan.align.tn import TemporalNetwork
 
     # nothing declared a copy (TN's default min_sim lets weak paths form on this noise; the others find none)
-    assert all(s.score < QueryConfig().threshold for s in segs)
+    assert all(s.score < TemporalNetwork.copy_threshold for s in segs)
     if name != "tn":
         assert segs == []
 

@@ -74,3 +74,19 @@ def test_region_maps_keep_the_mirrored_best_and_subtract_the_row_median():
     both = np.concatenate([m.values for m in maps], axis=1)
     np.testing.assert_allclose(np.median(both, axis=1), 0.0, atol=1e-6)
     assert both[0].argmax() == 5 + 2 and both[1].argmax() == 5 + 3
+
+
+def test_thresholds_come_from_the_config_else_from_the_aligner():
+    from segscan.align import make_aligner
+    from segscan.pipeline.query import QueryConfig, resolve_map_mode, resolve_thresholds
+
+    tn = make_aligner("tn")
+    assert resolve_thresholds(QueryConfig(), tn) == (tn.list_floor, tn.copy_threshold)
+    assert tn.list_floor < tn.copy_threshold  # weaker matches are listed, not declared copies
+    assert resolve_thresholds(QueryConfig(min_score=0.3, threshold=0.5), tn) == (0.3, 0.5)
+    # an aligner without its own: everything listed is a copy above the given floor
+    assert resolve_thresholds(QueryConfig(min_score=0.1), SimpleNamespace()) == (0.1, 0.1)
+    assert resolve_thresholds(QueryConfig(), SimpleNamespace()) == (0.0, 0.0)
+    # TN runs on region maps unless told otherwise
+    assert resolve_map_mode(QueryConfig(), tn) == "regions"
+    assert resolve_map_mode(QueryConfig(map_mode="sparse"), tn) == "sparse"

@@ -90,3 +90,13 @@ def test_box_confidence_weighed_by_map_evidence():
     al = SPDAligner(weights="/nonexistent.pt", evidence=1.0)
     s_strong, s_weak = al._refine(box, strong, cells).score, al._refine(box, weak, cells).score
     assert s_strong == pytest.approx(0.8 * 0.9, rel=1e-5) and s_weak == pytest.approx(0.8 * 0.27, rel=1e-5)
+
+
+def test_card_gives_map_kind_and_copy_threshold(tmp_path):
+    import json
+
+    w = tmp_path / "w.pt"
+    assert SPDAligner(weights=str(w)).maps == "sparse" and SPDAligner(weights=str(w)).copy_threshold == 0.0
+    (tmp_path / "w.json").write_text(json.dumps({"data": {"maps": "regions"}, "test_metrics": {"threshold": 0.12}}))
+    a = SPDAligner(weights=str(w))
+    assert (a.maps, a.copy_threshold, a.list_floor) == ("regions", 0.12, 0.0)

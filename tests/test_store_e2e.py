@@ -111,7 +111,7 @@ def test_end_to_end_copy_found_at_rank_one(corpus, encoder, tmp_path):
     assert res.matches[0].copy and sparse.matches[0].copy
     js = res.to_json()
     assert set(js) >= {"query", "duration", "results"}
-    assert set(js["results"][0]) >= {"video_id", "path", "score", "segments"}
+    assert set(js["results"][0]) >= {"video_id", "path", "score", "segments", "copy"}
     assert set(js["results"][0]["segments"][0]) >= {"query_start", "query_end", "ref_start", "ref_end", "score"}
     # a second ingest of the same folder skips everything by content hash
     s2 = ingest([str(root / "gallery")], str(db_dir), encoder.config, workers=0, progress=False)
@@ -183,6 +183,11 @@ def test_cli_query_json_and_errors(corpus, encoder, tmp_path, capsys):
     rep = tmp_path / "report.csv"
     assert query_cli.main([str(up), "--db", db, "--report", str(rep), "--json", str(out), "-q"]) == 1
     rows = list(csv.DictReader(open(rep)))
-    assert any(r["reference"].endswith(truth["reference"]) and r["rank"] == "1" for r in rows)
+    assert any(r["reference"].endswith(truth["reference"]) and r["rank"] == "1" and r["copy"] == "1" for r in rows)
+    # bad --aligner-param values are refused before anything runs
+    with pytest.raises(SystemExit):
+        query_cli.main([str(root / "query.mp4"), "--db", db, "--aligner-param", "no_such=1"])
+    with pytest.raises(SystemExit):
+        query_cli.main([str(root / "query.mp4"), "--db", db, "--aligner-param", "min_sim"])
     assert any(r["query"].endswith("broken.mp4") and r["error"] for r in rows)
     assert isinstance(json.loads(out.read_text()), list)

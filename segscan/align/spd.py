@@ -50,16 +50,23 @@ class SPDAligner:
         self.snap, self.snap_keep, self.evidence = snap, snap_keep, evidence
         self._model = None
 
-    @cached_property
-    def maps(self) -> str:
-        """The map kind the weights were trained on (their model card says; cards before it: sparse).
+    list_floor = 0.0  # the query path lists every box the detector keeps (QueryConfig.min_score)
 
-        Read once per aligner: the query path asks on every query.
-        """
+    @cached_property
+    def card(self) -> dict:
+        """The weights' model card (read once per aligner: the query path asks on every query)."""
         card = self.weights.with_suffix(".json")
-        if card.exists():
-            return json.loads(card.read_text()).get("data", {}).get("maps", "sparse")
-        return "sparse"
+        return json.loads(card.read_text()) if card.exists() else {}
+
+    @property
+    def maps(self) -> str:
+        """The map kind the weights were trained on (their model card says; cards before it: sparse)."""
+        return self.card.get("data", {}).get("maps", "sparse")
+
+    @property
+    def copy_threshold(self) -> float:
+        """The segment-F1-best box score on the benchmark's train split, from the card (else 0)."""
+        return float(self.card.get("test_metrics", {}).get("threshold", 0.0))
 
     def _load(self):
         if self._model is None:

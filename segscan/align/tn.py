@@ -19,6 +19,10 @@ from .base import length_scored, nms_segments, path_segment, register, snap_to_u
 
 @register("tn")
 class TemporalNetwork:
+    # the query path's defaults for this aligner's scores (QueryConfig.min_score / threshold): list
+    # segments from 0.2; declare a copy from the segment-F1-best threshold on the benchmark's train
+    # split with these defaults on region maps (docs/BENCHMARKS.md)
+    list_floor, copy_threshold = 0.2, 0.37
     # defaults for the query path's default maps (region-level, each row's median subtracted): the values
     # the benchmark's grid search chose on its train split (docs/BENCHMARKS.md)
     def __init__(self, top_k: int = 5, min_sim: float = 0.1, max_gap: float = 5.0, min_keyframes: int = 2,

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -24,7 +25,8 @@ import numpy as np
 from ..index.store import Database
 from ..pipeline.extract import EncoderConfig, VideoEncoder
 from ..pipeline.ingest import ingest
-from ..pipeline.query import QueryConfig, query_video
+from ..align import make_aligner
+from ..pipeline.query import QueryConfig, query_video, resolve_thresholds
 from ..synth import SpatialEdit, copy_segment, read_all, write_video
 from .media import DEFAULT_MEDIA, load_clips
 
@@ -82,8 +84,8 @@ def main(argv=None) -> int:
         qcfg.threshold = args.threshold
     if args.min_sim is not None:
         qcfg.aligner_params = {"min_sim": args.min_sim}
-    fig["query_config"] = {"map": args.map, "min_score": qcfg.min_score, "threshold": qcfg.threshold,
-                           **qcfg.aligner_params}
+    floor, thr = resolve_thresholds(qcfg, make_aligner(qcfg.aligner, **qcfg.aligner_params))
+    fig["query_config"] = {"map": args.map, "min_score": floor, "threshold": thr, **qcfg.aligner_params}
     with Database.open(work / "db", readonly=True) as db:
         query_video(db, encoder, str(work / "q60.mp4"), qcfg)  # warm-up (model pages, caches)
         times = [query_video(db, encoder, str(work / "q60.mp4"), qcfg).timings for _ in range(3)]
@@ -132,9 +134,10 @@ def main(argv=None) -> int:
     fig["misses"] = [p for p in per if not p["hit_same_footage"]]
     print(f"crop+flip+re-encode copies: {ok}/{args.copies} at rank 1 with boundaries within 1 s "
           f"({ok_group}/{args.copies} counting clips of the same footage; {ok_copy}/{args.copies} also declared a "
-          f"copy at threshold {qcfg.threshold})", flush=True)
+          f"copy at threshold {thr})", flush=True)
     if args.out:
         Path(args.out).write_text(json.dumps(fig, indent=2) + "\n")
+    shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

@@ -30,7 +30,7 @@ from ..align import make_aligner
 from ..index.store import Database
 from ..pipeline.extract import EncoderConfig, VideoEncoder, feature_config
 from ..pipeline.ingest import ingest
-from ..pipeline.query import QueryConfig, build_maps, resolve_map_mode
+from ..pipeline.query import QueryConfig, build_maps, resolve_map_mode, resolve_thresholds
 from ..types import VideoFeatures
 from .metrics import vcsl_f1, video_map, vsc_micro_ap
 
@@ -218,7 +218,7 @@ def table(rows: list[dict], cols: list[tuple[str, str, str]]) -> str:
 
 def run_vcdb(folder: Path, args) -> int:
     """Ingest every video of a VCSL-format VCDB folder, query each query video, score against its labels."""
-    from .vcdb import find_videos, load_annotations
+    from .vcdb import find_distractors, find_videos, load_annotations
 
     ann = load_annotations(folder)
     found = find_videos(folder, ann.videos)
@@ -227,28 +227,34 @@ def run_vcdb(folder: Path, args) -> int:
         return 2
     ecfg = EncoderConfig()
     db_dir = folder / f"segscan-db-{feature_key(ecfg)}"
-    summary = ingest(sorted(found.values()), str(db_dir), ecfg, workers=0, progress=not args.quiet)
+    # the annotated videos, and every other video in the folder as a distractor
+    distractors = find_distractors(folder, ann.videos)
+    summary = ingest(sorted(found.values()) + distractors, str(db_dir), ecfg, workers=0, progress=not args.quiet)
     queries = sorted({q for q, _ in ann.pairs if q in found})
     split = Split(labels={k: v for k, v in ann.labels.items() if k.split("-", 1)[0] in found})
     encoder, qcfg = VideoEncoder(ecfg), QueryConfig()
     with Database.open(db_dir, readonly=True, feature_config=feature_config(ecfg)) as db:
+        nums = defaultdict(list)
+        for rec in db.videos():
+            nums[ref_id(rec.path)].append(rec.num)
         for qid in tqdm(queries, desc="vcdb queries", disable=args.quiet):
             t0 = time.perf_counter()
             enc = encoder(found[qid], flip=True)
-            cands, maps = build_maps(db, enc.features, qcfg, enc.flipped)
+            # a video is not a copy of itself
+            cands, maps = build_maps(db, enc.features, qcfg, enc.flipped, exclude=nums[qid])
             keep = [(ref_id(db.video_by_num(c.num).path), c.prescore, m) for c, m in zip(cands, maps)]
-            keep = [k for k in keep if k[0] != qid]  # a video is not a copy of itself
             split.queries.append(QueryMaps(qid, enc.features.duration, [k[0] for k in keep], [k[2] for k in keep],
                                            [k[1] for k in keep], time.perf_counter() - t0))
     rows = []
     for name in [m for m in args.methods.split(",") if m] + ["default"]:
         al = make_aligner(qcfg.aligner) if name == "default" else make_aligner(name)
         preds, rankings, secs = predict(split, al)
-        m = evaluate(split, preds, rankings, qcfg.threshold)
+        m = evaluate(split, preds, rankings, resolve_thresholds(qcfg, al)[1])
         rows.append({"method": f"{'segscan default (' + qcfg.aligner + ')' if name == 'default' else name.upper()}",
                      **m, "query_s": float(np.median(secs))})
-    print(f"\nVCDB at {folder}: {len(found)} videos ({summary.speed:.1f}x real time ingest), {len(queries)} queries, "
-          f"{len(split.labels)} labelled pairs; shipped defaults, threshold {qcfg.threshold}\n")
+    print(f"\nVCDB at {folder}: {len(found)} annotated videos and {len(distractors)} others "
+          f"({summary.speed:.1f}x real time ingest), {len(queries)} queries, "
+          f"{len(split.labels)} labelled pairs; shipped defaults and copy thresholds\n")
     print(table(rows, RESULT_COLS))
     out = Path(args.json) if args.json else folder / "segscan-results.json"
     out.write_text(json.dumps({"rows": rows}, indent=2) + "\n")
@@ -335,11 +341,12 @@ def main(argv=None) -> int:
         results[name] = {**rows[-1], "train_f1": train_f1, "per_edit": per_edit_f1(splits["test"], preds, thr)}
     # segscan's default, exactly as query.py runs it (no tuning)
     default = make_aligner(qcfg.aligner, **qcfg.aligner_params)
+    _, thr = resolve_thresholds(qcfg, default)
     preds, rankings, secs = predict(splits["test"], default)
-    m = evaluate(splits["test"], preds, rankings, qcfg.threshold)
+    m = evaluate(splits["test"], preds, rankings, thr)
     rows.append({"method": f"segscan default ({qcfg.aligner})", **m, "query_s": float(np.median(secs)),
-                 "params": {}, "threshold": qcfg.threshold})
-    results["segscan"] = {**rows[-1], "per_edit": per_edit_f1(splits["test"], preds, qcfg.threshold)}
+                 "params": {}, "threshold": thr})
+    results["segscan"] = {**rows[-1], "per_edit": per_edit_f1(splits["test"], preds, thr)}
 
     n_test = len(splits["test"].queries)
     qs = [q.seconds for q in splits["test"].queries]

@@ -58,3 +58,11 @@ def find_videos(folder: str | Path, ids: set) -> dict:
         if p.is_file() and p.stem in ids:
             found[p.stem] = str(p)
     return found
+
+
+def find_distractors(folder: str | Path, ids: set) -> list[str]:
+    """Video files under ``folder`` that no annotation names (VCDB's background videos, for one)."""
+    from ..pipeline.ingest import VIDEO_EXTS
+
+    return sorted(str(p) for p in Path(folder).rglob("*")
+                  if p.is_file() and p.suffix.lower() in VIDEO_EXTS and p.stem not in ids)

@@ -31,12 +31,13 @@ class QueryConfig:
     # (all keyframe pairs, Chamfer similarity of region vectors, background-normalised per row: the
     # rerank stage) or "auto": the maps the aligner was trained on (SPD's model card says), else "regions"
     map_mode: str = "auto"
-    # two thresholds on segment scores: below ``min_score`` a segment is not listed (nor a video left
-    # without any); a video whose best segment reaches ``threshold`` is declared a copy (Match.copy).
-    # ``threshold`` is the segment-F1-best one on the benchmark's train split; ``min_score`` is lower so
-    # the ranked list still shows weaker matches (a heavily edited copy often scores between the two)
-    min_score: float = 0.2
-    threshold: float = 0.37
+    # two thresholds on segment scores, in the aligner's units: below ``min_score`` a segment is not
+    # listed (nor a video left without any); a video whose best segment reaches ``threshold`` is
+    # declared a copy (Match.copy). None = the aligner's own (``list_floor``, ``copy_threshold``):
+    # for TN 0.2 and the segment-F1-best threshold on the benchmark's train split; the floor is lower
+    # so that the ranked list still shows weaker matches (heavily edited copies often score between)
+    min_score: float | None = None
+    threshold: float | None = None
     flip: bool = True  # also search with the mirrored query keyframes (copies are often flipped)
     # similarity normalisation: subtract from each query keyframe's similarities the mean of its
     # neighbours ranked bg_ranks[0]..bg_ranks[1] (what an unrelated keyframe scores in this index),
@@ -114,6 +115,13 @@ def region_maps(db: Database, cands, q: VideoFeatures, q_flipped: VideoFeatures 
     return [SimilarityMap(b, q.times, t, None, median_step(q.times), median_step(t)) for b, t in blocks]
 
 
+def resolve_thresholds(cfg: QueryConfig, aligner=None) -> tuple[float, float]:
+    """(listing floor, copy threshold) of a query: the config's, else the aligner's own."""
+    floor = cfg.min_score if cfg.min_score is not None else float(getattr(aligner, "list_floor", 0.0))
+    thr = cfg.threshold if cfg.threshold is not None else float(getattr(aligner, "copy_threshold", floor))
+    return floor, thr
+
+
 def resolve_map_mode(cfg: QueryConfig, aligner=None) -> str:
     """The map kind a query builds: ``cfg.map_mode``, or for "auto" the aligner's own (else "regions")."""
     if cfg.map_mode != "auto":
@@ -122,11 +130,13 @@ def resolve_map_mode(cfg: QueryConfig, aligner=None) -> str:
 
 
 def build_maps(db: Database, q: VideoFeatures, cfg: QueryConfig,
-               q_flipped: VideoFeatures | None = None) -> tuple[list, list[SimilarityMap]]:
+               q_flipped: VideoFeatures | None = None, exclude=()) -> tuple[list, list[SimilarityMap]]:
     """Search the index and assemble the similarity maps of the best candidates.
 
     With ``q_flipped`` (the mirrored keyframes' features) both are searched and each map
-    cell keeps the higher of the two similarities.
+    cell keeps the higher of the two similarities. Videos numbered in ``exclude`` are not
+    candidates (a query that is itself in the catalogue is not its own copy, nor part of
+    the background its region maps are normalised by).
     """
     k = max(cfg.topn, cfg.bg_ranks[1]) if cfg.bg_ranks else cfg.topn
     neigh = db.search(q.global_feats, k)
@@ -135,7 +145,10 @@ def build_maps(db: Database, q: VideoFeatures, cfg: QueryConfig,
     bgs = None
     if cfg.bg_ranks:
         neigh, bgs = _normalise(neigh, cfg.bg_ranks, cfg.topn * (2 if q_flipped is not None else 1))
-    cands = top_candidates(group_neighbours(neigh, len(q)), cfg.candidates)
+    grouped = group_neighbours(neigh, len(q))
+    for num in exclude:
+        grouped.pop(num, None)
+    cands = top_candidates(grouped, cfg.candidates)
     mode = resolve_map_mode(cfg)
     if mode == "regions":
         return cands, region_maps(db, cands, q, q_flipped, normalise=cfg.bg_ranks is not None)
@@ -161,7 +174,8 @@ def search_features(db: Database, q: VideoFeatures, cfg: QueryConfig, aligner=No
     """Query with precomputed features (the benchmark and services use this directly)."""
     aligner = aligner or make_aligner(cfg.aligner, **cfg.aligner_params)
     t0 = time.perf_counter()
-    cfg = replace(cfg, map_mode=resolve_map_mode(cfg, aligner))
+    floor, thr = resolve_thresholds(cfg, aligner)
+    cfg = replace(cfg, map_mode=resolve_map_mode(cfg, aligner), min_score=floor, threshold=thr)
     flipped = q_flipped if cfg.flip else None
     cands, maps = build_maps(db, q, cfg, flipped)
     t1 = time.perf_counter()
