@@ -82,6 +82,10 @@ def main(argv=None) -> int:
                          "--aligner-param length_weight=0), "
                          "'dense' (all keyframe pairs, global vectors) or 'auto' (the aligner's own kind: what SPD's "
                          "weights were trained on, regions for tn) (default: %(default)s)")
+    ap.add_argument("--region-bg-quantile", type=float, default=0.5, metavar="Q",
+                    help="region maps: each query keyframe's background is this quantile of its similarities to "
+                         "all candidates' keyframes (default: %(default)s, the median; 0.9 with --candidates 20 "
+                         "holds up better in very large catalogues, see docs/BENCHMARKS.md)")
     ap.add_argument("--no-flip", dest="flip", action="store_false",
                     help="do not also search with the mirrored query (faster, misses flipped copies)")
     ap.add_argument("--min-score", type=float, default=None,
@@ -98,6 +102,8 @@ def main(argv=None) -> int:
     for name in ("topk", "topn", "candidates"):
         if getattr(args, name) <= 0:
             ap.error(f"--{name} must be > 0")
+    if not 0.0 <= args.region_bg_quantile <= 1.0:
+        ap.error("--region-bg-quantile must be within [0, 1]")
     aligner_params = {}
     for item in args.aligner_param:
         key, sep, value = item.partition("=")
@@ -124,6 +130,7 @@ def main(argv=None) -> int:
         cfg = QueryConfig(topn=args.topn, candidates=args.candidates, topk=args.topk, aligner=args.aligner,
                           aligner_params=aligner_params,
                           map_mode=args.map_mode, min_score=args.min_score, threshold=args.threshold,
+                          region_bg_quantile=args.region_bg_quantile,
                           flip=args.flip)
         enc_cfg = encoder_config(args)
         paths, missing = expand_inputs(args.clips)

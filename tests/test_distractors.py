@@ -24,11 +24,25 @@ def test_distractor_regions_are_remade_identically_and_match_the_indexed_globals
         g = f.region_feats.astype(np.float32).sum(1)
         np.testing.assert_allclose(g / np.linalg.norm(g, axis=1, keepdims=True), f.global_feats, atol=2e-3)
         np.testing.assert_array_equal(f.region_feats, db.features_by_num(OFFSET + v).region_feats)
-    # consecutive keyframes are correlated (a slow walk), different videos are not the same
+    # three shots: keyframes within a shot are alike, across a cut they are not; videos differ
     g0, _ = synth_video(base, 0, seed=3)
     g1, _ = synth_video(base, 1, seed=3)
-    assert float((g0[:-1] * g0[1:]).sum(1).min()) > 0.9
+    consecutive = (g0[:-1] * g0[1:]).sum(1)
+    cuts = np.array([KEYFRAMES_PER_VIDEO // 3 - 1, 2 * KEYFRAMES_PER_VIDEO // 3 - 1])
+    within = np.delete(consecutive, cuts)
+    assert within.min() > 0.8 and consecutive[cuts].max() < within.min()
     assert not np.allclose(g0, g1)
     # a search finds a distractor keyframe as its own nearest neighbour
     s, nums, kf = db.search(vecs[[65]], 1)[0]
     assert nums[0] == OFFSET + 1 and kf[0] == 5
+
+
+def test_distractor_photos_are_never_query_filler():
+    from pathlib import Path
+
+    from segscan.bench.generate import photo_roles
+
+    photos = [Path(f"p{i}.jpg") for i in range(11)]
+    gallery, filler = photo_roles(photos, np.random.default_rng(5))
+    again, _ = photo_roles(photos, np.random.default_rng(5))
+    assert gallery == again and not set(gallery) & set(filler) and len(gallery) + len(filler) == 11

@@ -60,7 +60,7 @@ class _FakeDb:
         return SimpleNamespace(times=self.videos[num].times)
 
 
-def test_region_maps_keep_the_mirrored_best_and_subtract_the_row_median():
+def test_region_maps_keep_the_mirrored_best_and_subtract_a_row_quantile():
     rng = np.random.default_rng(1)
     regs = _unit(rng.normal(size=(2, 5, 9, 16))).astype(np.float32)
     vids = {n: VideoFeatures(np.arange(5.0), _unit(regs[n].sum(1)), regs[n]) for n in (0, 1)}
@@ -70,10 +70,13 @@ def test_region_maps_keep_the_mirrored_best_and_subtract_the_row_median():
     raw = region_maps(_FakeDb(vids), cands, q, flipped, normalise=False)
     assert [m.values.shape for m in raw] == [(2, 5), (2, 5)]
     np.testing.assert_allclose([raw[1].values[0, 2], raw[1].values[1, 3]], 1.0, atol=1e-5)
-    maps = region_maps(_FakeDb(vids), cands, q, flipped)
+    maps = region_maps(_FakeDb(vids), cands, q, flipped)  # default: each row's median is 0
     both = np.concatenate([m.values for m in maps], axis=1)
     np.testing.assert_allclose(np.median(both, axis=1), 0.0, atol=1e-6)
     assert both[0].argmax() == 5 + 2 and both[1].argmax() == 5 + 3
+    high = np.concatenate([m.values for m in region_maps(_FakeDb(vids), cands, q, flipped, bg_quantile=0.9)], axis=1)
+    np.testing.assert_allclose(np.quantile(high, 0.9, axis=1), 0.0, atol=1e-6)
+    assert (high > 0).sum(1).max() <= 1  # only the copied keyframe stands above that background
 
 
 def test_thresholds_come_from_the_config_else_from_the_aligner():

@@ -1,10 +1,12 @@
 """Feature-level distractors: many realistic keyframe vectors, far past the clips that exist here.
 
-Base vectors come from real photos (``../shared/images``) under augmentation (random
-crops, flips, brightness), run through the same extractor as the gallery: their region
-vectors. Distractor "videos" are then made in feature space: each region walks slowly
-between three base photos' with a little noise, so consecutive keyframes are correlated as
-in real video, and the global vector is made from the regions as the extractor makes it.
+Base vectors come from real photos (the half of ``../shared/images`` that the benchmark
+animates into gallery distractors, never the half its queries use as filler) under
+augmentation (random crops, flips, brightness), run through the same extractor as the
+gallery: their region vectors. Distractor "videos" are then made in feature space: three
+shots on three base photos, every keyframe its photo's regions plus a little noise, so
+consecutive keyframes are alike as in real video, and the global vector is made from the
+regions as the extractor makes it.
 Only the global vectors of all distractors are held (for the index); a distractor's
 regions are made again, identically, when a query asks for its features (region maps).
 The wrapper answers the three questions the query path asks of a database (search,
@@ -27,17 +29,25 @@ KEYFRAMES_PER_VIDEO = 60
 
 
 def base_vectors(encoder, images: Path, path: Path, per_image: int = 4, seed: int = 0) -> np.ndarray:
-    """(N, R, D) region vectors of augmented photos (cached in ``path``; a cache without regions is redone)."""
+    """(N, R, D) region vectors of augmented photos, cached in ``path`` (a cache made otherwise is redone).
+
+    Only the benchmark's gallery-distractor photos are used, never the photos its queries
+    take their filler footage from (``generate.photo_roles``): a distractor showing a
+    query's filler would be a true visual match counted as false.
+    """
+    from .generate import _photos, photo_roles
+
+    source = f"gallery-distractor photos, seed {seed}, {per_image} per image"
     if path.exists():
         z = np.load(path)
-        if "r" in z.files:
+        if "r" in z.files and "source" in z.files and str(z["source"]) == source:
             return z["r"]
     import skimage.io
 
     from ..synth import SpatialEdit, resize
 
+    files, _ = photo_roles(_photos(images), np.random.default_rng(seed))
     rng = np.random.default_rng(seed)
-    files = sorted(p for p in images.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     size = encoder.extractor.spec.input_size
     batch, out = [], []
     for f in tqdm(files, desc="distractor base vectors"):
@@ -62,31 +72,34 @@ def base_vectors(encoder, images: Path, path: Path, per_image: int = 4, seed: in
         out.append(encoder.extractor(np.stack(batch))[1])
     r = np.concatenate(out)
     tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, r=r)
+    np.savez(tmp, r=r, source=source)
     tmp.replace(path)
     return r
 
 
-def synth_video(base: np.ndarray, v: int, seed: int = 0, noise: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+def synth_video(base: np.ndarray, v: int, seed: int = 0, noise: float = 0.3) -> tuple[np.ndarray, np.ndarray]:
     """Distractor video ``v``: (global (L, D) float32, regions (L, R, D) float16), the same every call.
 
-    Each region walks slowly from one base photo's region to a second's and on to a third's,
-    with a little noise, and is l2-normalised; the global vector is made from the regions
-    as the extractor makes it (the l2-normalised sum), so region and global maps agree.
+    Three shots of equal length, each on one augmented photo (the cuts of real video); within
+    a shot every keyframe's regions are the photo's plus independent noise of about
+    ``noise`` of their length (consecutive keyframes about 0.9 alike), l2-normalised. The
+    global vector is made from the regions as the extractor makes it (the l2-normalised
+    sum), so region and global maps agree. (Cross-fading between photos instead makes
+    every region a blend of two unrelated ones, which no real frame is, and which region
+    matching finds close to everything.)
     """
     rng = np.random.default_rng((seed, v))
     L = KEYFRAMES_PER_VIDEO
-    t = np.linspace(0, 2, L)[:, None, None]
-    a, b, c = base[rng.integers(0, len(base), 3)].astype(np.float32)
-    r = np.where(t < 1, (1 - t) * a + t * b, (2 - t) * b + (t - 1) * c)
-    r = r + noise * rng.normal(size=r.shape).astype(np.float32) / np.sqrt(base.shape[-1])
+    picks = base[rng.integers(0, len(base), 3)].astype(np.float32)
+    shot = np.minimum(np.arange(L) * 3 // L, 2)
+    r = picks[shot] + noise * rng.normal(size=(L,) + base.shape[1:]).astype(np.float32) / np.sqrt(base.shape[-1])
     r /= np.linalg.norm(r, axis=-1, keepdims=True)
     g = r.sum(1)
     g /= np.linalg.norm(g, axis=-1, keepdims=True)
     return g.astype(np.float32), r.astype(np.float16)
 
 
-def synth_videos(base: np.ndarray, n_vectors: int, seed: int = 0, noise: float = 0.05) -> np.ndarray:
+def synth_videos(base: np.ndarray, n_vectors: int, seed: int = 0, noise: float = 0.3) -> np.ndarray:
     """Global vectors of the first ``n_vectors`` distractor keyframes (whole videos of KEYFRAMES_PER_VIDEO)."""
     n_videos = -(-n_vectors // KEYFRAMES_PER_VIDEO)
     out = np.empty((n_videos * KEYFRAMES_PER_VIDEO, base.shape[-1]), np.float32)

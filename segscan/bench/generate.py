@@ -102,6 +102,19 @@ def _photos(images: Path) -> list[Path]:
     return sorted(p for p in images.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
 
 
+def photo_roles(photos: list[Path], rng: np.random.Generator) -> tuple[list[Path], list[Path]]:
+    """(gallery-distractor photos, filler photos): a seeded half each.
+
+    The first half is animated into the gallery's distractor videos (and is what the
+    feature-level distractors are made from); the second half is only ever query filler,
+    so nothing a query shows outside its copied segments is anywhere in the index. This is
+    the first draw of the benchmark's generator: ``photo_roles(photos, default_rng(seed))``
+    repeats it.
+    """
+    order = rng.permutation(len(photos))
+    return [photos[i] for i in order[: len(photos) // 2]], [photos[i] for i in order[len(photos) // 2:]]
+
+
 def _load_photo(p: Path) -> np.ndarray:
     import skimage.io
 
@@ -132,10 +145,7 @@ def build(out: str | Path, cfg: BenchConfig | None = None, media: str | Path = D
     split = cfg.split(clips)
     for sub in ("distractors", "queries/train", "queries/test", "truth"):
         (out / sub).mkdir(parents=True, exist_ok=True)
-    # photos: first half animated into gallery distractors, second half only ever filler
-    order = rng.permutation(len(photos))
-    distractor_photos = [photos[i] for i in order[: len(photos) // 2]]
-    filler_photos = [photos[i] for i in order[len(photos) // 2:]]
+    distractor_photos, filler_photos = photo_roles(photos, rng)
 
     # one clip per content group in the gallery, so a copy has exactly one true reference
     gallery, seen = [], set()

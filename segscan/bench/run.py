@@ -276,6 +276,11 @@ def main(argv=None) -> int:
     ap.add_argument("--map", default=None, choices=["sparse", "dense", "regions"],
                     help="similarity maps every aligner sees (default: the query path's for its default aligner, "
                          f"{resolve_map_mode(QueryConfig())}; SPD's model card names the maps its weights were trained on)")
+    ap.add_argument("--candidates", type=int, default=None, metavar="M",
+                    help="candidate videos aligned per query (default: the query path's)")
+    ap.add_argument("--region-bg-quantile", type=float, default=None, metavar="Q",
+                    help="region maps: the quantile of each row's similarities taken as its background "
+                         "(default: the query path's, the median)")
     ap.add_argument("--spd-weights", default=None, metavar="PT",
                     help="SPD weights to evaluate (default: the shipped ones)")
     ap.add_argument("--json", default=None, help="also write results here (they always go to the benchmark folder, "
@@ -313,6 +318,10 @@ def main(argv=None) -> int:
     ingest_speed = json.loads(ingest_log.read_text())["x_realtime"] if ingest_log.exists() else None
     encoder = VideoEncoder(ecfg)
     qcfg = QueryConfig(map_mode=args.map or resolve_map_mode(QueryConfig()))
+    if args.candidates:
+        qcfg.candidates = args.candidates
+    if args.region_bg_quantile is not None:
+        qcfg.region_bg_quantile = args.region_bg_quantile
     with Database.open(db_dir, readonly=True, feature_config=feature_config(ecfg)) as db:
         stats = db.stats()
         if args.distractors:

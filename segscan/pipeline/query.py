@@ -43,6 +43,10 @@ class QueryConfig:
     # neighbours ranked bg_ranks[0]..bg_ranks[1] (what an unrelated keyframe scores in this index),
     # so thresholds mean the same with 1 thousand or 1 million keyframes indexed; None = off
     bg_ranks: tuple[int, int] | None = (32, 64)
+    # region maps: each row's background is this quantile of its similarities to all candidates'
+    # keyframes (region_maps); the median is what the shipped TN thresholds were chosen for; 0.9 with
+    # thresholds tuned for it measured better (docs/BENCHMARKS.md) but is not the default yet
+    region_bg_quantile: float = 0.5
     # re-place each kept 1x-speed segment on its best time offset (to a fraction of a keyframe) from the
     # double-centred region similarity of the two videos (align.base.refine_offset)
     refine: bool = True
@@ -96,13 +100,17 @@ def region_similarity(db: Database, num: int, q: VideoFeatures, q_flipped: Video
 
 
 def region_maps(db: Database, cands, q: VideoFeatures, q_flipped: VideoFeatures | None = None,
-                normalise: bool = True) -> list[SimilarityMap]:
+                normalise: bool = True, bg_quantile: float = 0.5) -> list[SimilarityMap]:
     """Region-level dense maps of the candidates (the rerank stage's frame-to-frame similarity).
 
     Each cell is the Chamfer similarity of the two keyframes' region vectors, the higher
-    of the plain and the mirrored query's. With ``normalise`` each row has its median over
-    all candidates' keyframes subtracted (what an unrelated keyframe of a similar-looking
-    video scores), so that a threshold means the same for every query keyframe.
+    of the plain and the mirrored query's. With ``normalise`` each row has the
+    ``bg_quantile`` quantile of its similarities to all candidates' keyframes subtracted
+    (the median by default: what an unrelated keyframe of a similar-looking video scores),
+    so that a threshold means the same for every query keyframe. A higher quantile (0.9)
+    follows the index's density better: with a million distractor keyframes indexed the
+    candidates are closer to the query and that background rises with them (measured in
+    docs/BENCHMARKS.md; not the default yet).
     A candidate stored without region vectors falls back to its global vectors.
     """
     if q.region_feats is None:
@@ -110,7 +118,7 @@ def region_maps(db: Database, cands, q: VideoFeatures, q_flipped: VideoFeatures 
     blocks = [(region_similarity(db, c.num, q, q_flipped), np.asarray(db.video_by_num(c.num).times))
               for c in cands]
     if normalise and blocks:
-        bg = np.median(np.concatenate([b for b, _ in blocks], axis=1), axis=1, keepdims=True)
+        bg = np.quantile(np.concatenate([b for b, _ in blocks], axis=1), bg_quantile, axis=1, keepdims=True)
         blocks = [(b - bg, t) for b, t in blocks]
     return [SimilarityMap(b, q.times, t, None, median_step(q.times), median_step(t)) for b, t in blocks]
 
@@ -151,7 +159,8 @@ def build_maps(db: Database, q: VideoFeatures, cfg: QueryConfig,
     cands = top_candidates(grouped, cfg.candidates)
     mode = resolve_map_mode(cfg)
     if mode == "regions":
-        return cands, region_maps(db, cands, q, q_flipped, normalise=cfg.bg_ranks is not None)
+        return cands, region_maps(db, cands, q, q_flipped, normalise=cfg.bg_ranks is not None,
+                                  bg_quantile=cfg.region_bg_quantile)
     maps = []
     for c in cands:
         rec = db.video_by_num(c.num)
