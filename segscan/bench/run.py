@@ -27,6 +27,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..align import make_aligner
+from ..align.base import nms_segments, refine_offset
 from ..index.store import Database
 from ..pipeline.extract import EncoderConfig, VideoEncoder, feature_config
 from ..pipeline.ingest import ingest
@@ -132,11 +133,18 @@ def encode_queries(bench: Path, part: str, encoder: VideoEncoder, db, qcfg: Quer
 
 
 def predict(split: Split, aligner, topk: int = 10):
-    """Run an aligner on every map: (boxes with scores per pair, rankings, align seconds per query)."""
+    """Run an aligner on every map: (boxes with scores per pair, rankings, align seconds per query).
+
+    Segments on dense maps (region maps) are re-placed on their best offset as the query path
+    does (``refine_offset`` on the map's own values); sparse maps have no values to do it with.
+    """
     preds, rankings, secs = {}, {}, []
     for q in split.queries:
         t0 = time.perf_counter()
         segs = aligner.align(q.maps) if q.maps else []
+        # the query path's offset refinement, where the maps are dense (region maps: their own values)
+        segs = [nms_segments([refine_offset(x, m.values, m.q_times, m.r_times) for x in ss]) if m.mask.all() else ss
+                for m, ss in zip(q.maps, segs)]
         secs.append(time.perf_counter() - t0 + q.seconds)
         scored = []
         for ref, ss, pre in zip(q.refs, segs, q.prescores):
