@@ -97,7 +97,7 @@ def test_vcdb_mode_runs_on_a_vcsl_folder(corpus, tmp_path, capsys):
     assert "segscan default (tn)" in out and "HV" in out
     rows = json.loads((d / "segscan-results.json").read_text())["rows"]
     default = rows[-1]
-    # the copy is found and ranked first (segments and video); off-diagonal segments of the slow pan
-    # (its content recurs at other offsets) above the copy threshold cost precision
-    assert default["recall"] == 1.0 and default["micro_ap"] == 1.0 and default["video_map"] == 1.0
+    # the copy is found (its ends re-placed to a fraction of a second) and ranked first; off-diagonal
+    # segments of the slow pan (its content recurs at other offsets) above the copy threshold cost precision
+    assert default["recall"] > 0.95 and default["micro_ap"] > 0.95 and default["video_map"] == 1.0
     assert default["f1"] > 0.4
