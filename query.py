@@ -116,7 +116,7 @@ def main(argv=None) -> int:
     try:
         from segscan.align import make_aligner
 
-        make_aligner(args.aligner, **aligner_params)
+        aligner = make_aligner(args.aligner, **aligner_params)  # one for all clips (SPD loads its model once)
     except (TypeError, ValueError) as exc:
         ap.error(f"--aligner {args.aligner} with {aligner_params}: {exc}")
 
@@ -140,7 +140,7 @@ def main(argv=None) -> int:
             encoder = VideoEncoder(enc_cfg)
             for path in paths:
                 try:
-                    res = query_video(db, encoder, path, cfg)
+                    res = query_video(db, encoder, path, cfg, aligner)
                 except VideoError as exc:
                     failed.append((path, exc.reason))
                     print(f"error: {exc}", file=sys.stderr)

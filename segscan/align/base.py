@@ -5,6 +5,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
+from ..index.simmap import median_step
 from ..types import Segment, SimilarityMap
 
 
@@ -135,7 +136,7 @@ def refine_offset(seg: Segment, values: np.ndarray, q_times: np.ndarray, r_times
         return seg
     v = np.asarray(values, np.float64)
     v = v - v.mean(1, keepdims=True) - v.mean(0, keepdims=True) + v.mean()
-    step = float(np.median(np.diff(r_times)))
+    step = median_step(r_times)
     offs = (seg.r_start - seg.q_start) + np.arange(-window, window + 1) * step
     t = q_times[rows][None, :] + offs[:, None]  # (offsets, rows): reference time of each row
     inside = (t >= r_times[0] - 1e-6) & (t <= r_times[-1] + 1e-6)
@@ -157,6 +158,12 @@ def refine_offset(seg: Segment, values: np.ndarray, q_times: np.ndarray, r_times
     if q1 <= q0:
         return seg
     return Segment(q0, q1, q0 + off, q1 + off, seg.score)
+
+
+def refine_segments(segs: list[Segment], values: np.ndarray, q_times: np.ndarray,
+                    r_times: np.ndarray) -> list[Segment]:
+    """Every segment through :func:`refine_offset`; then those that now coincide with a stronger one go."""
+    return nms_segments([refine_offset(x, values, q_times, r_times) for x in segs])
 
 
 def nms_segments(segs: list[Segment], iou: float = 0.5) -> list[Segment]:

@@ -27,7 +27,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..align import make_aligner
-from ..align.base import nms_segments, refine_offset
+from ..align.base import refine_segments
 from ..index.store import Database
 from ..pipeline.extract import EncoderConfig, VideoEncoder, feature_config
 from ..pipeline.ingest import ingest
@@ -143,7 +143,7 @@ def predict(split: Split, aligner, topk: int = 10):
         t0 = time.perf_counter()
         segs = aligner.align(q.maps) if q.maps else []
         # the query path's offset refinement, where the maps are dense (region maps: their own values)
-        segs = [nms_segments([refine_offset(x, m.values, m.q_times, m.r_times) for x in ss]) if m.mask.all() else ss
+        segs = [refine_segments(ss, m.values, m.q_times, m.r_times) if m.mask.all() else ss
                 for m, ss in zip(q.maps, segs)]
         secs.append(time.perf_counter() - t0 + q.seconds)
         scored = []

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..align import make_aligner
-from ..align.base import nms_segments, refine_offset
+from ..align.base import refine_segments
 from ..index.simmap import chamfer_similarity, dense_map, group_neighbours, median_step, sparse_map, top_candidates
 from ..index.store import Database
 from ..types import Match, SimilarityMap, VideoFeatures
@@ -198,8 +198,7 @@ def search_features(db: Database, q: VideoFeatures, cfg: QueryConfig, aligner=No
         rec = db.video_by_num(c.num)
         if cfg.refine and q.region_feats is not None:
             dense = m.values if cfg.map_mode == "regions" else region_similarity(db, c.num, q, flipped)
-            # re-placed segments may now coincide with a stronger one: drop those again
-            s = nms_segments([refine_offset(x, dense, m.q_times, m.r_times) for x in s])
+            s = refine_segments(s, dense, m.q_times, m.r_times)
         score = max(x.score for x in s)
         matches.append(Match(rec.video_id, rec.path, score, sorted(s, key=lambda x: x.q_start), c.prescore,
                              copy=score >= cfg.threshold))
