@@ -19,6 +19,7 @@ import sys
 
 from segscan.cli import add_encoder_args, encoder_config, run_main
 from segscan.align.tn import TemporalNetwork
+from segscan.pipeline.query import QueryConfig
 
 
 def fmt_time(t: float) -> str:
@@ -67,10 +68,14 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("clips", nargs="+", help="query video files, folders or list files")
     ap.add_argument("--db", default="segscan-db", help="database directory (default: %(default)s)")
-    ap.add_argument("--topk", type=int, default=100, help="videos to return (default: %(default)s)")
+    ap.add_argument("--topk", type=int, default=100,
+                    help="videos to return, at most --candidates of them (default: %(default)s)")
     ap.add_argument("--topn", type=int, default=64, help="index neighbours per query keyframe (default: %(default)s)")
-    ap.add_argument("--candidates", type=int, default=100,
-                    help="candidate videos aligned after pre-scoring (default: %(default)s)")
+    ap.add_argument("--candidates", type=int, default=QueryConfig.candidates,
+                    help="candidate videos aligned after pre-scoring: the ranked list holds at most this many. More "
+                         "finds more weak matches, but in a catalogue of a million keyframes each extra candidate "
+                         "is mostly a chance for a false segment (100 instead of 20 cost 8 F1 points there, "
+                         "docs/BENCHMARKS.md) (default: %(default)s)")
     ap.add_argument("--aligner", default="tn", help="temporal aligner: tn, spd, dp, hv, dtw (default: %(default)s)")
     ap.add_argument("--aligner-param", action="append", default=[], metavar="KEY=VALUE",
                     help="set one of the aligner's parameters, e.g. min_sim=0.2 (repeatable)")
@@ -84,8 +89,8 @@ def main(argv=None) -> int:
                          "weights were trained on, regions for tn) (default: %(default)s)")
     ap.add_argument("--region-bg-quantile", type=float, default=0.5, metavar="Q",
                     help="region maps: each query keyframe's background is this quantile of its similarities to "
-                         "all candidates' keyframes (default: %(default)s, the median; 0.9 with --candidates 20 "
-                         "holds up better in very large catalogues, see docs/BENCHMARKS.md)")
+                         "all candidates' keyframes (default: %(default)s, the median, what the thresholds were "
+                         "chosen for)")
     ap.add_argument("--no-flip", dest="flip", action="store_false",
                     help="do not also search with the mirrored query (faster, misses flipped copies)")
     ap.add_argument("--min-score", type=float, default=None,
@@ -125,7 +130,7 @@ def main(argv=None) -> int:
         from segscan.index.store import Database
         from segscan.pipeline.extract import VideoEncoder, feature_config
         from segscan.pipeline.ingest import expand_inputs
-        from segscan.pipeline.query import QueryConfig, query_video
+        from segscan.pipeline.query import query_video
 
         cfg = QueryConfig(topn=args.topn, candidates=args.candidates, topk=args.topk, aligner=args.aligner,
                           aligner_params=aligner_params,

@@ -64,6 +64,43 @@ def test_refine_offset_finds_the_sub_keyframe_offset_on_slow_footage():
     assert refine_offset(fast, vals, qt, rt) == fast
 
 
+def test_merge_diagonal_joins_pieces_of_one_copy_only():
+    from segscan.align.base import merge_diagonal
+    from segscan.types import Segment
+
+    a = Segment(0.0, 4.0, 10.2, 14.2, 0.5)
+    b = Segment(5.0, 9.0, 15.0, 19.0, 0.6)  # same diagonal (offset 10.0 vs 10.2), one keyframe apart
+    other = Segment(5.0, 9.0, 25.0, 29.0, 0.7)  # another offset
+    fast = Segment(0.0, 4.0, 10.0, 18.0, 0.4)  # 2x speed: never joined
+    out = merge_diagonal([b, a, other, fast], step=1.0)
+    assert len(out) == 3 and fast in out and other in out
+    (j,) = [s for s in out if s not in (fast, other)]
+    # the longer piece's offset (both 4 s: the first one met, a's 10.2) and the better score
+    assert (j.q_start, j.q_end, j.score) == (0.0, 9.0, 0.6)
+    assert abs(j.r_start - 10.2) < 1e-9 and abs(j.r_end - 19.2) < 1e-9
+    far = Segment(7.0, 9.0, 17.2, 19.2, 0.5)  # same offset as a, but 3 s apart: two copies
+    assert len(merge_diagonal([a, far], step=1.0)) == 2
+
+
+def test_snap_to_edges_runs_a_near_edge_segment_to_the_clip_ends():
+    from segscan.align.base import snap_to_edges
+    from segscan.types import Segment
+
+    qt, rt = np.arange(10.0), np.arange(30.0)
+    s = snap_to_edges(Segment(1.0, 9.0, 13.5, 21.5, 0.4), qt, rt, rows=1)
+    assert (s.q_start, s.q_end, s.r_start, s.r_end, s.score) == (0.0, 10.0, 12.5, 22.5, 0.4)
+    # two keyframes from the start: left as it is with rows=1
+    s = snap_to_edges(Segment(2.0, 9.0, 14.5, 21.5, 0.4), qt, rt, rows=1)
+    assert (s.q_start, s.q_end) == (2.0, 10.0)
+    # the reference starts 0.5 s before the segment's reference start: only that far
+    s = snap_to_edges(Segment(1.0, 5.0, 0.5, 4.5, 0.4), qt, rt, rows=1)
+    assert (s.q_start, s.r_start) == (0.5, 0.0)
+    # off unit speed, or rows=0: unchanged
+    fast = Segment(1.0, 9.0, 2.0, 18.0, 0.4)
+    assert snap_to_edges(fast, qt, rt, rows=1) == fast
+    assert snap_to_edges(Segment(1.0, 9.0, 13.5, 21.5, 0.4), qt, rt, rows=0) == Segment(1.0, 9.0, 13.5, 21.5, 0.4)
+
+
 def test_tn_follows_a_speed_change():
     m = _map(30, 60, (2, 22, 10), speed=2.0)
     (segs,) = make_aligner("tn").align([m])

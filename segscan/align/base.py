@@ -160,10 +160,62 @@ def refine_offset(seg: Segment, values: np.ndarray, q_times: np.ndarray, r_times
     return Segment(q0, q1, q0 + off, q1 + off, seg.score)
 
 
-def refine_segments(segs: list[Segment], values: np.ndarray, q_times: np.ndarray,
-                    r_times: np.ndarray) -> list[Segment]:
-    """Every segment through :func:`refine_offset`; then those that now coincide with a stronger one go."""
-    return nms_segments([refine_offset(x, values, q_times, r_times) for x in segs])
+def unit_offset(seg: Segment, max_speed_error: float = 0.1) -> float | None:
+    """The time offset (reference minus query) of a 1x-speed segment; None for other speeds."""
+    dq = seg.q_end - seg.q_start
+    if dq <= 0 or abs((seg.r_end - seg.r_start) / dq - 1.0) > max_speed_error:
+        return None
+    return 0.5 * ((seg.r_start - seg.q_start) + (seg.r_end - seg.q_end))
+
+
+def merge_diagonal(segs: list[Segment], step: float) -> list[Segment]:
+    """Join 1x-speed segments that lie on one diagonal (offsets within half a ``step``) and whose
+    query spans overlap or touch (gap up to one step): pieces of one copy the aligner found apart."""
+    out: list[Segment] = []
+    rest = [s for s in segs if unit_offset(s) is None]
+    ones = sorted((s for s in segs if unit_offset(s) is not None), key=lambda s: s.q_start)
+    for s in ones:
+        for i, k in enumerate(out):
+            if abs(unit_offset(s) - unit_offset(k)) <= 0.5 * step and s.q_start <= k.q_end + step + 1e-6 \
+                    and k.q_start <= s.q_end + step + 1e-6:
+                # the longer piece's offset stands for the joined one
+                off = unit_offset(k if k.q_end - k.q_start >= s.q_end - s.q_start else s)
+                q0, q1 = min(s.q_start, k.q_start), max(s.q_end, k.q_end)
+                out[i] = Segment(q0, q1, q0 + off, q1 + off, max(s.score, k.score))
+                break
+        else:
+            out.append(s)
+    return out + rest
+
+
+def snap_to_edges(seg: Segment, q_times: np.ndarray, r_times: np.ndarray, rows: int) -> Segment:
+    """Run a 1x-speed segment that stops within ``rows`` keyframes of the query's first (last)
+    keyframe on to it, as far as the reference allows.
+
+    A clip cut out of a copy starts where the copied footage does, but its first and last
+    keyframes often match weakly (a cut, a fade, a heavy crop), and the aligner's path starts
+    at the first keyframe above its floor.
+    """
+    off = unit_offset(seg)
+    if rows <= 0 or off is None or len(q_times) < 2:
+        return seg
+    q_step, r_step = median_step(q_times), median_step(r_times)
+    q0, q1 = seg.q_start, seg.q_end  # only ever extended, never cut
+    if q0 <= float(q_times[0]) + rows * q_step + 1e-6:
+        q0 = min(q0, max(float(q_times[0]), float(r_times[0]) - off))
+    if q1 >= float(q_times[-1]) + (1 - rows) * q_step - 1e-6:
+        q1 = max(q1, min(float(q_times[-1]) + q_step, float(r_times[-1]) + r_step - off))
+    return Segment(q0, q1, q0 + off, q1 + off, seg.score)
+
+
+def refine_segments(segs: list[Segment], values: np.ndarray, q_times: np.ndarray, r_times: np.ndarray,
+                    window: int = 3, edge_rows: int = 1) -> list[Segment]:
+    """Every segment through :func:`refine_offset`; pieces now on one diagonal joined
+    (:func:`merge_diagonal`), run to the clip's ends when close to them (:func:`snap_to_edges`);
+    then those that coincide with a stronger one go."""
+    segs = [refine_offset(x, values, q_times, r_times, window=window) for x in segs]
+    segs = merge_diagonal(segs, median_step(r_times)) if len(r_times) > 1 else segs
+    return nms_segments([snap_to_edges(x, q_times, r_times, edge_rows) for x in segs])
 
 
 def nms_segments(segs: list[Segment], iou: float = 0.5) -> list[Segment]:

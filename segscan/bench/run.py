@@ -143,7 +143,8 @@ def predict(split: Split, aligner, topk: int = 10):
         t0 = time.perf_counter()
         segs = aligner.align(q.maps) if q.maps else []
         # the query path's offset refinement, where the maps are dense (region maps: their own values)
-        segs = [refine_segments(ss, m.values, m.q_times, m.r_times) if m.mask.all() else ss
+        segs = [refine_segments(ss, m.values, m.q_times, m.r_times, edge_rows=QueryConfig.edge_rows)
+                if m.mask.all() else ss
                 for m, ss in zip(q.maps, segs)]
         secs.append(time.perf_counter() - t0 + q.seconds)
         scored = []

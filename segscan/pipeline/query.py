@@ -23,7 +23,10 @@ log = logging.getLogger(__name__)
 @dataclass
 class QueryConfig:
     topn: int = 64  # neighbours per query keyframe
-    candidates: int = 100  # M: candidate videos kept after pre-scoring
+    # M: candidate videos kept after pre-scoring and aligned. 20, not 100: without distractors the two
+    # score alike on the benchmark, with a million distractor keyframes indexed the 80 extra candidates
+    # (nearly all distractors) cost the default 8 F1 points in false segments (docs/BENCHMARKS.md)
+    candidates: int = 20
     topk: int = 100  # videos returned
     aligner: str = "tn"
     aligner_params: dict = field(default_factory=dict)
@@ -44,12 +47,14 @@ class QueryConfig:
     # so thresholds mean the same with 1 thousand or 1 million keyframes indexed; None = off
     bg_ranks: tuple[int, int] | None = (32, 64)
     # region maps: each row's background is this quantile of its similarities to all candidates'
-    # keyframes (region_maps); the median is what the shipped TN thresholds were chosen for; 0.9 with
-    # thresholds tuned for it measured better (docs/BENCHMARKS.md) but is not the default yet
+    # keyframes (region_maps); the median is what the shipped TN thresholds were chosen for
     region_bg_quantile: float = 0.5
     # re-place each kept 1x-speed segment on its best time offset (to a fraction of a keyframe) from the
-    # double-centred region similarity of the two videos (align.base.refine_offset)
+    # double-centred region similarity of the two videos (align.base.refine_offset), join pieces that
+    # then lie on one diagonal, and run a segment that stops within edge_rows keyframes of the clip's
+    # start or end on to it (align.base.refine_segments)
     refine: bool = True
+    edge_rows: int = 1
 
 
 @dataclass
@@ -107,10 +112,8 @@ def region_maps(db: Database, cands, q: VideoFeatures, q_flipped: VideoFeatures 
     of the plain and the mirrored query's. With ``normalise`` each row has the
     ``bg_quantile`` quantile of its similarities to all candidates' keyframes subtracted
     (the median by default: what an unrelated keyframe of a similar-looking video scores),
-    so that a threshold means the same for every query keyframe. A higher quantile (0.9)
-    follows the index's density better: with a million distractor keyframes indexed the
-    candidates are closer to the query and that background rises with them (measured in
-    docs/BENCHMARKS.md; not the default yet).
+    so that a threshold means the same for every query keyframe (the 0.9 quantile was
+    measured too: no better with a million distractor keyframes, worse without; docs/BENCHMARKS.md).
     A candidate stored without region vectors falls back to its global vectors.
     """
     if q.region_feats is None:
@@ -198,7 +201,7 @@ def search_features(db: Database, q: VideoFeatures, cfg: QueryConfig, aligner=No
         rec = db.video_by_num(c.num)
         if cfg.refine and q.region_feats is not None:
             dense = m.values if cfg.map_mode == "regions" else region_similarity(db, c.num, q, flipped)
-            s = refine_segments(s, dense, m.q_times, m.r_times)
+            s = refine_segments(s, dense, m.q_times, m.r_times, edge_rows=cfg.edge_rows)
         score = max(x.score for x in s)
         matches.append(Match(rec.video_id, rec.path, score, sorted(s, key=lambda x: x.q_start), c.prescore,
                              copy=score >= cfg.threshold))
