@@ -71,11 +71,11 @@ def test_loose_box_snaps_to_the_diagonal_inside_it():
     m = _diag_map(20, 40, 4, 10, 8)  # copy: query 4..12 s <-> reference 10..18 s
     al = SPDAligner(weights="/nonexistent.pt", evidence=0.0)  # weights are only loaded for detection
     loose = Segment(3.0, 13.0, 8.0, 20.0, 0.8)  # a box a little too big on every side
-    got = al._refine(loose, m, (3.0, 13.0, 8.0, 20.0))
+    got = al._snap(loose, m, (3.0, 13.0, 8.0, 20.0))
     assert (got.q_start, got.q_end, got.r_start, got.r_end, got.score) == (4.0, 12.0, 10.0, 18.0, 0.8)
     fast = _diag_map(20, 40, 4, 10, 8, slope=2.0)  # a 2x copy keeps its box
     box = Segment(4.0, 12.0, 10.0, 25.0, 0.7)
-    assert al._refine(box, fast, (4.0, 12.0, 10.0, 25.0)) == box
+    assert al._snap(box, fast, (4.0, 12.0, 10.0, 25.0)) == box
 
 
 def test_box_confidence_weighed_by_map_evidence():
@@ -86,10 +86,38 @@ def test_box_confidence_weighed_by_map_evidence():
     weak.values *= 0.3
     box, cells = Segment(4.0, 12.0, 10.0, 18.0, 0.8), (4.0, 12.0, 10.0, 18.0)
     plain = SPDAligner(weights="/nonexistent.pt", evidence=0.0)
-    assert plain._refine(box, strong, cells).score == pytest.approx(0.8)
+    assert plain._score(box, strong, cells).score == pytest.approx(0.8)
     al = SPDAligner(weights="/nonexistent.pt", evidence=1.0)
-    s_strong, s_weak = al._refine(box, strong, cells).score, al._refine(box, weak, cells).score
+    s_strong, s_weak = al._score(box, strong, cells).score, al._score(box, weak, cells).score
     assert s_strong == pytest.approx(0.8 * 0.9, rel=1e-5) and s_weak == pytest.approx(0.8 * 0.27, rel=1e-5)
+
+
+def test_path_score_is_line_mean_plus_length_plus_confidence():
+    from segscan.types import Segment
+
+    m = _diag_map(20, 40, 4, 10, 8)  # path cells 0.9, 8 query keyframes
+    box, cells = Segment(4.0, 12.0, 10.0, 18.0, 0.8), (4.0, 12.0, 10.0, 18.0)
+    al = SPDAligner(weights="/nonexistent.pt", score="path", conf_weight=0.5, length_weight=0.1)
+    assert al._score(box, m, cells).score == pytest.approx(0.9 + 0.1 * np.log(8) + 0.5 * 0.8, rel=1e-5)
+    off = Segment(4.0, 12.0, 20.0, 28.0, 0.8)  # the same box off the diagonal: no similarity on its line
+    assert al._score(off, m, cells).score == pytest.approx(0.1 * np.log(8) + 0.5 * 0.8, rel=1e-5)
+    with pytest.raises(ValueError, match="evidence"):
+        SPDAligner(weights="/nonexistent.pt", score="bogus")
+
+
+def test_detections_are_reused_from_a_shared_cache():
+    m = _diag_map(10, 10, 0, 0, 5)
+    calls = []
+
+    class Counting(SPDAligner):
+        def _detect(self, maps):
+            calls.append(len(maps))
+            return [[] for _ in maps]
+
+    cache = {}
+    a, b = Counting(weights="/nonexistent.pt", cache=cache), Counting(weights="/nonexistent.pt", cache=cache)
+    assert a.align([m]) == [[]] and b.align([m]) == [[]]
+    assert calls == [1]  # the second aligner found the map's boxes in the cache
 
 
 def test_card_gives_map_kind_and_copy_threshold(tmp_path):
@@ -100,3 +128,8 @@ def test_card_gives_map_kind_and_copy_threshold(tmp_path):
     (tmp_path / "w.json").write_text(json.dumps({"data": {"maps": "regions"}, "test_metrics": {"threshold": 0.12}}))
     a = SPDAligner(weights=str(w))
     assert (a.maps, a.copy_threshold, a.list_floor) == ("regions", 0.12, 0.0)
+    assert (a.score, a.evidence) == ("evidence", 1.0)  # cards without a scoring: the former scoring
+    (tmp_path / "w.json").write_text(json.dumps({"scoring": {"score": "path", "conf_weight": 0.2}}))
+    a = SPDAligner(weights=str(w))
+    assert (a.score, a.conf_weight, a.length_weight, a.list_floor) == ("path", 0.2, 0.06, 0.2)
+    assert SPDAligner(weights=str(w), score="evidence").score == "evidence"  # arguments win over the card

@@ -99,6 +99,21 @@ def snap_to_unit_speed(seg: Segment, m: SimilarityMap, rows: np.ndarray, cols: n
     return Segment(q0, q1, q0 + off, q1 + off, seg.score)
 
 
+def line_mean(seg: Segment, m: SimilarityMap) -> tuple[float, int]:
+    """(mean similarity, query keyframes) along a segment's line through a dense map: each query
+    keyframe inside the segment is taken to its reference time on the line, and the map is
+    interpolated between the two reference keyframes around it."""
+    rows = np.where((m.q_times >= seg.q_start - 1e-6) & (m.q_times < seg.q_end - 1e-6))[0]
+    if len(rows) == 0 or len(m.r_times) < 2:
+        return 0.0, len(rows)
+    t = seg.r_start + (m.q_times[rows] - seg.q_start) * (seg.r_end - seg.r_start) / max(seg.q_end - seg.q_start, 1e-9)
+    hi = np.clip(np.searchsorted(m.r_times, t), 1, len(m.r_times) - 1)
+    w = np.clip((t - m.r_times[hi - 1]) / np.maximum(m.r_times[hi] - m.r_times[hi - 1], 1e-9), 0.0, 1.0)
+    v = np.where(m.mask[rows, hi - 1], m.values[rows, hi - 1], 0.0) * (1 - w) + \
+        np.where(m.mask[rows, hi], m.values[rows, hi], 0.0) * w
+    return float(v.mean()), len(rows)
+
+
 def length_scored(seg: Segment, q_step: float, weight: float) -> Segment:
     """The segment with ``weight * ln(keyframes it spans in the query)`` added to its score.
 

@@ -28,7 +28,8 @@ OFFSET = 1 << 30  # distractor video numbers start here
 KEYFRAMES_PER_VIDEO = 60
 
 
-def base_vectors(encoder, images: Path, path: Path, per_image: int = 4, seed: int = 0) -> np.ndarray:
+def base_vectors(encoder, images: Path, path: Path, per_image: int = 4, seed: int = 0,
+                 progress: bool = True) -> np.ndarray:
     """(N, R, D) region vectors of augmented photos, cached in ``path`` (a cache made otherwise is redone).
 
     Only the benchmark's gallery-distractor photos are used, never the photos its queries
@@ -50,7 +51,7 @@ def base_vectors(encoder, images: Path, path: Path, per_image: int = 4, seed: in
     rng = np.random.default_rng(seed)
     size = encoder.extractor.spec.input_size
     batch, out = [], []
-    for f in tqdm(files, desc="distractor base vectors"):
+    for f in tqdm(files, desc="distractor base vectors", disable=not progress):
         img = skimage.io.imread(str(f))
         if img.ndim == 2:
             img = np.repeat(img[..., None], 3, 2)
@@ -99,11 +100,12 @@ def synth_video(base: np.ndarray, v: int, seed: int = 0, noise: float = 0.3) -> 
     return g.astype(np.float32), r.astype(np.float16)
 
 
-def synth_videos(base: np.ndarray, n_vectors: int, seed: int = 0, noise: float = 0.3) -> np.ndarray:
+def synth_videos(base: np.ndarray, n_vectors: int, seed: int = 0, noise: float = 0.3,
+                 progress: bool = True) -> np.ndarray:
     """Global vectors of the first ``n_vectors`` distractor keyframes (whole videos of KEYFRAMES_PER_VIDEO)."""
     n_videos = -(-n_vectors // KEYFRAMES_PER_VIDEO)
     out = np.empty((n_videos * KEYFRAMES_PER_VIDEO, base.shape[-1]), np.float32)
-    for v in tqdm(range(n_videos), desc="distractor videos", disable=n_videos < 1000):
+    for v in tqdm(range(n_videos), desc="distractor videos", disable=not progress or n_videos < 1000):
         out[v * KEYFRAMES_PER_VIDEO:(v + 1) * KEYFRAMES_PER_VIDEO] = synth_video(base, v, seed, noise)[0]
     return out[:n_vectors]
 
@@ -151,8 +153,8 @@ class DistractorDB:
 
 
 def with_distractors(db, n: int, base_path: Path, encoder, seed: int = 0,
-                     images: Path | None = None) -> DistractorDB:
+                     images: Path | None = None, progress: bool = True) -> DistractorDB:
     from .generate import DEFAULT_IMAGES
 
-    base = base_vectors(encoder, Path(images or DEFAULT_IMAGES), Path(base_path), seed=seed)
-    return DistractorDB(db, synth_videos(base, n, seed=seed), base, seed)
+    base = base_vectors(encoder, Path(images or DEFAULT_IMAGES), Path(base_path), seed=seed, progress=progress)
+    return DistractorDB(db, synth_videos(base, n, seed=seed, progress=progress), base, seed)

@@ -45,7 +45,9 @@ GRIDS = {
     "dp": {"bias": [0.05, 0.1, 0.2, 0.3], "min_score": [0.1, 0.2, 0.3]},
     "hv": {"min_sim": [0.05, 0.1, 0.2, 0.3], "min_score": [0.1, 0.2, 0.3]},
     "dtw": {"min_sim": [0.05, 0.1, 0.2, 0.3], "min_score": [0.1, 0.2, 0.3]},
-    "spd": {"evidence": [0.0, 0.5, 1.0, 2.0]},  # learned; on train: the threshold and how much map evidence rescores boxes
+    # learned; on train: the threshold and how boxes are scored (alternatives: a list of grids)
+    "spd": [{"score": ["evidence"], "evidence": [0.0, 0.5, 1.0, 2.0]},
+            {"score": ["path"], "conf_weight": [0.2, 0.35, 0.5], "length_weight": [0.03, 0.06, 0.1]}],
 }
 PEERS = ["tn", "dp", "hv", "dtw"]
 
@@ -185,11 +187,11 @@ def best_threshold(split: Split, preds, rankings) -> tuple[float, dict]:
 
 def tune(name: str, train: Split, fixed: dict | None = None) -> tuple[dict, float, float]:
     """Grid search on the train split: (params, score threshold, train F1); ``fixed`` params are not searched."""
-    grid = GRIDS.get(name, {})
-    keys = list(grid)
+    grids = GRIDS.get(name, {})
+    points = [dict(zip(g, values)) for g in (grids if isinstance(grids, list) else [grids])
+              for values in itertools.product(*g.values())]
     best = ({}, 0.0, -1.0)
-    for values in itertools.product(*(grid[k] for k in keys)) if keys else [()]:
-        params = dict(zip(keys, values))
+    for params in points:
         preds, rankings, _ = predict(train, make_aligner(name, **(fixed or {}), **params))
         t, m = best_threshold(train, preds, rankings)
         if m["f1"] > best[2]:
@@ -336,7 +338,8 @@ def main(argv=None) -> int:
         if args.distractors:
             from .distractors import with_distractors
 
-            db = with_distractors(db, args.distractors, bench / f"distractor-base-{fkey}.npz", encoder, seed=args.seed)
+            db = with_distractors(db, args.distractors, bench / f"distractor-base-{fkey}.npz", encoder, seed=args.seed,
+                                  progress=progress)
         splits = {}
         for part in ("train", "test"):
             s = load_split(bench, part)
@@ -349,7 +352,8 @@ def main(argv=None) -> int:
     spd_weights = Path(args.spd_weights) if args.spd_weights else DEFAULT_WEIGHTS
     methods = [m for m in args.methods.split(",") if m and (m != "spd" or spd_weights.exists())]
     for name in methods:
-        fixed = {"weights": str(spd_weights)} if name == "spd" else {}
+        # SPD: the detector runs once per map; the grid only rescores its boxes
+        fixed = {"weights": str(spd_weights), "cache": {}} if name == "spd" else {}
         params, thr, train_f1 = tune(name, splits["train"], fixed)
         preds, rankings, secs = predict(splits["test"], make_aligner(name, **fixed, **params))
         m = evaluate(splits["test"], preds, rankings, thr)
