@@ -143,8 +143,7 @@ def refine_offset(seg: Segment, values: np.ndarray, q_times: np.ndarray, r_times
     the sub-keyframe offset. Segments off unit speed (by more than ``max_speed_error``),
     or too short to say, are returned unchanged; the query span and the score stay.
     """
-    dq = seg.q_end - seg.q_start
-    if dq <= 0 or len(r_times) < 2 or abs((seg.r_end - seg.r_start) / dq - 1.0) > max_speed_error:
+    if len(r_times) < 2 or unit_offset(seg, max_speed_error) is None:
         return seg
     rows = np.where((q_times >= seg.q_start - 1e-6) & (q_times < seg.q_end - 1e-6))[0]
     if len(rows) < 2:
