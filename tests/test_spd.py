@@ -78,6 +78,18 @@ def test_loose_box_snaps_to_the_diagonal_inside_it():
     assert al._snap(box, fast, (4.0, 12.0, 10.0, 25.0)) == box
 
 
+def test_path_floor_leaves_weak_rows_of_a_loose_box_out():
+    from segscan.types import Segment
+
+    m = _diag_map(20, 40, 4, 10, 8)  # copy: query 4..12 s <-> reference 10..18 s, cells 0.9
+    m.values[2:4] = 0.03  # two rows of unrelated footage above it, barely over the background
+    loose = Segment(2.0, 12.0, 8.0, 18.0, 0.8)
+    cells = (2.0, 12.0, 8.0, 18.0)
+    assert SPDAligner(weights="/nonexistent.pt")._snap(loose, m, cells).q_start == 2.0
+    got = SPDAligner(weights="/nonexistent.pt", path_floor=0.1)._snap(loose, m, cells)
+    assert (got.q_start, got.q_end, got.r_start, got.r_end) == (4.0, 12.0, 10.0, 18.0)
+
+
 def test_box_confidence_weighed_by_map_evidence():
     from segscan.types import Segment
 

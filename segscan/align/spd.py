@@ -45,10 +45,10 @@ class SPDAligner:
     def __init__(self, weights: str | None = None, conf: float = 0.05, iou: float = 0.5, batch: int = 64,
                  device: str = "cpu", min_score: float = 0.0, snap: bool = True, snap_keep: float = 0.5,
                  evidence: float | None = None, score: str | None = None, conf_weight: float | None = None,
-                 length_weight: float | None = None, cache: dict | None = None):
+                 length_weight: float | None = None, cache: dict | None = None, path_floor: float = 0.0):
         self.weights = Path(weights) if weights else DEFAULT_WEIGHTS
         self.conf, self.iou, self.batch, self.device, self.min_score = conf, iou, batch, device, min_score
-        self.snap, self.snap_keep = snap, snap_keep
+        self.snap, self.snap_keep, self.path_floor = snap, snap_keep, path_floor
         # how a box is scored (None: the model card's choice, else the defaults below); see _score
         scoring = self.card.get("scoring", {})
         pick = lambda v, key, default: v if v is not None else scoring.get(key, default)
@@ -176,9 +176,10 @@ class SPDAligner:
         return np.arange(r0, r1), best + c0, v[np.arange(len(v)), best]
 
     def _snap(self, seg: Segment, m: SimilarityMap, box) -> Segment:
-        """A box's best cell per row is its path; a 1x-speed path snaps to its diagonal (as TN's do)."""
+        """A box's best cell per row is its path (rows whose best cell is above ``path_floor``); a
+        1x-speed path snaps to its diagonal (as TN's do)."""
         rows, cols, peak = self._box_path(m, box)
-        ok = peak > 0
+        ok = peak > self.path_floor
         return snap_to_unit_speed(seg, m, rows[ok], cols[ok], keep=self.snap_keep)
 
     def _score(self, seg: Segment, m: SimilarityMap, box) -> Segment:
