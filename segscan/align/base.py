@@ -99,6 +99,14 @@ def snap_to_unit_speed(seg: Segment, m: SimilarityMap, rows: np.ndarray, cols: n
     return Segment(q0, q1, q0 + off, q1 + off, seg.score)
 
 
+def interp_columns(values: np.ndarray, rows: np.ndarray, t: np.ndarray, r_times: np.ndarray) -> np.ndarray:
+    """``values[row]`` at reference time ``t``, linearly interpolated between the two reference
+    keyframes around it (clamped at the ends); ``rows`` and ``t`` broadcast together."""
+    hi = np.clip(np.searchsorted(r_times, t), 1, len(r_times) - 1)
+    w = np.clip((t - r_times[hi - 1]) / np.maximum(r_times[hi] - r_times[hi - 1], 1e-9), 0.0, 1.0)
+    return (1 - w) * values[rows, hi - 1] + w * values[rows, hi]
+
+
 def line_mean(seg: Segment, m: SimilarityMap) -> tuple[float, int]:
     """(mean similarity, query keyframes) along a segment's line through a dense map: each query
     keyframe inside the segment is taken to its reference time on the line, and the map is
@@ -107,10 +115,7 @@ def line_mean(seg: Segment, m: SimilarityMap) -> tuple[float, int]:
     if len(rows) == 0 or len(m.r_times) < 2:
         return 0.0, len(rows)
     t = seg.r_start + (m.q_times[rows] - seg.q_start) * (seg.r_end - seg.r_start) / max(seg.q_end - seg.q_start, 1e-9)
-    hi = np.clip(np.searchsorted(m.r_times, t), 1, len(m.r_times) - 1)
-    w = np.clip((t - m.r_times[hi - 1]) / np.maximum(m.r_times[hi] - m.r_times[hi - 1], 1e-9), 0.0, 1.0)
-    v = np.where(m.mask[rows, hi - 1], m.values[rows, hi - 1], 0.0) * (1 - w) + \
-        np.where(m.mask[rows, hi], m.values[rows, hi], 0.0) * w
+    v = interp_columns(np.where(m.mask, m.values, 0.0), rows, t, m.r_times)
     return float(v.mean()), len(rows)
 
 
@@ -154,9 +159,7 @@ def refine_offset(seg: Segment, values: np.ndarray, q_times: np.ndarray, r_times
     offs = (seg.r_start - seg.q_start) + np.arange(-window, window + 1) * step
     t = q_times[rows][None, :] + offs[:, None]  # (offsets, rows): reference time of each row
     inside = (t >= r_times[0] - 1e-6) & (t <= r_times[-1] + 1e-6)
-    hi = np.clip(np.searchsorted(r_times, t), 1, len(r_times) - 1)
-    w = np.clip((t - r_times[hi - 1]) / (r_times[hi] - r_times[hi - 1]), 0.0, 1.0)
-    vals = (1 - w) * v[rows[None, :], hi - 1] + w * v[rows[None, :], hi]
+    vals = interp_columns(v, rows[None, :], t, r_times)
     n = inside.sum(1)
     score = np.where(n >= max(2, 0.5 * len(rows)), np.where(inside, vals, 0).sum(1) / np.maximum(n, 1), -np.inf)
     b = int(np.argmax(score))
