@@ -32,6 +32,23 @@ def test_windows_cover_long_maps_without_squashing():
     assert ws[0].image[0, 0] == int(0.9 * 255)
 
 
+def test_three_channel_windows_show_which_diagonal_stands_out():
+    # footage alike at every offset: the raw map is one bright block, and a copy adds a diagonal
+    m = _diag_map(30, 100, 0, 40, 30)
+    m.values += 0.5
+    w1, w3 = windows(m)[0], windows(m, 3)[0]
+    assert w3.image.shape == (3, IMGSZ, IMGSZ) and len(windows(m, 3)) == 2
+    assert np.array_equal(w3.image[0], w1.image)  # channel 0 is the 1-channel image
+    both = w3.image[1, ::2, ::2].astype(int)  # one pixel per cell
+    on = both[np.arange(24), 40 + np.arange(24)]
+    off = both[np.arange(24), np.arange(24)]
+    assert on.min() > 128 + 100 and abs(off - 128).max() < 20  # the block is centred away, the copy stays
+    # cells past the map's end are 0 in every channel
+    assert not w3.image[:, 2 * 30:, :].any()
+    with pytest.raises(ValueError, match="1 or 3 channels"):
+        windows(m, 2)
+
+
 def test_labels_follow_the_box():
     m = _diag_map(40, 40, 5, 10, 20)
     cells = [box_seconds_to_cells([5.0, 10.0, 25.0, 30.0], m)]

@@ -82,6 +82,11 @@ class SPDAligner:
         return self.card.get("data", {}).get("maps", "sparse")
 
     @property
+    def channels(self) -> int:
+        """Image channels the weights take (their model card says; cards before it: 1)."""
+        return int(self.card.get("data", {}).get("channels", 1))
+
+    @property
     def copy_threshold(self) -> float:
         """The segment-F1-best box score on the benchmark's train split, from the card (else 0)."""
         return float(self.card.get("test_metrics", {}).get("threshold", 0.0))
@@ -106,13 +111,14 @@ class SPDAligner:
         return self._model
 
     def detect_windows(self, images: list[np.ndarray]) -> list[np.ndarray]:
-        """(n, 5) arrays of [x1, y1, x2, y2, conf] in pixels, one per window image."""
+        """(n, 5) arrays of [x1, y1, x2, y2, conf] in pixels, one per window image ((H, W) or (C, H, W))."""
         model = self._load()
         torch = self._torch
         out = []
         with torch.inference_mode():
             for i in range(0, len(images), self.batch):
-                x = torch.from_numpy(np.stack(images[i:i + self.batch])).float().div_(255.0)[:, None].to(self.device)
+                x = torch.from_numpy(np.stack(images[i:i + self.batch])).float().div_(255.0)
+                x = (x[:, None] if x.ndim == 3 else x).to(self.device)
                 pred = model(x)
                 pred = pred[0] if isinstance(pred, (list, tuple)) else pred
                 dets = self._nms(pred, conf_thres=self.conf, iou_thres=self.iou, max_det=50)
@@ -137,7 +143,7 @@ class SPDAligner:
 
         wins, owner = [], []
         for k, m in enumerate(maps):
-            for w in windows(m):
+            for w in windows(m, self.channels):
                 wins.append(w)
                 owner.append(k)
         if not wins:

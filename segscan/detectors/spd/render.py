@@ -2,9 +2,14 @@
 
 A map (rows query keyframes, columns reference keyframes) is cut into square windows of
 ``WINDOW`` cells that overlap by ``OVERLAP`` cells, so a long reference is never squashed:
-each window becomes a 1-channel image with ``SCALE`` pixels per cell; unknown cells (not
-among the neighbours) are 0, known cells ``255 * clip(similarity, 0, 1)``. Boxes are kept
-in cell units; seconds map to cells through the keyframe times, which may be irregular.
+each window becomes an image with ``SCALE`` pixels per cell. Channel 0 is the similarity:
+unknown cells (not among the neighbours) are 0, known cells ``255 * clip(similarity, 0, 1)``.
+Three-channel images add the map centred twice (each row's and column's mean taken out,
+the grand mean put back) and centred by columns only (each column's mean taken out), both computed over the whole map
+before it is cut, at ``128 + 255 * value``: on footage that looks alike at every offset
+(a fixed camera, one presenter in one studio) the raw map is a bright block, and only the
+centred map shows whether one diagonal stands out. Boxes are kept in cell units; seconds
+map to cells through the keyframe times, which may be irregular.
 """
 from __future__ import annotations
 
@@ -27,9 +32,21 @@ class Window:
     image: np.ndarray  # (IMGSZ, IMGSZ) uint8
 
 
-def map_to_cells(m: SimilarityMap) -> np.ndarray:
-    v = np.where(m.mask, np.clip(m.values, 0.0, 1.0), 0.0)
-    return (v * 255).astype(np.uint8)
+CHANNELS = (1, 3)
+
+
+def map_to_cells(m: SimilarityMap, channels: int = 1) -> np.ndarray:
+    """(rows, cols) uint8 cells of the map, or (channels, rows, cols) for 3 channels."""
+    if channels not in CHANNELS:
+        raise ValueError(f"SPD images have 1 or 3 channels, not {channels}")
+    v = np.where(m.mask, m.values, 0.0).astype(np.float64)
+    raw = (np.clip(v, 0.0, 1.0) * 255).astype(np.uint8)
+    if channels == 1:
+        return raw
+    col = v - v.mean(0, keepdims=True)
+    both = col - v.mean(1, keepdims=True) + v.mean()
+    centred = [np.clip(128 + 255 * c, 0, 255).astype(np.uint8) for c in (both, col)]
+    return np.stack([raw, *centred])
 
 
 def _starts(n: int) -> list[int]:
@@ -42,15 +59,19 @@ def _starts(n: int) -> list[int]:
     return starts
 
 
-def windows(m: SimilarityMap) -> list[Window]:
-    cells = map_to_cells(m)
+def windows(m: SimilarityMap, channels: int = 1) -> list[Window]:
+    """The map's windows; images are (IMGSZ, IMGSZ), or (channels, IMGSZ, IMGSZ) for 3 channels
+    (cells outside the map are 0 in every channel)."""
+    cells = map_to_cells(m, channels)
+    lead = cells.shape[:-2]
+    nq, nr = cells.shape[-2:]
     out = []
-    for q0 in _starts(cells.shape[0]):
-        for r0 in _starts(cells.shape[1]):
-            tile = np.zeros((WINDOW, WINDOW), np.uint8)
-            part = cells[q0:q0 + WINDOW, r0:r0 + WINDOW]
-            tile[: part.shape[0], : part.shape[1]] = part
-            out.append(Window(q0, r0, np.kron(tile, np.ones((SCALE, SCALE), np.uint8))))
+    for q0 in _starts(nq):
+        for r0 in _starts(nr):
+            tile = np.zeros((*lead, WINDOW, WINDOW), np.uint8)
+            part = cells[..., q0:q0 + WINDOW, r0:r0 + WINDOW]
+            tile[..., : part.shape[-2], : part.shape[-1]] = part
+            out.append(Window(q0, r0, tile.repeat(SCALE, -2).repeat(SCALE, -1)))
     return out
 
 

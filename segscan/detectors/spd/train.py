@@ -45,13 +45,16 @@ def real_maps(bench: Path, map_mode: str | None = None):
 def _save(img: np.ndarray, labels, stem: str, root: Path, part: str):
     from PIL import Image
 
-    Image.fromarray(img, mode="L").save(root / "images" / part / f"{stem}.png")
+    # 3 channels: saved as RGB, which the trainer reads back in the same channel order
+    pic = Image.fromarray(img) if img.ndim == 2 else Image.fromarray(np.ascontiguousarray(img.transpose(1, 2, 0)))
+    pic.save(root / "images" / part / f"{stem}.png")
     with open(root / "labels" / part / f"{stem}.txt", "w") as f:
         for cx, cy, w, h in labels:
             f.write(f"0 {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}\n")
 
 
-def build_dataset(root: Path, pos, neg, n_synth: int, seed: int, neg_windows: int, dense: bool = False) -> dict:
+def build_dataset(root: Path, pos, neg, n_synth: int, seed: int, neg_windows: int, dense: bool = False,
+                  channels: int = 1) -> dict:
     rng = np.random.default_rng(seed)
     for part in ("train", "val"):
         (root / "images" / part).mkdir(parents=True, exist_ok=True)
@@ -61,7 +64,7 @@ def build_dataset(root: Path, pos, neg, n_synth: int, seed: int, neg_windows: in
 
     def emit(m, cells, kind, keep_empty=1.0):
         nonlocal k
-        for w in windows(m):
+        for w in windows(m, channels):
             labels = window_labels(cells, w)
             if not labels and rng.random() > keep_empty:
                 continue
@@ -80,7 +83,7 @@ def build_dataset(root: Path, pos, neg, n_synth: int, seed: int, neg_windows: in
         m, cells = synthetic_map(rng, bg, dense=dense)
         emit(m, cells, "synthetic", keep_empty=0.5)
     (root / "data.yaml").write_text(
-        f"path: {root.resolve()}\ntrain: images/train\nval: images/val\nnc: 1\nnames: ['copy']\nchannels: 1\n")
+        f"path: {root.resolve()}\ntrain: images/train\nval: images/val\nnc: 1\nnames: ['copy']\nchannels: {channels}\n")
     return counts
 
 
@@ -93,6 +96,9 @@ def main(argv=None) -> int:
     ap.add_argument("--map", default="sparse", choices=["sparse", "dense", "regions"],
                     help="similarity maps to train on; recorded in the model card, and the query path builds "
                          "this kind for SPD (default: %(default)s)")
+    ap.add_argument("--channels", type=int, default=1, choices=[1, 3],
+                    help="image channels: 1 the similarity, 3 adds the map centred twice and by columns "
+                         "(see segscan.detectors.spd.render; default: %(default)s)")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
@@ -106,7 +112,7 @@ def main(argv=None) -> int:
     map_mode = args.map
     pos, neg = real_maps(Path(args.bench), map_mode)
     counts = build_dataset(work / "data", pos, neg, args.synthetic, args.seed, args.neg_maps,
-                           dense=map_mode != "sparse")
+                           dense=map_mode != "sparse", channels=args.channels)
     print("dataset:", counts, flush=True)
     from .yolo import ultralytics
 
@@ -115,7 +121,9 @@ def main(argv=None) -> int:
     model.train(data=str(work / "data" / "data.yaml"), imgsz=IMGSZ, epochs=args.epochs, batch=args.batch,
                 device=args.device, workers=0, amp=False, plots=False, pretrained=False, project=str(work),
                 name="train", exist_ok=True, seed=args.seed, deterministic=True, verbose=False,
-                mosaic=1.0, fliplr=0.0, flipud=0.0, hsv_h=0.0, hsv_s=0.0, hsv_v=0.2, degrees=0.0,
+                # brightness jitter only on the 1-channel similarity (HSV would mix 3 channels' meanings)
+                mosaic=1.0, fliplr=0.0, flipud=0.0, hsv_h=0.0, hsv_s=0.0, hsv_v=0.2 if args.channels == 1 else 0.0,
+                degrees=0.0, bgr=0.0,
                 translate=0.1, scale=0.3, close_mosaic=5, patience=100)
     best = work / "train" / "weights" / "best.pt"
     out = Path(args.out)
@@ -131,8 +139,9 @@ def main(argv=None) -> int:
 
     write_card(
         out, "segscan.detectors.spd.train", argv,
-        component="SPD: YOLO11n similarity-pattern detector (1-channel, %dx%d windows)" % (IMGSZ, IMGSZ),
-        data={"bench": str(Path(args.bench)), "split": "train only", "maps": map_mode, **counts,
+        component="SPD: YOLO11n similarity-pattern detector (%d-channel, %dx%d windows)" % (args.channels, IMGSZ, IMGSZ),
+        data={"bench": str(Path(args.bench)), "split": "train only", "maps": map_mode, "channels": args.channels,
+              **counts,
               "real_positive_maps": len(pos), "real_negative_maps_available": len(neg)},
         epochs=args.epochs, batch=args.batch, seconds=round(time.time() - t0, 1),
         validation_metrics=metrics, bytes=out.stat().st_size,
