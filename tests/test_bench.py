@@ -101,3 +101,23 @@ def test_vcdb_mode_runs_on_a_vcsl_folder(corpus, tmp_path, capsys):
     # segments of the slow pan (its content recurs at other offsets) above the copy threshold cost precision
     assert default["recall"] > 0.95 and default["micro_ap"] > 0.95 and default["video_map"] == 1.0
     assert default["f1"] > 0.4
+
+
+def test_tune_on_needs_the_same_split_and_gallery(tmp_path):
+    from segscan.bench.run import check_same_split
+
+    def folder(name, split, gallery):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "meta.json").write_text(json.dumps({"split": split}))
+        (d / "gallery.txt").write_text("\n".join(f"/{name}/{g}.mp4" for g in gallery) + "\n")
+        return d
+
+    a = folder("a", {"x": "test", "y": "train"}, ["001_x", "002_y"])
+    check_same_split(a, folder("b", {"x": "test", "y": "train"}, ["002_y", "001_x"]))  # other paths, same videos
+    with pytest.raises(SystemExit, match="does not share"):
+        check_same_split(a, folder("c", {"x": "train", "y": "test"}, ["001_x", "002_y"]))
+    with pytest.raises(SystemExit, match="does not share"):
+        check_same_split(a, folder("d", {"x": "test", "y": "train"}, ["001_x"]))
+    with pytest.raises(SystemExit, match="not a built benchmark"):
+        check_same_split(a, tmp_path / "missing")

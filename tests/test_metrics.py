@@ -54,6 +54,36 @@ def test_vcsl_micro_average_excludes_edge_ones():
     assert m["f1"] == pytest.approx(0.2, abs=1e-12)
 
 
+def test_vcsl_precision_weights():
+    preds = {"a": [[0, 0, 10, 10]], "c": [[0, 0, 5, 5]]}
+    truths = {"a": [[5, 2, 15, 12]], "c": []}
+    # a: P=0.4, c: P=0 (a false pair); c weighted 3 -> (0.4 + 3 * 0) / 4; recall is not weighted
+    m = vcsl_f1(preds, truths, lambda k: 3.0 if k == "c" else 1.0)
+    assert m["precision"] == pytest.approx(0.1, abs=1e-12)
+    assert m["recall"] == pytest.approx(0.4, abs=1e-12)
+    assert vcsl_f1(preds, truths, lambda k: 1.0) == vcsl_f1(preds, truths)
+
+
+def test_negative_queries_weighted_to_the_test_share():
+    from segscan.bench.run import QueryMaps, Split, evaluate, negative_weight
+
+    def split(pos, neg):
+        qs = [QueryMaps(f"p{i}", 10.0, [], [], [], 0.0) for i in range(pos)]
+        qs += [QueryMaps(f"n{i}", 10.0, [], [], [], 0.0) for i in range(neg)]
+        return Split(queries=qs, labels={f"p{i}-r": [[0, 0, 10, 10]] for i in range(pos)})
+
+    train, test = split(60, 30), split(100, 100)
+    assert train.negatives() == {f"n{i}" for i in range(30)}
+    assert negative_weight(train, test) == pytest.approx(2.0)  # 1 negative per positive, not 1 per 2
+    assert negative_weight(split(5, 0), test) == 1.0
+    # one exact positive and one false pair of a negative query: P (1 + 0) / 2, weighted (1 + 0) / 3
+    train.neg_weight = 2.0
+    preds = {"p0-r": [([0, 0, 10, 10], 1.0)], "n0-r": [([0, 0, 10, 10], 1.0)]}
+    assert evaluate(train, preds, {}, 0.5)["precision"] == pytest.approx(1 / 3)
+    train.neg_weight = 1.0
+    assert evaluate(train, preds, {}, 0.5)["precision"] == pytest.approx(1 / 2)
+
+
 def test_vsc_micro_ap_by_hand():
     truths = {"a": [[0, 0, 10, 10]], "b": [[0, 0, 10, 10]]}
     # first (score .9): exact on a -> P=1, R=sqrt(.5*.5)=.5 ; second (.5): a wrong box on b, no overlap

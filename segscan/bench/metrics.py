@@ -79,13 +79,17 @@ def vcsl_pair(pred, truth) -> PairPR:
     return PairPR(pq * pr, rq * rr, True, True)
 
 
-def vcsl_f1(preds: dict, truths: dict) -> dict:
-    """Micro-averaged VCSL P, R, F1 over all pairs in ``truths`` or ``preds`` (key -> list of boxes)."""
+def vcsl_f1(preds: dict, truths: dict, p_weight=None) -> dict:
+    """Micro-averaged VCSL P, R, F1 over all pairs in ``truths`` or ``preds`` (key -> list of boxes).
+
+    ``p_weight(key)``, when given, weighs each pair in the precision average (default 1 each).
+    """
     keys = sorted(set(preds) | set(truths))
     res = [vcsl_pair(preds.get(k, []), truths.get(k, [])) for k in keys]
     ps = [r.precision for r in res if r.p_counts]
+    pw = [p_weight(k) if p_weight else 1.0 for k, r in zip(keys, res) if r.p_counts]
     rs = [r.recall for r in res if r.r_counts]
-    p = float(np.mean(ps)) if ps else 0.0
+    p = float(np.average(ps, weights=pw)) if ps and sum(pw) > 0 else 0.0
     r = float(np.mean(rs)) if rs else 0.0
     f1 = 2 * p * r / (p + r) if p + r > 0 else 0.0
     return {"precision": p, "recall": r, "f1": f1, "pairs": len(keys)}

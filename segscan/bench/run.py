@@ -67,6 +67,27 @@ class Split:
     queries: list[QueryMaps] = field(default_factory=list)
     labels: dict = field(default_factory=dict)  # "qid-ref" -> boxes
     pair_edits: dict = field(default_factory=dict)  # "qid-ref" -> set of edit names
+    # weight of a negative query's pairs (a query without any true pair) in segment precision:
+    # a train split tuned for a test split with another share of negative queries is weighted to
+    # the test's share, so a threshold chosen on it suits the test (see ``negative_weight``)
+    neg_weight: float = 1.0
+
+    def negatives(self) -> set[str]:
+        """Ids of the queries with no true pair."""
+        positive = {k.split("-", 1)[0] for k in self.labels}
+        return {q.qid for q in self.queries} - positive
+
+
+def negative_weight(train: Split, test: Split) -> float:
+    """The weight that gives the train split's negative queries the test split's share of queries
+    (1 when either split has only one kind)."""
+    def ratio(s: Split) -> float | None:
+        neg = len(s.negatives())
+        pos = len(s.queries) - neg
+        return neg / pos if neg and pos else None
+
+    a, b = ratio(train), ratio(test)
+    return b / a if a and b else 1.0
 
 
 def feature_key(ecfg: EncoderConfig) -> str:
@@ -163,7 +184,11 @@ def predict(split: Split, aligner, topk: int = 10):
 def evaluate(split: Split, preds: dict, rankings: dict, threshold: float) -> dict:
     kept = {k: [b for b, s in v if s >= threshold] for k, v in preds.items()}
     kept = {k: v for k, v in kept.items() if v}
-    seg = vcsl_f1(kept, split.labels)
+    weight = None
+    if split.neg_weight != 1.0:
+        neg = split.negatives()
+        weight = lambda key: split.neg_weight if key.split("-", 1)[0] in neg else 1.0
+    seg = vcsl_f1(kept, split.labels, weight)
     relevant = defaultdict(set)
     for key in split.labels:
         q, r = key.split("-", 1)
@@ -272,6 +297,44 @@ def run_vcdb(folder: Path, args) -> int:
     return 0
 
 
+def check_same_split(bench: Path, other: Path) -> None:
+    """Exit with a message unless ``other`` is a benchmark folder with ``bench``'s source split and gallery."""
+    def key(b: Path):
+        try:
+            meta = json.loads((b / "meta.json").read_text())
+            gallery = sorted(ref_id(x) for x in (b / "gallery.txt").read_text().split())
+        except (OSError, ValueError) as e:
+            raise SystemExit(f"error: {b} is not a built benchmark folder ({e})")
+        return meta["split"], gallery
+
+    if key(bench) != key(other):
+        raise SystemExit(f"error: {other} does not share {bench}'s train/test split and gallery "
+                         "(build it with the same --seed, e.g. --size 10 10 300 60)")
+
+
+def load_splits(bench: Path, parts: list[str], encoder, qcfg: QueryConfig, args, base: Path) -> tuple[dict, dict]:
+    """The maps of ``parts`` against ``bench``'s database (with ``args.distractors`` distractor
+    keyframes from the base file ``base``), and the database's stats."""
+    ecfg = encoder.config
+    fkey = feature_key(ecfg)
+    db_dir = bench / f"db-{fkey}"
+    if not db_dir.exists():
+        raise SystemExit(f"error: {db_dir} not found; run the benchmark on {bench} once first")
+    splits = {}
+    with Database.open(db_dir, readonly=True, feature_config=feature_config(ecfg)) as db:
+        stats = db.stats()
+        if args.distractors:
+            from .distractors import with_distractors
+
+            db = with_distractors(db, args.distractors, base, encoder, seed=args.seed, progress=not args.quiet)
+        for part in parts:
+            s = load_split(bench, part)
+            s.queries = encode_queries(bench, part, encoder, db, qcfg, bench / f"features-{fkey}" / part,
+                                       not args.quiet)
+            splits[part] = s
+    return splits, stats
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("command", choices=["run"], nargs="?", default="run")
@@ -299,6 +362,10 @@ def main(argv=None) -> int:
     ap.add_argument("--vcdb", default=None, metavar="DIR",
                     help="evaluate on a real VCDB copy instead: DIR holds label_file.json, pair_file.csv and the "
                          "videos (any file whose name is a video id); aligners run with their shipped defaults")
+    ap.add_argument("--tune-on", default=None, metavar="DIR",
+                    help="tune every method on the train split of this benchmark folder instead (same --seed, so "
+                         "the same sources and gallery; e.g. one built with --size 10 10 300 60 has 5x the train "
+                         "queries). Either way a train split's negative queries are weighted to the test's share")
     ap.add_argument("-q", "--quiet", action="store_true")
     args = ap.parse_args(argv)
     if args.vcdb:
@@ -333,18 +400,14 @@ def main(argv=None) -> int:
         qcfg.candidates = args.candidates
     if args.region_bg_quantile is not None:
         qcfg.region_bg_quantile = args.region_bg_quantile
-    with Database.open(db_dir, readonly=True, feature_config=feature_config(ecfg)) as db:
-        stats = db.stats()
-        if args.distractors:
-            from .distractors import with_distractors
-
-            db = with_distractors(db, args.distractors, bench / f"distractor-base-{fkey}.npz", encoder, seed=args.seed,
-                                  progress=progress)
-        splits = {}
-        for part in ("train", "test"):
-            s = load_split(bench, part)
-            s.queries = encode_queries(bench, part, encoder, db, qcfg, bench / f"features-{fkey}" / part, progress)
-            splits[part] = s
+    base = bench / f"distractor-base-{fkey}.npz"
+    tune_on = Path(args.tune_on) if args.tune_on else None
+    if tune_on:
+        check_same_split(bench, tune_on)
+    splits, stats = load_splits(bench, ["test"] if tune_on else ["train", "test"], encoder, qcfg, args, base)
+    if tune_on:
+        splits["train"] = load_splits(tune_on, ["train"], encoder, qcfg, args, base)[0]["train"]
+    splits["train"].neg_weight = negative_weight(splits["train"], splits["test"])
 
     rows, results = [], {}
     from ..align.spd import DEFAULT_WEIGHTS
@@ -380,6 +443,8 @@ def main(argv=None) -> int:
         "gallery_videos": stats["videos"], "gallery_keyframes": stats["vectors"] + args.distractors,
         "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
         "build_s": t_build, "total_s": time.time() - t_all, "test_queries": n_test,
+        "tuned_on": f"{(tune_on or bench).name} train split, {len(splits['train'].queries)} queries",
+        "train_negative_weight": round(splits["train"].neg_weight, 3),
     }
     print(f"\nbenchmark {bench.name} ({qcfg.map_mode} maps): {n_test} test queries, gallery {stats['videos']} videos / "
           f"{cost['gallery_keyframes']} keyframes (distractor keyframes: {args.distractors})\n")
