@@ -76,7 +76,10 @@ def main(argv=None) -> int:
                          "finds more weak matches, but in a catalogue of a million keyframes each extra candidate "
                          "is mostly a chance for a false segment (100 instead of 20 cost 8 F1 points there, "
                          "docs/BENCHMARKS.md) (default: %(default)s)")
-    ap.add_argument("--aligner", default="tn", help="temporal aligner: tn, spd, dp, hv, dtw (default: %(default)s)")
+    ap.add_argument("--aligner", default=QueryConfig.aligner,
+                    help="temporal aligner: spd (the YOLO similarity-pattern detector: best segment F1 on the "
+                         "benchmark), tn (Temporal Network: no weights, ten times cheaper), dp, hv, dtw "
+                         "(default: %(default)s)")
     ap.add_argument("--aligner-param", action="append", default=[], metavar="KEY=VALUE",
                     help="set one of the aligner's parameters, e.g. min_sim=0.2 (repeatable)")
     ap.add_argument("--map", dest="map_mode", default="auto", choices=["auto", "sparse", "dense", "regions"],
@@ -95,11 +98,12 @@ def main(argv=None) -> int:
                     help="do not also search with the mirrored query (faster, misses flipped copies)")
     ap.add_argument("--min-score", type=float, default=None,
                     help="list segments (and videos) scoring at least this, in the aligner's score units "
-                         f"(default: the aligner's own; tn: {TemporalNetwork.list_floor})")
+                         f"(default: the aligner's own; spd and tn: {TemporalNetwork.list_floor})")
     ap.add_argument("--threshold", type=float, default=None,
                     help="declare a video a copy (the 'copy' column, \"copy\" in JSON, the report's copy "
                          "column) when its best segment scores at least this (default: the aligner's own, the "
-                         f"segment-F1-best threshold on the benchmark's train split; tn: {TemporalNetwork.copy_threshold})")
+                         "segment-F1-best threshold on the benchmark's train split: spd's model card says, "
+                         f"tn: {TemporalNetwork.copy_threshold})")
     ap.add_argument("--json", metavar="FILE", help="also write the result as JSON")
     ap.add_argument("--report", metavar="FILE", help="write a CSV report: one row per matched segment")
     add_encoder_args(ap)

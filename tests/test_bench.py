@@ -5,6 +5,7 @@ import json
 import pytest
 
 from segscan.bench.vcdb import load_annotations
+from segscan.pipeline.query import QueryConfig
 from conftest import SHARED
 
 
@@ -94,7 +95,7 @@ def test_vcdb_mode_runs_on_a_vcsl_folder(corpus, tmp_path, capsys):
     (d / "pair_file.csv").write_text(f"query_id,reference_id\nq1,{ref}\n")
     assert main(["run", "--vcdb", str(d), "--methods", "tn,hv", "-q"]) == 0
     out = capsys.readouterr().out
-    assert "segscan default (tn)" in out and "HV" in out
+    assert f"segscan default ({QueryConfig.aligner})" in out and "HV" in out
     rows = json.loads((d / "segscan-results.json").read_text())["rows"]
     default = rows[-1]
     # the copy is found (its ends re-placed to a fraction of a second) and ranked first; off-diagonal

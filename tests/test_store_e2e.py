@@ -103,12 +103,14 @@ def test_end_to_end_copy_found_at_rank_one(corpus, encoder, tmp_path):
     assert len(s.added) == 4 and not s.failed
     with Database.open(db_dir, readonly=True, feature_config=encoder.feature_config()) as db:
         res = query_video(db, encoder, str(root / "query.mp4"), QueryConfig())
+        tn = query_video(db, encoder, str(root / "query.mp4"), QueryConfig(aligner="tn"))
         sparse = query_video(db, encoder, str(root / "query.mp4"),
-                             QueryConfig(map_mode="sparse", min_score=0.25, threshold=0.25,
+                             QueryConfig(aligner="tn", map_mode="sparse", min_score=0.25, threshold=0.25,
                                          aligner_params={"min_sim": 0.2, "length_weight": 0.0}))
-    _assert_found(res, truth)  # region maps (the default)
-    _assert_found(sparse, truth)  # index neighbours only
-    assert res.matches[0].copy and sparse.matches[0].copy
+    _assert_found(res, truth)  # the default: SPD on region maps
+    _assert_found(tn, truth)  # TN on region maps
+    _assert_found(sparse, truth)  # TN on index neighbours only
+    assert res.matches[0].copy and tn.matches[0].copy and sparse.matches[0].copy
     js = res.to_json()
     assert set(js) >= {"query", "duration", "results"}
     assert set(js["results"][0]) >= {"video_id", "path", "score", "segments", "copy"}

@@ -28,7 +28,7 @@ class QueryConfig:
     # (nearly all distractors) cost the default 8 F1 points in false segments (docs/BENCHMARKS.md)
     candidates: int = 20
     topk: int = 100  # videos returned
-    aligner: str = "tn"
+    aligner: str = "spd"
     aligner_params: dict = field(default_factory=dict)
     # "sparse" (index neighbours only), "dense" (all keyframe pairs, global vectors), "regions"
     # (all keyframe pairs, Chamfer similarity of region vectors, background-normalised per row: the
