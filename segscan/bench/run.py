@@ -100,14 +100,8 @@ def feature_key(ecfg: EncoderConfig) -> str:
 def cached_queries(bench: Path, part: str, progress: bool = False, map_mode: str | None = None) -> list["QueryMaps"]:
     """The maps of one split's queries against the benchmark's database (ingested by ``run``)."""
     qcfg = QueryConfig(map_mode=map_mode or resolve_map_mode(QueryConfig()))
-    ecfg = EncoderConfig()
-    fkey = feature_key(ecfg)
-    db_dir = bench / f"db-{fkey}"
-    if not db_dir.exists():
-        raise SystemExit(f"error: {db_dir} not found; run the benchmark once first: python -m segscan.bench run")
-    with Database.open(db_dir, readonly=True, feature_config=feature_config(ecfg)) as db:
-        return encode_queries(bench, part, VideoEncoder(ecfg), db, qcfg, bench / f"features-{fkey}" / part,
-                              progress=progress)
+    splits, _ = load_splits(bench, [part], VideoEncoder(EncoderConfig()), qcfg, progress=progress)
+    return splits[part].queries
 
 
 def ref_id(path: str) -> str:
@@ -312,25 +306,26 @@ def check_same_split(bench: Path, other: Path) -> None:
                          "(build it with the same --seed, e.g. --size 10 10 300 60)")
 
 
-def load_splits(bench: Path, parts: list[str], encoder, qcfg: QueryConfig, args, base: Path) -> tuple[dict, dict]:
-    """The maps of ``parts`` against ``bench``'s database (with ``args.distractors`` distractor
-    keyframes from the base file ``base``), and the database's stats."""
+def load_splits(bench: Path, parts: list[str], encoder, qcfg: QueryConfig, distractors: int = 0,
+                base: Path | None = None, seed: int = 0, progress: bool = True) -> tuple[dict, dict]:
+    """The maps of ``parts`` against ``bench``'s database (with ``distractors`` distractor keyframes
+    from the base file ``base``), and the database's stats."""
     ecfg = encoder.config
     fkey = feature_key(ecfg)
     db_dir = bench / f"db-{fkey}"
     if not db_dir.exists():
-        raise SystemExit(f"error: {db_dir} not found; run the benchmark on {bench} once first")
+        raise SystemExit(f"error: {db_dir} not found; run the benchmark on {bench} once first "
+                         "(python -m segscan.bench run)")
     splits = {}
     with Database.open(db_dir, readonly=True, feature_config=feature_config(ecfg)) as db:
         stats = db.stats()
-        if args.distractors:
+        if distractors:
             from .distractors import with_distractors
 
-            db = with_distractors(db, args.distractors, base, encoder, seed=args.seed, progress=not args.quiet)
+            db = with_distractors(db, distractors, base, encoder, seed=seed, progress=progress)
         for part in parts:
             s = load_split(bench, part)
-            s.queries = encode_queries(bench, part, encoder, db, qcfg, bench / f"features-{fkey}" / part,
-                                       not args.quiet)
+            s.queries = encode_queries(bench, part, encoder, db, qcfg, bench / f"features-{fkey}" / part, progress)
             splits[part] = s
     return splits, stats
 
@@ -404,9 +399,10 @@ def main(argv=None) -> int:
     tune_on = Path(args.tune_on) if args.tune_on else None
     if tune_on:
         check_same_split(bench, tune_on)
-    splits, stats = load_splits(bench, ["test"] if tune_on else ["train", "test"], encoder, qcfg, args, base)
+    more = {"distractors": args.distractors, "base": base, "seed": args.seed, "progress": progress}
+    splits, stats = load_splits(bench, ["test"] if tune_on else ["train", "test"], encoder, qcfg, **more)
     if tune_on:
-        splits["train"] = load_splits(tune_on, ["train"], encoder, qcfg, args, base)[0]["train"]
+        splits["train"] = load_splits(tune_on, ["train"], encoder, qcfg, **more)[0]["train"]
     splits["train"].neg_weight = negative_weight(splits["train"], splits["test"])
 
     rows, results = [], {}

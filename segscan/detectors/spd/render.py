@@ -5,8 +5,8 @@ A map (rows query keyframes, columns reference keyframes) is cut into square win
 each window becomes an image with ``SCALE`` pixels per cell. Channel 0 is the similarity:
 unknown cells (not among the neighbours) are 0, known cells ``255 * clip(similarity, 0, 1)``.
 Three-channel images add the map centred twice (each row's and column's mean taken out,
-the grand mean put back) and centred by columns only (each column's mean taken out), both computed over the whole map
-before it is cut, at ``128 + 255 * value``: on footage that looks alike at every offset
+the grand mean put back) and centred by columns only (each column's mean taken out), both
+computed over the whole map before it is cut, at ``128 + 255 * value``: on footage that looks alike at every offset
 (a fixed camera, one presenter in one studio) the raw map is a bright block, and only the
 centred map shows whether one diagonal stands out. Boxes are kept in cell units; seconds
 map to cells through the keyframe times, which may be irregular.
@@ -29,7 +29,7 @@ IMGSZ = WINDOW * SCALE
 class Window:
     q0: int
     r0: int
-    image: np.ndarray  # (IMGSZ, IMGSZ) uint8
+    image: np.ndarray  # (IMGSZ, IMGSZ) uint8, or (channels, IMGSZ, IMGSZ)
 
 
 CHANNELS = (1, 3)

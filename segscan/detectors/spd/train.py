@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .render import IMGSZ, box_seconds_to_cells, window_labels, windows
+from .render import CHANNELS, IMGSZ, box_seconds_to_cells, window_labels, windows
 from .synth import synthetic_map
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
@@ -96,7 +96,7 @@ def main(argv=None) -> int:
     ap.add_argument("--map", default="sparse", choices=["sparse", "dense", "regions"],
                     help="similarity maps to train on; recorded in the model card, and the query path builds "
                          "this kind for SPD (default: %(default)s)")
-    ap.add_argument("--channels", type=int, default=1, choices=[1, 3],
+    ap.add_argument("--channels", type=int, default=1, choices=CHANNELS,
                     help="image channels: 1 the similarity, 3 adds the map centred twice and by columns "
                          "(see segscan.detectors.spd.render; default: %(default)s)")
     ap.add_argument("--epochs", type=int, default=30)
