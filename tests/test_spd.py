@@ -149,6 +149,30 @@ def test_detections_are_reused_from_a_shared_cache():
     assert calls == [1]  # the second aligner found the map's boxes in the cache
 
 
+def test_paths_add_tn_segments_no_box_covers_at_confidence_zero():
+    from segscan.types import Segment
+
+    m = _diag_map(30, 40, 2, 5, 8)  # copy A: rows 2-9, columns 5-12
+    for k in range(6):  # copy B: rows 18-23, columns 25-30
+        m.values[18 + k, 25 + k] = 0.9
+
+    class OneBox(SPDAligner):  # the detector sees copy A only
+        def _detect(self, maps):
+            return [[(Segment(2.0, 10.0, 5.0, 13.0, 0.7), (2.0, 10.0, 5.0, 13.0))] for _ in maps]
+
+    kw = dict(weights="/nonexistent.pt", score="path", conf_weight=0.5, length_weight=0.1)
+    (only,) = OneBox(**kw).align([m])
+    assert len(only) == 1
+    (both,) = OneBox(**kw, paths=True).align([m])
+    assert len(both) == 2  # TN's path over copy A is covered by the box and not repeated
+    a, b = sorted(both, key=lambda s: s.q_start)
+    assert a.score == pytest.approx(only[0].score)
+    assert (b.q_start, b.q_end) == pytest.approx((18.0, 24.0), abs=0.01)
+    assert (b.r_start, b.r_end) == pytest.approx((25.0, 31.0), abs=0.01)
+    assert b.score == pytest.approx(0.9 + 0.1 * np.log(6), rel=1e-4)  # path score with confidence 0
+    assert not OneBox(**kw | {"score": "evidence"}, paths=True).paths  # paths need the path score
+
+
 def test_card_gives_map_kind_and_copy_threshold(tmp_path):
     import json
 

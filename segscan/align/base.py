@@ -134,7 +134,8 @@ def length_scored(seg: Segment, q_step: float, weight: float) -> Segment:
 
 
 def refine_offset(seg: Segment, values: np.ndarray, q_times: np.ndarray, r_times: np.ndarray,
-                  window: int = 3, max_speed_error: float = 0.1) -> Segment:
+                  window: int = 3, max_speed_error: float = 0.1, wide_rows: int = 0,
+                  wide_margin: float = 0.02) -> Segment:
     """Re-place a 1x-speed segment on its best time offset, to a fraction of a keyframe.
 
     ``values`` is a dense (Q, R) keyframe similarity of the query and the segment's
@@ -146,7 +147,14 @@ def refine_offset(seg: Segment, values: np.ndarray, q_times: np.ndarray, r_times
     the mean centred similarity along their diagonal (linearly interpolated between
     reference keyframes); a parabola through the best one and its two neighbours gives
     the sub-keyframe offset. Segments off unit speed (by more than ``max_speed_error``),
-    or too short to say, are returned unchanged; the query span and the score stay.
+    or too short to say, are returned unchanged; the score stays.
+
+    A segment of at least ``wide_rows`` query keyframes (0: none) is also tried at every
+    offset where it fits the reference, and moves to the best of those when it beats the
+    best nearby one by more than ``wide_margin``: on a fixed camera the aligner can lock on
+    to an offset far from the true one. The query span it had came from the wrong
+    diagonal, so it then grows over the neighbouring query keyframes that are at least as
+    similar on the new diagonal as the weakest one inside it (:func:`_regrow`).
     """
     if len(r_times) < 2 or unit_offset(seg, max_speed_error) is None:
         return seg
@@ -156,25 +164,53 @@ def refine_offset(seg: Segment, values: np.ndarray, q_times: np.ndarray, r_times
     v = np.asarray(values, np.float64)
     v = v - v.mean(1, keepdims=True) - v.mean(0, keepdims=True) + v.mean()
     step = median_step(r_times)
-    offs = (seg.r_start - seg.q_start) + np.arange(-window, window + 1) * step
+    reach = len(r_times) + 1 if wide_rows and len(rows) >= wide_rows else window
+    ks = np.arange(-max(reach, window), max(reach, window) + 1)
+    offs = (seg.r_start - seg.q_start) + ks * step
     t = q_times[rows][None, :] + offs[:, None]  # (offsets, rows): reference time of each row
     inside = (t >= r_times[0] - 1e-6) & (t <= r_times[-1] + 1e-6)
     vals = interp_columns(v, rows[None, :], t, r_times)
     n = inside.sum(1)
     score = np.where(n >= max(2, 0.5 * len(rows)), np.where(inside, vals, 0).sum(1) / np.maximum(n, 1), -np.inf)
-    b = int(np.argmax(score))
+    near = np.abs(ks) <= window
+    b = int(np.flatnonzero(near)[np.argmax(score[near])])
     if not np.isfinite(score[b]):
         return seg
+    far = int(np.argmax(score))
+    if score[far] > score[b] + wide_margin:
+        b = far
     off = float(offs[b])
     if 0 < b < len(offs) - 1 and np.isfinite(score[b - 1]) and np.isfinite(score[b + 1]):
         curv = score[b - 1] - 2 * score[b] + score[b + 1]
         if curv < 0:
             off += float(np.clip(0.5 * (score[b - 1] - score[b + 1]) / curv, -0.5, 0.5)) * step
-    q0 = max(seg.q_start, float(r_times[0]) - off)  # keep the two spans equal and inside the reference
-    q1 = min(seg.q_end, float(r_times[-1]) + step - off)
+    q0, q1 = seg.q_start, seg.q_end
+    if abs(ks[b]) > window:
+        q0, q1 = _regrow(values, q_times, r_times, rows, off)
+    q0 = max(q0, float(r_times[0]) - off)  # keep the two spans equal and inside the reference
+    q1 = min(q1, float(r_times[-1]) + step - off)
     if q1 <= q0:
         return seg
     return Segment(q0, q1, q0 + off, q1 + off, seg.score)
+
+
+def _regrow(values: np.ndarray, q_times: np.ndarray, r_times: np.ndarray, rows: np.ndarray,
+            off: float) -> tuple[float, float]:
+    """The query span (seconds) of ``rows`` grown on both sides over the query keyframes whose
+    similarity on the diagonal at ``off`` is at least the weakest of ``rows``'."""
+    all_rows = np.arange(len(q_times))
+    t = q_times + off
+    inside = (t >= r_times[0] - 1e-6) & (t <= r_times[-1] + 1e-6)
+    sim = np.full(len(q_times), -np.inf)
+    sim[inside] = interp_columns(np.asarray(values, np.float64), all_rows[inside], t[inside], r_times)
+    floor = sim[rows].min()
+    lo, hi = int(rows[0]), int(rows[-1])
+    while lo > 0 and sim[lo - 1] >= floor:
+        lo -= 1
+    while hi < len(q_times) - 1 and sim[hi + 1] >= floor:
+        hi += 1
+    end = float(q_times[hi + 1]) if hi + 1 < len(q_times) else float(q_times[hi]) + median_step(q_times)
+    return float(q_times[lo]), end
 
 
 def unit_offset(seg: Segment, max_speed_error: float = 0.1) -> float | None:
@@ -226,18 +262,20 @@ def snap_to_edges(seg: Segment, q_times: np.ndarray, r_times: np.ndarray, rows: 
 
 
 def refine_segments(segs: list[Segment], values: np.ndarray, q_times: np.ndarray, r_times: np.ndarray,
-                    window: int = 3, edge_rows: int = 1) -> list[Segment]:
+                    window: int = 3, edge_rows: int = 1, wide_rows: int = 0) -> list[Segment]:
     """Every segment through :func:`refine_offset`; pieces now on one diagonal joined
     (:func:`merge_diagonal`), run to the clip's ends when close to them (:func:`snap_to_edges`);
     then those that coincide with a stronger one go."""
-    segs = [refine_offset(x, values, q_times, r_times, window=window) for x in segs]
+    segs = [refine_offset(x, values, q_times, r_times, window=window, wide_rows=wide_rows) for x in segs]
     segs = merge_diagonal(segs, median_step(r_times)) if len(r_times) > 1 else segs
     return nms_segments([snap_to_edges(x, q_times, r_times, edge_rows) for x in segs])
 
 
-def nms_segments(segs: list[Segment], iou: float = 0.5) -> list[Segment]:
-    """Drop segments whose box overlaps a better one by more than ``iou`` (of the smaller box)."""
-    keep: list[Segment] = []
+def nms_segments(segs: list[Segment], iou: float = 0.5, keep: list[Segment] | None = None) -> list[Segment]:
+    """Drop segments whose box overlaps a better one, or one of ``keep``, by more than ``iou``
+    (of the smaller box)."""
+    keep = list(keep or [])
+    first = len(keep)
     for s in sorted(segs, key=lambda s: -s.score):
         ok = True
         for k in keep:
@@ -251,4 +289,4 @@ def nms_segments(segs: list[Segment], iou: float = 0.5) -> list[Segment]:
                 break
         if ok:
             keep.append(s)
-    return keep
+    return keep[first:]

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import WeightsNotFoundError
 from ..types import Segment, SimilarityMap
-from .base import line_mean, register, snap_to_unit_speed
+from .base import line_mean, nms_segments, register, snap_to_unit_speed
 
 log = logging.getLogger(__name__)
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "detectors" / "weights" / "spd-yolo11n.pt"
@@ -40,12 +40,18 @@ def _merge(boxes: list[list[float]], iomin: float = 0.3) -> list[list[float]]:
     return kept
 
 
+def _covered(seg: Segment, others: list[Segment], iomin: float = 0.5) -> bool:
+    """Whether ``seg``'s box overlaps one of ``others`` by more than ``iomin`` of the smaller box."""
+    return not nms_segments([seg], iou=iomin, keep=others)
+
+
 @register("spd")
 class SPDAligner:
     def __init__(self, weights: str | None = None, conf: float = 0.05, iou: float = 0.5, batch: int = 64,
                  device: str = "cpu", min_score: float = 0.0, snap: bool = True, snap_keep: float = 0.5,
                  evidence: float | None = None, score: str | None = None, conf_weight: float | None = None,
-                 length_weight: float | None = None, cache: dict | None = None, path_floor: float = 0.0):
+                 length_weight: float | None = None, cache: dict | None = None, path_floor: float = 0.0,
+                 paths: bool | None = None):
         self.weights = Path(weights) if weights else DEFAULT_WEIGHTS
         self.conf, self.iou, self.batch, self.device, self.min_score = conf, iou, batch, device, min_score
         self.snap, self.snap_keep, self.path_floor = snap, snap_keep, path_floor
@@ -58,6 +64,8 @@ class SPDAligner:
         self.evidence = float(pick(evidence, "evidence", 1.0))
         self.conf_weight = float(pick(conf_weight, "conf_weight", 0.35))
         self.length_weight = float(pick(length_weight, "length_weight", 0.06))
+        # also TN's paths where no box covers them, scored as a box of confidence 0 (path score only)
+        self.paths = bool(pick(paths, "paths", False)) and self.score == "path"
         # detections per map object, shared by the aligners given the same dict (the benchmark's
         # grid search rescores the same boxes instead of running the detector again)
         self.cache = cache
@@ -126,7 +134,17 @@ class SPDAligner:
         return out
 
     def align(self, maps: list[SimilarityMap]) -> list[list[Segment]]:
-        return [[self._score(seg, m, box) for seg, box in dets] for m, dets in zip(maps, self.detect(maps))]
+        out = [[self._score(seg, m, box) for seg, box in dets] for m, dets in zip(maps, self.detect(maps))]
+        if self.paths:
+            for m, segs, extra in zip(maps, out, self._tn.align(maps)):
+                segs += [self._score(x, m, None, conf=0.0) for x in extra if not _covered(x, segs)]
+        return out
+
+    @cached_property
+    def _tn(self):
+        from .tn import TemporalNetwork
+
+        return TemporalNetwork()
 
     def detect(self, maps: list[SimilarityMap]) -> list[list[tuple[Segment, tuple]]]:
         """Per map, the detector's boxes as (segment scored by the box confidence, box in map cells);
@@ -188,7 +206,7 @@ class SPDAligner:
         ok = peak > self.path_floor
         return snap_to_unit_speed(seg, m, rows[ok], cols[ok], keep=self.snap_keep)
 
-    def _score(self, seg: Segment, m: SimilarityMap, box) -> Segment:
+    def _score(self, seg: Segment, m: SimilarityMap, box, conf: float | None = None) -> Segment:
         """The segment scored as ``score`` says, from its box confidence (``seg.score``) and the map.
 
         "evidence": the confidence times the mean of the box's best similarity per row (clipped
@@ -199,10 +217,11 @@ class SPDAligner:
         region maps the map's own evidence carries most of what separates true segments, and the
         detector adds where the copy pattern is (docs/BENCHMARKS.md).
         """
+        conf = seg.score if conf is None else conf
         if self.score == "path":
             mean, n = line_mean(seg, m)
             return Segment(seg.q_start, seg.q_end, seg.r_start, seg.r_end,
-                           mean + self.length_weight * float(np.log(max(n, 1))) + self.conf_weight * seg.score)
+                           mean + self.length_weight * float(np.log(max(n, 1))) + self.conf_weight * conf)
         if not self.evidence:
             return seg
         _, _, peak = self._box_path(m, box)

@@ -47,7 +47,8 @@ GRIDS = {
     "dtw": {"min_sim": [0.05, 0.1, 0.2, 0.3], "min_score": [0.1, 0.2, 0.3]},
     # learned; on train: the threshold and how boxes are scored (alternatives: a list of grids)
     "spd": [{"score": ["evidence"], "evidence": [0.0, 0.5, 1.0, 2.0]},
-            {"score": ["path"], "conf_weight": [0.2, 0.35, 0.5], "length_weight": [0.03, 0.06, 0.1]}],
+            {"score": ["path"], "conf_weight": [0.2, 0.35, 0.5], "length_weight": [0.03, 0.06, 0.1],
+             "paths": [False, True]}],
 }
 PEERS = ["tn", "dp", "hv", "dtw"]
 
@@ -160,7 +161,8 @@ def predict(split: Split, aligner, topk: int = 10):
         t0 = time.perf_counter()
         segs = aligner.align(q.maps) if q.maps else []
         # the query path's offset refinement, where the maps are dense (region maps: their own values)
-        segs = [refine_segments(ss, m.values, m.q_times, m.r_times, edge_rows=QueryConfig.edge_rows)
+        segs = [refine_segments(ss, m.values, m.q_times, m.r_times, edge_rows=QueryConfig.edge_rows,
+                                wide_rows=QueryConfig.wide_rows)
                 if m.mask.all() else ss
                 for m, ss in zip(q.maps, segs)]
         secs.append(time.perf_counter() - t0 + q.seconds)

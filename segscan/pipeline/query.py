@@ -52,9 +52,11 @@ class QueryConfig:
     # re-place each kept 1x-speed segment on its best time offset (to a fraction of a keyframe) from the
     # double-centred region similarity of the two videos (align.base.refine_offset), join pieces that
     # then lie on one diagonal, and run a segment that stops within edge_rows keyframes of the clip's
-    # start or end on to it (align.base.refine_segments)
+    # start or end on to it (align.base.refine_segments); a segment of at least wide_rows query
+    # keyframes is also tried at every offset of the reference (0: off)
     refine: bool = True
     edge_rows: int = 1
+    wide_rows: int = 8
 
 
 @dataclass
@@ -201,7 +203,7 @@ def search_features(db: Database, q: VideoFeatures, cfg: QueryConfig, aligner=No
         rec = db.video_by_num(c.num)
         if cfg.refine and q.region_feats is not None:
             dense = m.values if cfg.map_mode == "regions" else region_similarity(db, c.num, q, flipped)
-            s = refine_segments(s, dense, m.q_times, m.r_times, edge_rows=cfg.edge_rows)
+            s = refine_segments(s, dense, m.q_times, m.r_times, edge_rows=cfg.edge_rows, wide_rows=cfg.wide_rows)
         score = max(x.score for x in s)
         matches.append(Match(rec.video_id, rec.path, score, sorted(s, key=lambda x: x.q_start), c.prescore,
                              copy=score >= cfg.threshold))
