@@ -149,7 +149,7 @@ def test_detections_are_reused_from_a_shared_cache():
     assert calls == [1]  # the second aligner found the map's boxes in the cache
 
 
-def test_paths_add_tn_segments_no_box_covers_at_confidence_zero():
+def test_paths_add_tn_segments_no_box_covers_at_confidence_zero_on_the_first_maps():
     from segscan.types import Segment
 
     m = _diag_map(30, 40, 2, 5, 8)  # copy A: rows 2-9, columns 5-12
@@ -163,14 +163,17 @@ def test_paths_add_tn_segments_no_box_covers_at_confidence_zero():
     kw = dict(weights="/nonexistent.pt", score="path", conf_weight=0.5, length_weight=0.1)
     (only,) = OneBox(**kw).align([m])
     assert len(only) == 1
-    (both,) = OneBox(**kw, paths=True).align([m])
+    (both,) = OneBox(**kw, paths=5).align([m])
     assert len(both) == 2  # TN's path over copy A is covered by the box and not repeated
     a, b = sorted(both, key=lambda s: s.q_start)
     assert a.score == pytest.approx(only[0].score)
     assert (b.q_start, b.q_end) == pytest.approx((18.0, 24.0), abs=0.01)
     assert (b.r_start, b.r_end) == pytest.approx((25.0, 31.0), abs=0.01)
     assert b.score == pytest.approx(0.9 + 0.1 * np.log(6), rel=1e-4)  # path score with confidence 0
-    assert not OneBox(**kw | {"score": "evidence"}, paths=True).paths  # paths need the path score
+    assert not OneBox(**kw | {"score": "evidence"}, paths=5).paths  # paths need the path score
+    # only the first `paths` maps of a call (the query's best-ranked candidates) get TN's paths
+    first, second = OneBox(**kw, paths=1).align([m, m])
+    assert (len(first), len(second)) == (2, 1)
 
 
 def test_card_gives_map_kind_and_copy_threshold(tmp_path):

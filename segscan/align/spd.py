@@ -4,7 +4,11 @@ Maps are cut into windows exactly as at training time (:mod:`segscan.detectors.s
 all windows of all candidates go through the detector in batches, boxes are moved back to
 map cells, merged across overlapping windows, and converted to seconds through the
 keyframe times. A box's confidence is the segment's score, and a video's score is its best
-box's (as SSAN ranks videos).
+box's (as SSAN ranks videos). Under the path score (the shipped card's choice) a segment's
+score is the map's similarity along it plus a length term plus the weighted confidence,
+and with ``paths`` the Temporal Network's paths that no box covers are added, as boxes of
+confidence 0, on the query's first few candidates: the detector misses some weak
+full-length diagonals of short clips.
 """
 from __future__ import annotations
 
@@ -51,7 +55,7 @@ class SPDAligner:
                  device: str = "cpu", min_score: float = 0.0, snap: bool = True, snap_keep: float = 0.5,
                  evidence: float | None = None, score: str | None = None, conf_weight: float | None = None,
                  length_weight: float | None = None, cache: dict | None = None, path_floor: float = 0.0,
-                 paths: bool | None = None):
+                 paths: int | None = None):
         self.weights = Path(weights) if weights else DEFAULT_WEIGHTS
         self.conf, self.iou, self.batch, self.device, self.min_score = conf, iou, batch, device, min_score
         self.snap, self.snap_keep, self.path_floor = snap, snap_keep, path_floor
@@ -64,8 +68,10 @@ class SPDAligner:
         self.evidence = float(pick(evidence, "evidence", 1.0))
         self.conf_weight = float(pick(conf_weight, "conf_weight", 0.35))
         self.length_weight = float(pick(length_weight, "length_weight", 0.06))
-        # also TN's paths where no box covers them, scored as a box of confidence 0 (path score only)
-        self.paths = bool(pick(paths, "paths", False)) and self.score == "path"
+        # on the first ``paths`` maps of a call (one query's best candidates, in the order the index
+        # search ranked them), also TN's paths that no box covers, scored as boxes of confidence 0
+        # (path score only)
+        self.paths = int(pick(paths, "paths", 0)) if self.score == "path" else 0
         # detections per map object, shared by the aligners given the same dict (the benchmark's
         # grid search rescores the same boxes instead of running the detector again)
         self.cache = cache
@@ -136,7 +142,8 @@ class SPDAligner:
     def align(self, maps: list[SimilarityMap]) -> list[list[Segment]]:
         out = [[self._score(seg, m, box) for seg, box in dets] for m, dets in zip(maps, self.detect(maps))]
         if self.paths:
-            for m, segs, extra in zip(maps, out, self._tn.align(maps)):
+            top = maps[: self.paths]
+            for m, segs, extra in zip(top, out, self._tn.align(top)):
                 segs += [self._score(x, m, None, conf=0.0) for x in extra if not _covered(x, segs)]
         return out
 

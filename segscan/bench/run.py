@@ -48,7 +48,7 @@ GRIDS = {
     # learned; on train: the threshold and how boxes are scored (alternatives: a list of grids)
     "spd": [{"score": ["evidence"], "evidence": [0.0, 0.5, 1.0, 2.0]},
             {"score": ["path"], "conf_weight": [0.2, 0.35, 0.5], "length_weight": [0.03, 0.06, 0.1],
-             "paths": [False, True]}],
+             "paths": [0, 3, 20]}],
 }
 PEERS = ["tn", "dp", "hv", "dtw"]
 
