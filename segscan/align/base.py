@@ -164,8 +164,8 @@ def refine_offset(seg: Segment, values: np.ndarray, q_times: np.ndarray, r_times
     v = np.asarray(values, np.float64)
     v = v - v.mean(1, keepdims=True) - v.mean(0, keepdims=True) + v.mean()
     step = median_step(r_times)
-    reach = len(r_times) + 1 if wide_rows and len(rows) >= wide_rows else window
-    ks = np.arange(-max(reach, window), max(reach, window) + 1)
+    reach = max(window, len(r_times) + 1) if wide_rows and len(rows) >= wide_rows else window
+    ks = np.arange(-reach, reach + 1)
     offs = (seg.r_start - seg.q_start) + ks * step
     t = q_times[rows][None, :] + offs[:, None]  # (offsets, rows): reference time of each row
     inside = (t >= r_times[0] - 1e-6) & (t <= r_times[-1] + 1e-6)

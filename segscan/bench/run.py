@@ -27,7 +27,6 @@ import numpy as np
 from tqdm import tqdm
 
 from ..align import make_aligner
-from ..align.base import refine_segments
 from ..index.store import Database
 from ..pipeline.extract import EncoderConfig, VideoEncoder, feature_config
 from ..pipeline.ingest import ingest
@@ -150,21 +149,20 @@ def encode_queries(bench: Path, part: str, encoder: VideoEncoder, db, qcfg: Quer
     return out
 
 
-def predict(split: Split, aligner, topk: int = 10):
+def predict(split: Split, aligner, topk: int = 10, qcfg: QueryConfig | None = None):
     """Run an aligner on every map: (boxes with scores per pair, rankings, align seconds per query).
 
-    Segments on dense maps (region maps) are re-placed on their best offset as the query path
-    does (``refine_offset`` on the map's own values); sparse maps have no values to do it with.
+    Segments on dense maps (region maps) are refined as the query path does with ``qcfg``'s
+    settings (default: query.py's; ``QueryConfig.refined`` on the map's own values); sparse maps
+    have no values to do it with.
     """
+    qcfg = qcfg or QueryConfig()
     preds, rankings, secs = {}, {}, []
     for q in split.queries:
         t0 = time.perf_counter()
         segs = aligner.align(q.maps) if q.maps else []
         # the query path's offset refinement, where the maps are dense (region maps: their own values)
-        segs = [refine_segments(ss, m.values, m.q_times, m.r_times, edge_rows=QueryConfig.edge_rows,
-                                wide_rows=QueryConfig.wide_rows)
-                if m.mask.all() else ss
-                for m, ss in zip(q.maps, segs)]
+        segs = [qcfg.refined(ss, m.values, m) if m.mask.all() else ss for m, ss in zip(q.maps, segs)]
         secs.append(time.perf_counter() - t0 + q.seconds)
         scored = []
         for ref, ss, pre in zip(q.refs, segs, q.prescores):

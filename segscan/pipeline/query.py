@@ -58,6 +58,12 @@ class QueryConfig:
     edge_rows: int = 1
     wide_rows: int = 8
 
+    def refined(self, segs: list, values: np.ndarray, m: SimilarityMap) -> list:
+        """One map's segments through the refinement with these settings (``values``: the dense
+        region similarity of the two videos; align.base.refine_segments)."""
+        return refine_segments(segs, values, m.q_times, m.r_times, edge_rows=self.edge_rows,
+                               wide_rows=self.wide_rows)
+
 
 @dataclass
 class QueryResult:
@@ -203,7 +209,7 @@ def search_features(db: Database, q: VideoFeatures, cfg: QueryConfig, aligner=No
         rec = db.video_by_num(c.num)
         if cfg.refine and q.region_feats is not None:
             dense = m.values if cfg.map_mode == "regions" else region_similarity(db, c.num, q, flipped)
-            s = refine_segments(s, dense, m.q_times, m.r_times, edge_rows=cfg.edge_rows, wide_rows=cfg.wide_rows)
+            s = cfg.refined(s, dense, m)
         score = max(x.score for x in s)
         matches.append(Match(rec.video_id, rec.path, score, sorted(s, key=lambda x: x.q_start), c.prescore,
                              copy=score >= cfg.threshold))
