@@ -124,6 +124,41 @@ def test_snap_to_edges_runs_a_near_edge_segment_to_the_clip_ends():
     assert snap_to_edges(Segment(1.0, 9.0, 13.5, 21.5, 0.4), qt, rt, rows=0) == Segment(1.0, 9.0, 13.5, 21.5, 0.4)
 
 
+def test_trim_ends_cuts_only_end_keyframes_that_match_nothing_on_the_line():
+    from segscan.align.base import trim_ends
+    from segscan.types import Segment
+
+    m = _map(12, 20, (3, 9, 5), sim=0.5, bg=0.02)  # the copy: rows 3-8 on offset +2
+    m.values[5, 7] = 0.01  # a weak keyframe inside the copy
+    loose = Segment(1.0, 10.0, 3.0, 12.0, 0.7)  # the box reaches two rows before, one after
+    s = trim_ends(loose, m, 0.2)
+    assert (s.q_start, s.q_end, s.r_start, s.r_end, s.score) == (3.0, 9.0, 5.0, 11.0, 0.7)
+    assert trim_ends(Segment(3.0, 9.0, 5.0, 11.0, 0.7), m, 0.2) == Segment(3.0, 9.0, 5.0, 11.0, 0.7)
+    assert trim_ends(loose, m, 0.0) == loose  # off
+    # a segment that runs to the clip's end keeps its end when its last row matches
+    m.values[9:, 11:] = 0.5
+    s = trim_ends(Segment(3.0, 12.0, 5.0, 14.0, 0.7), m, 0.2)
+    assert (s.q_start, s.q_end) == (3.0, 12.0)
+
+
+def test_centre_ends_places_inner_ends_between_keyframes():
+    from segscan.align.base import centre_ends
+    from segscan.types import Segment
+
+    qt, rt = np.arange(10.0), np.arange(30.0)
+    s = centre_ends(Segment(3.0, 7.0, 13.0, 17.0, 0.4), qt, rt)
+    assert (s.q_start, s.q_end, s.r_start, s.r_end, s.score) == (2.5, 6.5, 12.5, 16.5, 0.4)
+    # ends on the clip's first keyframe and past its last stay where they are
+    s = centre_ends(Segment(0.0, 10.0, 13.0, 23.0, 0.4), qt, rt)
+    assert (s.q_start, s.q_end, s.r_start, s.r_end) == (0.0, 10.0, 13.0, 23.0)
+    # the reference starts where the segment's reference span does: the start stays inside it
+    s = centre_ends(Segment(3.0, 7.0, 0.0, 4.0, 0.4), qt, rt)
+    assert (s.q_start, s.q_end, s.r_start, s.r_end) == (3.0, 6.5, 0.0, 3.5)
+    # a 2x segment: its reference ends follow its line
+    s = centre_ends(Segment(3.0, 7.0, 10.0, 18.0, 0.4), qt, rt)
+    assert (s.q_start, s.q_end, s.r_start, s.r_end) == (2.5, 6.5, 9.0, 17.0)
+
+
 def test_tn_follows_a_speed_change():
     m = _map(30, 60, (2, 22, 10), speed=2.0)
     (segs,) = make_aligner("tn").align([m])

@@ -98,9 +98,12 @@ def test_vcdb_mode_runs_on_a_vcsl_folder(corpus, tmp_path, capsys):
     assert f"segscan default ({QueryConfig.aligner})" in out and "HV" in out
     rows = json.loads((d / "segscan-results.json").read_text())["rows"]
     default = rows[-1]
-    # the copy is found (its ends re-placed to a fraction of a second) and ranked first; off-diagonal
-    # segments of the slow pan (its content recurs at other offsets) above the copy threshold cost precision
-    assert default["recall"] > 0.95 and default["micro_ap"] > 0.95 and default["video_map"] == 1.0
+    # the copy is found and ranked first; off-diagonal segments of the slow pan (its content recurs at
+    # other offsets) above the copy threshold cost precision. The copy starts and ends exactly on
+    # keyframes (2 s and 8 s at 1 keyframe/s), and reported ends lie halfway between the keyframes
+    # around them (align.base.centre_ends): 1.5-7.5 s, which covers (5.5/6)^2 = 0.84 of its box, and
+    # bounds recall and micro-AP alike
+    assert default["recall"] > 0.8 and default["micro_ap"] > 0.8 and default["video_map"] == 1.0
     assert default["f1"] > 0.4
 
 

@@ -107,16 +107,55 @@ def interp_columns(values: np.ndarray, rows: np.ndarray, t: np.ndarray, r_times:
     return (1 - w) * values[rows, hi - 1] + w * values[rows, hi]
 
 
-def line_mean(seg: Segment, m: SimilarityMap) -> tuple[float, int]:
-    """(mean similarity, query keyframes) along a segment's line through a dense map: each query
-    keyframe inside the segment is taken to its reference time on the line, and the map is
-    interpolated between the two reference keyframes around it."""
+def line_values(seg: Segment, m: SimilarityMap) -> tuple[np.ndarray, np.ndarray]:
+    """(query rows, similarities) along a segment's line through a dense map: each query keyframe
+    inside the segment is taken to its reference time on the line, and the map is interpolated
+    between the two reference keyframes around it (no similarities with fewer than 2 of them)."""
     rows = np.where((m.q_times >= seg.q_start - 1e-6) & (m.q_times < seg.q_end - 1e-6))[0]
     if len(rows) == 0 or len(m.r_times) < 2:
-        return 0.0, len(rows)
-    t = seg.r_start + (m.q_times[rows] - seg.q_start) * (seg.r_end - seg.r_start) / max(seg.q_end - seg.q_start, 1e-9)
-    v = interp_columns(np.where(m.mask, m.values, 0.0), rows, t, m.r_times)
-    return float(v.mean()), len(rows)
+        return rows, np.zeros(0)
+    t = seg.r_start + (m.q_times[rows] - seg.q_start) * _speed(seg)
+    return rows, interp_columns(np.where(m.mask, m.values, 0.0), rows, t, m.r_times)
+
+
+def _speed(seg: Segment) -> float:
+    return (seg.r_end - seg.r_start) / max(seg.q_end - seg.q_start, 1e-9)
+
+
+def line_mean(seg: Segment, m: SimilarityMap) -> tuple[float, int]:
+    """(mean similarity, query keyframes) along a segment's line (:func:`line_values`)."""
+    rows, v = line_values(seg, m)
+    return (float(v.mean()) if v.size else 0.0), len(rows)
+
+
+def _on_line(seg: Segment, q0: float, q1: float) -> Segment:
+    """The part of ``seg``'s line over the query span [q0, q1]."""
+    sp = _speed(seg)
+    return Segment(q0, q1, seg.r_start + (q0 - seg.q_start) * sp, seg.r_start + (q1 - seg.q_start) * sp, seg.score)
+
+
+def trim_ends(seg: Segment, m: SimilarityMap, rel: float, min_rows: int = 2) -> Segment:
+    """Drop the query keyframes at either end of a segment whose similarity on its line is below
+    ``rel`` times the median along the line (at least ``min_rows`` stay; ``rel`` 0: unchanged).
+
+    A detector's box is a regression of where the pattern is; on a weak diagonal it can reach a
+    keyframe or two into footage on either side of the copy, which matches nothing on the line
+    (near 0 in background-normalised units) while the copy's own keyframes match clearly.
+    """
+    rows, v = line_values(seg, m)
+    if rel <= 0 or len(v) <= min_rows:
+        return seg
+    floor = rel * float(np.median(v))
+    i0, i1 = 0, len(v) - 1
+    while i1 - i0 + 1 > min_rows and v[i0] < floor:
+        i0 += 1
+    while i1 - i0 + 1 > min_rows and v[i1] < floor:
+        i1 -= 1
+    if i0 == 0 and i1 == len(v) - 1:
+        return seg
+    q0 = max(seg.q_start, float(m.q_times[rows[i0]]))
+    q1 = float(m.q_times[rows[i1] + 1]) if rows[i1] + 1 < len(m.q_times) else seg.q_end
+    return _on_line(seg, q0, min(q1, seg.q_end))
 
 
 def length_scored(seg: Segment, q_step: float, weight: float) -> Segment:
@@ -261,14 +300,41 @@ def snap_to_edges(seg: Segment, q_times: np.ndarray, r_times: np.ndarray, rows: 
     return Segment(q0, q1, q0 + off, q1 + off, seg.score)
 
 
+def centre_ends(seg: Segment, q_times: np.ndarray, r_times: np.ndarray) -> Segment:
+    """Move each end of a segment that lies inside the clip half a query keyframe step back.
+
+    The aligners give a segment the span [first keyframe, last keyframe + one step): each
+    keyframe standing for the step after it. But a keyframe is one instant: the copy starts
+    somewhere between the last keyframe that does not match and the first that does, and
+    ends somewhere between the last that matches and the next; halfway is the estimate with
+    the least expected error (a quarter step rather than a half). Ends at the clip's first or
+    last keyframe stay (the clip starts or ends there), and the reference span follows the
+    line, inside the reference.
+    """
+    if len(q_times) < 2:
+        return seg
+    half = 0.5 * median_step(q_times)
+    q0, q1 = seg.q_start, seg.q_end
+    if q0 > float(q_times[0]) + 1e-6:
+        q0 -= half
+    if q1 < float(q_times[-1]) + 2 * half - 1e-6:
+        q1 -= half
+    sp = _speed(seg)
+    if sp > 0 and len(r_times) > 1:  # the reference ends bound the line, as they bound the segment
+        q0 = max(q0, min(seg.q_start, seg.q_start + (float(r_times[0]) - seg.r_start) / sp))
+    return _on_line(seg, q0, q1) if q1 > q0 else seg
+
+
 def refine_segments(segs: list[Segment], values: np.ndarray, q_times: np.ndarray, r_times: np.ndarray,
-                    window: int = 3, edge_rows: int = 1, wide_rows: int = 0) -> list[Segment]:
+                    window: int = 3, edge_rows: int = 1, wide_rows: int = 0, centre: bool = True) -> list[Segment]:
     """Every segment through :func:`refine_offset`; pieces now on one diagonal joined
     (:func:`merge_diagonal`), run to the clip's ends when close to them (:func:`snap_to_edges`);
-    then those that coincide with a stronger one go."""
+    then those that coincide with a stronger one go, and the rest have their inner ends placed
+    between keyframes (:func:`centre_ends`)."""
     segs = [refine_offset(x, values, q_times, r_times, window=window, wide_rows=wide_rows) for x in segs]
     segs = merge_diagonal(segs, median_step(r_times)) if len(r_times) > 1 else segs
-    return nms_segments([snap_to_edges(x, q_times, r_times, edge_rows) for x in segs])
+    segs = nms_segments([snap_to_edges(x, q_times, r_times, edge_rows) for x in segs])
+    return [centre_ends(x, q_times, r_times) for x in segs] if centre else segs
 
 
 def nms_segments(segs: list[Segment], iou: float = 0.5, keep: list[Segment] | None = None) -> list[Segment]:

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import WeightsNotFoundError
 from ..types import Segment, SimilarityMap
-from .base import line_mean, nms_segments, register, snap_to_unit_speed
+from .base import line_mean, nms_segments, register, snap_to_unit_speed, trim_ends
 
 log = logging.getLogger(__name__)
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "detectors" / "weights" / "spd-yolo11n.pt"
@@ -55,7 +55,7 @@ class SPDAligner:
                  device: str = "cpu", min_score: float = 0.0, snap: bool = True, snap_keep: float = 0.5,
                  evidence: float | None = None, score: str | None = None, conf_weight: float | None = None,
                  length_weight: float | None = None, cache: dict | None = None, path_floor: float = 0.0,
-                 paths: int | None = None):
+                 paths: int | None = None, trim: float | None = None):
         self.weights = Path(weights) if weights else DEFAULT_WEIGHTS
         self.conf, self.iou, self.batch, self.device, self.min_score = conf, iou, batch, device, min_score
         self.snap, self.snap_keep, self.path_floor = snap, snap_keep, path_floor
@@ -72,6 +72,9 @@ class SPDAligner:
         # search ranked them), also TN's paths that no box covers, scored as boxes of confidence 0
         # (path score only)
         self.paths = int(pick(paths, "paths", 0)) if self.score == "path" else 0
+        # a box's end keyframes below this fraction of the median similarity on its line are cut
+        # off (align.base.trim_ends; 0: off)
+        self.trim = float(pick(trim, "trim", 0.0))
         # detections per map object, shared by the aligners given the same dict (the benchmark's
         # grid search rescores the same boxes instead of running the detector again)
         self.cache = cache
@@ -208,10 +211,12 @@ class SPDAligner:
 
     def _snap(self, seg: Segment, m: SimilarityMap, box) -> Segment:
         """A box's best cell per row is its path (rows whose best cell is above ``path_floor``); a
-        1x-speed path snaps to its diagonal (as TN's do)."""
+        1x-speed path snaps to its diagonal (as TN's do); end keyframes that match nothing on the
+        line, next to the copy's, are cut off (``trim``)."""
         rows, cols, peak = self._box_path(m, box)
         ok = peak > self.path_floor
-        return snap_to_unit_speed(seg, m, rows[ok], cols[ok], keep=self.snap_keep)
+        seg = snap_to_unit_speed(seg, m, rows[ok], cols[ok], keep=self.snap_keep)
+        return trim_ends(seg, m, self.trim) if m.mask.all() else seg
 
     def _score(self, seg: Segment, m: SimilarityMap, box, conf: float | None = None) -> Segment:
         """The segment scored as ``score`` says, from its box confidence (``seg.score``) and the map.

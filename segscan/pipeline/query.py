@@ -53,16 +53,18 @@ class QueryConfig:
     # double-centred region similarity of the two videos (align.base.refine_offset), join pieces that
     # then lie on one diagonal, and run a segment that stops within edge_rows keyframes of the clip's
     # start or end on to it (align.base.refine_segments); a segment of at least wide_rows query
-    # keyframes is also tried at every offset of the reference (0: off)
+    # keyframes is also tried at every offset of the reference (0: off); with centre, ends inside the
+    # clip are placed halfway between the last keyframe that matches and the next (centre_ends)
     refine: bool = True
     edge_rows: int = 1
     wide_rows: int = 8
+    centre: bool = True
 
     def refined(self, segs: list, values: np.ndarray, m: SimilarityMap) -> list:
         """One map's segments through the refinement with these settings (``values``: the dense
         region similarity of the two videos; align.base.refine_segments)."""
         return refine_segments(segs, values, m.q_times, m.r_times, edge_rows=self.edge_rows,
-                               wide_rows=self.wide_rows)
+                               wide_rows=self.wide_rows, centre=self.centre)
 
 
 @dataclass
