@@ -23,8 +23,9 @@ from segscan.pipeline.query import QueryConfig
 
 
 def fmt_time(t: float) -> str:
-    t = max(0.0, t)
-    return f"{int(t // 60):02d}:{int(t % 60):02d}"
+    """mm:ss.s (segment ends are placed to a fraction of a keyframe; whole seconds would hide it)."""
+    t = round(max(0.0, t), 1)
+    return f"{int(t // 60):02d}:{t % 60:04.1f}"
 
 
 def format_table(res) -> str:
