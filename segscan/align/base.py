@@ -107,11 +107,16 @@ def interp_columns(values: np.ndarray, rows: np.ndarray, t: np.ndarray, r_times:
     return (1 - w) * values[rows, hi - 1] + w * values[rows, hi]
 
 
+def segment_rows(seg: Segment, q_times: np.ndarray) -> np.ndarray:
+    """The query keyframes (indices) a segment spans: those at or after its start and before its end."""
+    return np.where((q_times >= seg.q_start - 1e-6) & (q_times < seg.q_end - 1e-6))[0]
+
+
 def line_values(seg: Segment, m: SimilarityMap) -> tuple[np.ndarray, np.ndarray]:
     """(query rows, similarities) along a segment's line through a dense map: each query keyframe
     inside the segment is taken to its reference time on the line, and the map is interpolated
     between the two reference keyframes around it (no similarities with fewer than 2 of them)."""
-    rows = np.where((m.q_times >= seg.q_start - 1e-6) & (m.q_times < seg.q_end - 1e-6))[0]
+    rows = segment_rows(seg, m.q_times)
     if len(rows) == 0 or len(m.r_times) < 2:
         return rows, np.zeros(0)
     t = seg.r_start + (m.q_times[rows] - seg.q_start) * _speed(seg)
@@ -197,7 +202,7 @@ def refine_offset(seg: Segment, values: np.ndarray, q_times: np.ndarray, r_times
     """
     if len(r_times) < 2 or unit_offset(seg, max_speed_error) is None:
         return seg
-    rows = np.where((q_times >= seg.q_start - 1e-6) & (q_times < seg.q_end - 1e-6))[0]
+    rows = segment_rows(seg, q_times)
     if len(rows) < 2:
         return seg
     v = np.asarray(values, np.float64)
@@ -313,12 +318,12 @@ def centre_ends(seg: Segment, q_times: np.ndarray, r_times: np.ndarray) -> Segme
     """
     if len(q_times) < 2:
         return seg
-    half = 0.5 * median_step(q_times)
+    step = median_step(q_times)
     q0, q1 = seg.q_start, seg.q_end
     if q0 > float(q_times[0]) + 1e-6:
-        q0 -= half
-    if q1 < float(q_times[-1]) + 2 * half - 1e-6:
-        q1 -= half
+        q0 -= 0.5 * step
+    if q1 < float(q_times[-1]) + step - 1e-6:
+        q1 -= 0.5 * step
     sp = _speed(seg)
     if sp > 0 and len(r_times) > 1:  # the reference ends bound the line, as they bound the segment
         q0 = max(q0, min(seg.q_start, seg.q_start + (float(r_times[0]) - seg.r_start) / sp))

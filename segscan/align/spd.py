@@ -212,7 +212,8 @@ class SPDAligner:
     def _snap(self, seg: Segment, m: SimilarityMap, box) -> Segment:
         """A box's best cell per row is its path (rows whose best cell is above ``path_floor``); a
         1x-speed path snaps to its diagonal (as TN's do); end keyframes that match nothing on the
-        line, next to the copy's, are cut off (``trim``)."""
+        line, next to the copy's, are cut off (``trim``) on dense maps: a sparse map does not know
+        most cells of a line, and an unknown cell is not evidence of a non-match."""
         rows, cols, peak = self._box_path(m, box)
         ok = peak > self.path_floor
         seg = snap_to_unit_speed(seg, m, rows[ok], cols[ok], keep=self.snap_keep)
