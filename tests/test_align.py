@@ -141,6 +141,44 @@ def test_trim_ends_cuts_only_end_keyframes_that_match_nothing_on_the_line():
     assert (s.q_start, s.q_end) == (3.0, 12.0)
 
 
+def test_grow_ends_extends_a_segment_over_keyframes_that_match_as_well():
+    from segscan.align.base import grow_ends
+    from segscan.types import Segment
+
+    m = _map(12, 20, (1, 10, 3), sim=0.5, bg=0.02)  # the copy: rows 1-9 on offset +2
+    m.values[2, 4] = 0.3  # a weaker row (0.6 x the median): still grown over at 0.5
+    short = Segment(3.0, 8.0, 5.0, 10.0, 0.7)  # the box stops two rows short on each side
+    s = grow_ends(short, m.values, m.q_times, m.r_times, 0.5)
+    assert (s.q_start, s.q_end, s.r_start, s.r_end, s.score) == (1.0, 10.0, 3.0, 12.0, 0.7)
+    # at 0.7 the weak row stops the start; the end still reaches the copy's last row
+    s = grow_ends(short, m.values, m.q_times, m.r_times, 0.7)
+    assert (s.q_start, s.q_end) == (3.0, 10.0)
+    assert grow_ends(short, m.values, m.q_times, m.r_times, 0.0) == short  # off
+    # only ever extended: rows that match nothing next to a segment leave it as it is
+    exact = Segment(1.0, 10.0, 3.0, 12.0, 0.7)
+    assert grow_ends(exact, m.values, m.q_times, m.r_times, 0.5) == exact
+    # off unit speed: unchanged
+    fast = Segment(3.0, 8.0, 5.0, 15.0, 0.7)
+    assert grow_ends(fast, m.values, m.q_times, m.r_times, 0.5) == fast
+
+
+def test_refine_segments_drops_single_keyframe_matches():
+    from segscan.align.base import refine_segments
+    from segscan.types import Segment
+
+    m = _map(12, 20, (1, 10, 3), sim=0.5, bg=0.02)
+    m.values[5, 15] = 0.9  # one keyframe alike elsewhere (two black frames)
+    segs = [Segment(1.0, 10.0, 3.0, 12.0, 0.6), Segment(5.0, 6.0, 15.0, 16.0, 0.8)]
+    kept = refine_segments(segs, m.values, m.q_times, m.r_times, edge_rows=0, centre=False, min_rows=2)
+    assert [(s.q_start, s.q_end, s.score) for s in kept] == [(1.0, 10.0, 0.6)]
+    both = refine_segments(segs, m.values, m.q_times, m.r_times, edge_rows=0, centre=False, min_rows=1)
+    assert len(both) == 2
+    # a clip of a single keyframe can still be listed
+    one = SimilarityMap(m.values[5:6], m.q_times[:1], m.r_times)
+    assert len(refine_segments([Segment(0.0, 1.0, 15.0, 16.0, 0.8)], one.values, one.q_times, one.r_times,
+                               centre=False, min_rows=2)) == 1
+
+
 def test_centre_ends_places_inner_ends_between_keyframes():
     from segscan.align.base import centre_ends
     from segscan.types import Segment

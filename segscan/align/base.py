@@ -238,16 +238,17 @@ def refine_offset(seg: Segment, values: np.ndarray, q_times: np.ndarray, r_times
     return Segment(q0, q1, q0 + off, q1 + off, seg.score)
 
 
-def _regrow(values: np.ndarray, q_times: np.ndarray, r_times: np.ndarray, rows: np.ndarray,
-            off: float) -> tuple[float, float]:
-    """The query span (seconds) of ``rows`` grown on both sides over the query keyframes whose
-    similarity on the diagonal at ``off`` is at least the weakest of ``rows``'."""
+def _grown(values: np.ndarray, q_times: np.ndarray, r_times: np.ndarray, rows: np.ndarray, off: float,
+           floor_of) -> tuple[float, float]:
+    """The query span (seconds) of ``rows`` grown on both sides over the neighbouring query
+    keyframes whose similarity on the diagonal at ``off`` is at least ``floor_of(similarities
+    of rows)`` (keyframes whose reference time falls outside the reference never count)."""
     all_rows = np.arange(len(q_times))
     t = q_times + off
     inside = (t >= r_times[0] - 1e-6) & (t <= r_times[-1] + 1e-6)
     sim = np.full(len(q_times), -np.inf)
     sim[inside] = interp_columns(np.asarray(values, np.float64), all_rows[inside], t[inside], r_times)
-    floor = sim[rows].min()
+    floor = floor_of(sim[rows])
     lo, hi = int(rows[0]), int(rows[-1])
     while lo > 0 and sim[lo - 1] >= floor:
         lo -= 1
@@ -255,6 +256,35 @@ def _regrow(values: np.ndarray, q_times: np.ndarray, r_times: np.ndarray, rows: 
         hi += 1
     end = float(q_times[hi + 1]) if hi + 1 < len(q_times) else float(q_times[hi]) + median_step(q_times)
     return float(q_times[lo]), end
+
+
+def _regrow(values: np.ndarray, q_times: np.ndarray, r_times: np.ndarray, rows: np.ndarray,
+            off: float) -> tuple[float, float]:
+    """The query span (seconds) of ``rows`` grown on both sides over the query keyframes whose
+    similarity on the diagonal at ``off`` is at least the weakest of ``rows``'."""
+    return _grown(values, q_times, r_times, rows, off, np.min)
+
+
+def grow_ends(seg: Segment, values: np.ndarray, q_times: np.ndarray, r_times: np.ndarray,
+              rel: float) -> Segment:
+    """Extend a 1x-speed segment over the query keyframes next to its ends whose similarity on
+    its diagonal is at least ``rel`` times the median inside it (``rel`` 0: unchanged).
+
+    The counterpart of :func:`trim_ends`: a detector's box can also stop a keyframe or two short
+    of a copy whose footage goes on matching as well as the rest of it (a talking head, a fixed
+    camera), and the offset refinement only moves a segment, it does not lengthen it. The
+    segment is only ever extended, within the reference.
+    """
+    off = unit_offset(seg)
+    if rel <= 0 or off is None or len(r_times) < 2:
+        return seg
+    rows = segment_rows(seg, q_times)
+    if len(rows) < 2:
+        return seg
+    q0, q1 = _grown(values, q_times, r_times, rows, off, lambda v: rel * float(np.median(v)))
+    q0, q1 = min(q0, seg.q_start), max(q1, seg.q_end)
+    q1 = min(q1, max(seg.q_end, float(r_times[-1]) + median_step(r_times) - off))
+    return Segment(q0, q1, q0 + off, q1 + off, seg.score)
 
 
 def unit_offset(seg: Segment, max_speed_error: float = 0.1) -> float | None:
@@ -331,15 +361,21 @@ def centre_ends(seg: Segment, q_times: np.ndarray, r_times: np.ndarray) -> Segme
 
 
 def refine_segments(segs: list[Segment], values: np.ndarray, q_times: np.ndarray, r_times: np.ndarray,
-                    window: int = 3, edge_rows: int = 1, wide_rows: int = 0, centre: bool = True) -> list[Segment]:
+                    window: int = 3, edge_rows: int = 1, wide_rows: int = 0, centre: bool = True,
+                    grow: float = 0.0, min_rows: int = 1) -> list[Segment]:
     """Every segment through :func:`refine_offset`; pieces now on one diagonal joined
-    (:func:`merge_diagonal`), run to the clip's ends when close to them (:func:`snap_to_edges`);
-    then those that coincide with a stronger one go, and the rest have their inner ends placed
-    between keyframes (:func:`centre_ends`)."""
+    (:func:`merge_diagonal`), grown over neighbouring keyframes that match as well as the
+    segment does (:func:`grow_ends`, with ``grow`` > 0) and run to the clip's ends when close
+    to them (:func:`snap_to_edges`); then those that coincide with a stronger one go, the rest
+    have their inner ends placed between keyframes (:func:`centre_ends`), and those that cover
+    fewer than ``min_rows`` query keyframes are dropped."""
     segs = [refine_offset(x, values, q_times, r_times, window=window, wide_rows=wide_rows) for x in segs]
     segs = merge_diagonal(segs, median_step(r_times)) if len(r_times) > 1 else segs
+    if grow > 0:
+        segs = [grow_ends(x, values, q_times, r_times, grow) for x in segs]
     segs = nms_segments([snap_to_edges(x, q_times, r_times, edge_rows) for x in segs])
-    return [centre_ends(x, q_times, r_times) for x in segs] if centre else segs
+    segs = [centre_ends(x, q_times, r_times) for x in segs] if centre else segs
+    return [x for x in segs if len(segment_rows(x, q_times)) >= min(min_rows, len(q_times))]
 
 
 def nms_segments(segs: list[Segment], iou: float = 0.5, keep: list[Segment] | None = None) -> list[Segment]:

@@ -54,17 +54,24 @@ class QueryConfig:
     # then lie on one diagonal, and run a segment that stops within edge_rows keyframes of the clip's
     # start or end on to it (align.base.refine_segments); a segment of at least wide_rows query
     # keyframes is also tried at every offset of the reference (0: off); with centre, ends inside the
-    # clip are placed halfway between the last keyframe that matches and the next (centre_ends)
+    # clip are placed halfway between the last keyframe that matches and the next (centre_ends);
+    # with grow > 0 a segment is first extended over the keyframes next to its ends that match at
+    # least grow x its median on its diagonal (grow_ends); a segment that then covers fewer than
+    # min_keyframes query keyframes is dropped: one keyframe alike (two black frames, a title card)
+    # is no evidence of a copied segment
     refine: bool = True
     edge_rows: int = 1
     wide_rows: int = 8
     centre: bool = True
+    grow: float = 0.7
+    min_keyframes: int = 2
 
     def refined(self, segs: list, values: np.ndarray, m: SimilarityMap) -> list:
         """One map's segments through the refinement with these settings (``values``: the dense
         region similarity of the two videos; align.base.refine_segments)."""
         return refine_segments(segs, values, m.q_times, m.r_times, edge_rows=self.edge_rows,
-                               wide_rows=self.wide_rows, centre=self.centre)
+                               wide_rows=self.wide_rows, centre=self.centre, grow=self.grow,
+                               min_rows=self.min_keyframes)
 
 
 @dataclass
@@ -212,6 +219,8 @@ def search_features(db: Database, q: VideoFeatures, cfg: QueryConfig, aligner=No
         if cfg.refine and q.region_feats is not None:
             dense = m.values if cfg.map_mode == "regions" else region_similarity(db, c.num, q, flipped)
             s = cfg.refined(s, dense, m)
+            if not s:
+                continue
         score = max(x.score for x in s)
         matches.append(Match(rec.video_id, rec.path, score, sorted(s, key=lambda x: x.q_start), c.prescore,
                              copy=score >= cfg.threshold))
