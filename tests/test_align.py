@@ -160,6 +160,11 @@ def test_grow_ends_extends_a_segment_over_keyframes_that_match_as_well():
     # off unit speed: unchanged
     fast = Segment(3.0, 8.0, 5.0, 15.0, 0.7)
     assert grow_ends(fast, m.values, m.q_times, m.r_times, 0.5) == fast
+    # a segment whose last keyframe's reference time lies past the reference's end: that
+    # keyframe sets no floor, and the start grows only over rows that match
+    e = _map(12, 8, (2, 12, 0), sim=0.5, bg=0.02)  # rows 2-9 on offset -2 (reference 0-7)
+    s = grow_ends(Segment(4.0, 11.0, 2.0, 9.0, 0.7), e.values, e.q_times, e.r_times, 0.7)
+    assert (s.q_start, s.q_end, s.r_start, s.r_end) == (2.0, 11.0, 0.0, 9.0)
 
 
 def test_refine_segments_drops_single_keyframe_matches():

@@ -242,14 +242,16 @@ def _grown(values: np.ndarray, q_times: np.ndarray, r_times: np.ndarray, rows: n
            floor_of) -> tuple[float, float]:
     """The query span (seconds) of ``rows`` grown on both sides over the neighbouring query
     keyframes whose similarity on the diagonal at ``off`` is at least ``floor_of(similarities
-    of rows)`` (keyframes whose reference time falls outside the reference never count)."""
+    of rows)`` (keyframes whose reference time falls outside the reference never count, for
+    the floor nor for growing)."""
     all_rows = np.arange(len(q_times))
     t = q_times + off
     inside = (t >= r_times[0] - 1e-6) & (t <= r_times[-1] + 1e-6)
     sim = np.full(len(q_times), -np.inf)
     sim[inside] = interp_columns(np.asarray(values, np.float64), all_rows[inside], t[inside], r_times)
-    floor = floor_of(sim[rows])
     lo, hi = int(rows[0]), int(rows[-1])
+    own = sim[rows][np.isfinite(sim[rows])]
+    floor = floor_of(own) if own.size else np.inf
     while lo > 0 and sim[lo - 1] >= floor:
         lo -= 1
     while hi < len(q_times) - 1 and sim[hi + 1] >= floor:
