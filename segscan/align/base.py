@@ -198,7 +198,7 @@ def refine_offset(seg: Segment, values: np.ndarray, q_times: np.ndarray, r_times
     best nearby one by more than ``wide_margin``: on a fixed camera the aligner can lock on
     to an offset far from the true one. The query span it had came from the wrong
     diagonal, so it then grows over the neighbouring query keyframes that are at least as
-    similar on the new diagonal as the weakest one inside it (:func:`_regrow`).
+    similar on the new diagonal as the weakest one inside it (:func:`_grown`).
     """
     if len(r_times) < 2 or unit_offset(seg, max_speed_error) is None:
         return seg
@@ -230,7 +230,7 @@ def refine_offset(seg: Segment, values: np.ndarray, q_times: np.ndarray, r_times
             off += float(np.clip(0.5 * (score[b - 1] - score[b + 1]) / curv, -0.5, 0.5)) * step
     q0, q1 = seg.q_start, seg.q_end
     if abs(ks[b]) > window:
-        q0, q1 = _regrow(values, q_times, r_times, rows, off)
+        q0, q1 = _grown(values, q_times, r_times, rows, off, np.min)
     q0 = max(q0, float(r_times[0]) - off)  # keep the two spans equal and inside the reference
     q1 = min(q1, float(r_times[-1]) + step - off)
     if q1 <= q0:
@@ -258,13 +258,6 @@ def _grown(values: np.ndarray, q_times: np.ndarray, r_times: np.ndarray, rows: n
         hi += 1
     end = float(q_times[hi + 1]) if hi + 1 < len(q_times) else float(q_times[hi]) + median_step(q_times)
     return float(q_times[lo]), end
-
-
-def _regrow(values: np.ndarray, q_times: np.ndarray, r_times: np.ndarray, rows: np.ndarray,
-            off: float) -> tuple[float, float]:
-    """The query span (seconds) of ``rows`` grown on both sides over the query keyframes whose
-    similarity on the diagonal at ``off`` is at least the weakest of ``rows``'."""
-    return _grown(values, q_times, r_times, rows, off, np.min)
 
 
 def grow_ends(seg: Segment, values: np.ndarray, q_times: np.ndarray, r_times: np.ndarray,

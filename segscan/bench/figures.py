@@ -37,13 +37,16 @@ def peak_rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
+def query60_pieces(rng, long_clips: list) -> list:
+    """The 60-second query's six (clip, start) pieces, drawn from ``rng``."""
+    return [(c, float(rng.uniform(0, c.duration - 10.2))) for c in rng.choice(long_clips, 6, replace=False)]
+
+
 def copy_rng(seed: int, long_clips: list):
     """The copies' random stream of a seed: past the draws that pick the 60-second query's pieces,
     so that the copies of the run's own seed and of ``--copy-seeds`` are drawn alike."""
     rng = np.random.default_rng(seed)
-    rng.choice(long_clips, 6, replace=False)
-    for _ in range(6):
-        rng.uniform(0, 1)
+    query60_pieces(rng, long_clips)
     return rng
 
 
@@ -115,16 +118,14 @@ def main(argv=None) -> int:
     print(f"ingest: 360-720p H.264 {s1.speed:.1f}x real time over {s1.video_seconds:.0f} s of video; "
           f"all clips {fig['ingest_all_x_realtime']}x; peak RSS {fig['peak_rss_gib_after_ingest']} GiB", flush=True)
 
-    rng = np.random.default_rng(args.seed)
     encoder = VideoEncoder(cfg)
     long_clips = [c for c in clips if c.duration >= 10.5]
     size = (320, 240)
 
     # 2. a 60-second query ------------------------------------------------------------
     pieces = []
-    for c in rng.choice(long_clips, 6, replace=False):
+    for c, start in query60_pieces(np.random.default_rng(args.seed), long_clips):
         frames, ftimes, _ = read_all(c.path, fps=25.0, size=size)
-        start = rng.uniform(0, c.duration - 10.2)
         pieces += copy_segment(frames, ftimes, start, start + 10.0, 1.0, 25.0, [SpatialEdit("crop", 0.3)])
     write_video(pieces, work / "q60.mp4", 25.0, crf=28)
     qcfg = QueryConfig(map_mode=args.map)
