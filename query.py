@@ -19,7 +19,7 @@ import sys
 
 from segscan.cli import add_encoder_args, encoder_config, run_main
 from segscan.align.tn import TemporalNetwork
-from segscan.pipeline.query import QueryConfig
+from segscan.query import QueryConfig
 
 
 def fmt_time(t: float) -> str:
@@ -55,14 +55,15 @@ def _report(f, results, failed):
 
     w = csv.writer(f)
     w.writerow(["query", "rank", "video_id", "reference", "video_score", "copy", "query_start", "query_end",
-                "ref_start", "ref_end", "segment_score", "error"])
+                "ref_start", "ref_end", "segment_score", "segment_copy", "repeat", "error"])
     for res in results:
         for rank, m in enumerate(res.matches, 1):
             for s in m.segments:
                 w.writerow([res.query, rank, m.video_id, m.path, f"{m.score:.4f}", int(m.copy), f"{s.q_start:.2f}",
-                            f"{s.q_end:.2f}", f"{s.r_start:.2f}", f"{s.r_end:.2f}", f"{s.score:.4f}", ""])
+                            f"{s.q_end:.2f}", f"{s.r_start:.2f}", f"{s.r_end:.2f}", f"{s.score:.4f}", int(s.copy),
+                            int(s.repeat), ""])
     for path, why in failed:
-        w.writerow([path, "", "", "", "", "", "", "", "", "", "", why])
+        w.writerow([path] + [""] * 12 + [why])
 
 
 def main(argv=None) -> int:
@@ -135,7 +136,7 @@ def main(argv=None) -> int:
         from segscan.index.store import Database
         from segscan.pipeline.extract import VideoEncoder, feature_config
         from segscan.pipeline.ingest import expand_inputs
-        from segscan.pipeline.query import query_video
+        from segscan.query import query_video
 
         cfg = QueryConfig(topn=args.topn, candidates=args.candidates, topk=args.topk, aligner=args.aligner,
                           aligner_params=aligner_params,
@@ -159,7 +160,7 @@ def main(argv=None) -> int:
                 print(format_table(res))
                 t = res.timings
                 print(f"time: {t['total']:.2f} s (features {t['features']:.2f}, search {t['search']:.3f}, "
-                      f"align {t['align']:.3f}, refine {t['refine']:.3f})")
+                      f"align and refine {t['align']:.3f})")
         for p, why in missing:
             print(f"error: {p}: {why}", file=sys.stderr)
         if len(args.clips) == 1 and len(paths) + len(missing) == 1 and failed:

@@ -94,6 +94,9 @@ class Segment:
     r_start: float
     r_end: float
     score: float
+    copy: bool = False  # the score reaches the query's copy threshold
+    # the reference repeats this content: the query span also matches another place of it
+    repeat: bool = False
 
     def __post_init__(self):
         if self.q_end < self.q_start or self.r_end < self.r_start:
@@ -108,6 +111,8 @@ class Segment:
             "ref_start": round(float(self.r_start), 3),
             "ref_end": round(float(self.r_end), 3),
             "score": round(float(self.score), 4),
+            "copy": bool(self.copy),
+            "repeat": bool(self.repeat),
         }
 
     def as_box(self) -> list[float]:
@@ -153,7 +158,7 @@ class Match:
     score: float
     segments: list[Segment] = field(default_factory=list)
     prescore: float = 0.0
-    copy: bool = False  # the score reaches the copy-decision threshold (QueryConfig.threshold)
+    copy: bool = False  # one of its segments is declared a copy
 
     def to_json(self) -> dict:
         return {
@@ -164,3 +169,27 @@ class Match:
             "prescore": round(float(self.prescore), 4),
             "segments": [s.to_json() for s in self.segments],
         }
+
+
+@dataclass
+class CandidateMap:
+    """One candidate reference video of a query, with everything ranking it needs.
+
+    ``map``: the similarity map the aligner reads; ``dense``: the (Q, R) region similarity of the
+    two videos the refinement reads (None: the query has no region vectors); ``ref_global``:
+    the reference's (R, D) keyframe vectors, for telling a reference that repeats itself.
+    """
+
+    video_id: str
+    path: str
+    prescore: float
+    map: SimilarityMap
+    dense: np.ndarray | None = None
+    ref_global: np.ndarray | None = None
+
+    def __post_init__(self):
+        shape = self.map.values.shape
+        if self.dense is not None and self.dense.shape != shape:
+            raise ValueError(f"dense similarity {self.dense.shape} does not match the map {shape}")
+        if self.ref_global is not None and len(self.ref_global) != shape[1]:
+            raise ValueError(f"{len(self.ref_global)} reference vectors for a map of {shape[1]} reference keyframes")

@@ -40,7 +40,7 @@ def test_length_weight_prefers_the_longer_of_two_equally_similar_segments():
 
 
 def test_refine_offset_finds_the_sub_keyframe_offset_on_slow_footage():
-    from segscan.align.base import refine_offset
+    from segscan.query.refine import refine_offset
     from segscan.types import Segment
 
     # a reference whose content drifts slowly (a "static" scene: every frame alike, plus a small
@@ -65,7 +65,7 @@ def test_refine_offset_finds_the_sub_keyframe_offset_on_slow_footage():
 
 
 def test_wide_refine_moves_a_segment_locked_on_a_far_offset_and_regrows_its_span():
-    from segscan.align.base import refine_offset
+    from segscan.query.refine import refine_offset
     from segscan.types import Segment
 
     # a fixed camera: every query keyframe about as similar to every reference keyframe (0.5), the
@@ -88,7 +88,7 @@ def test_wide_refine_moves_a_segment_locked_on_a_far_offset_and_regrows_its_span
 
 
 def test_merge_diagonal_joins_pieces_of_one_copy_only():
-    from segscan.align.base import merge_diagonal
+    from segscan.query.refine import merge_diagonal
     from segscan.types import Segment
 
     a = Segment(0.0, 4.0, 10.2, 14.2, 0.5)
@@ -106,7 +106,7 @@ def test_merge_diagonal_joins_pieces_of_one_copy_only():
 
 
 def test_snap_to_edges_runs_a_near_edge_segment_to_the_clip_ends():
-    from segscan.align.base import snap_to_edges
+    from segscan.query.refine import snap_to_edges
     from segscan.types import Segment
 
     qt, rt = np.arange(10.0), np.arange(30.0)
@@ -142,7 +142,7 @@ def test_trim_ends_cuts_only_end_keyframes_that_match_nothing_on_the_line():
 
 
 def test_grow_ends_extends_a_segment_over_keyframes_that_match_as_well():
-    from segscan.align.base import grow_ends
+    from segscan.query.refine import grow_ends
     from segscan.types import Segment
 
     m = _map(12, 20, (1, 10, 3), sim=0.5, bg=0.02)  # the copy: rows 1-9 on offset +2
@@ -168,7 +168,7 @@ def test_grow_ends_extends_a_segment_over_keyframes_that_match_as_well():
 
 
 def test_refine_segments_drops_single_keyframe_matches():
-    from segscan.align.base import refine_segments
+    from segscan.query.refine import refine_segments
     from segscan.types import Segment
 
     m = _map(12, 20, (1, 10, 3), sim=0.5, bg=0.02)
@@ -185,7 +185,7 @@ def test_refine_segments_drops_single_keyframe_matches():
 
 
 def test_centre_ends_places_inner_ends_between_keyframes():
-    from segscan.align.base import centre_ends
+    from segscan.query.refine import centre_ends
     from segscan.types import Segment
 
     qt, rt = np.arange(10.0), np.arange(30.0)

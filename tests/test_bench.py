@@ -5,7 +5,7 @@ import json
 import pytest
 
 from segscan.bench.vcdb import load_annotations
-from segscan.pipeline.query import QueryConfig
+from segscan.query import QueryConfig
 from conftest import SHARED
 
 

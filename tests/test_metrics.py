@@ -68,8 +68,8 @@ def test_negative_queries_weighted_to_the_test_share():
     from segscan.bench.run import QueryMaps, Split, evaluate, negative_weight
 
     def split(pos, neg):
-        qs = [QueryMaps(f"p{i}", 10.0, [], [], [], 0.0) for i in range(pos)]
-        qs += [QueryMaps(f"n{i}", 10.0, [], [], [], 0.0) for i in range(neg)]
+        qs = [QueryMaps(f"p{i}", 10.0, [], 0.0) for i in range(pos)]
+        qs += [QueryMaps(f"n{i}", 10.0, [], 0.0) for i in range(neg)]
         return Split(queries=qs, labels={f"p{i}-r": [[0, 0, 10, 10]] for i in range(pos)})
 
     train, test = split(60, 30), split(100, 100)
@@ -99,6 +99,20 @@ def test_vsc_micro_ap_by_hand():
     preds = {"a": [([0, 0, 10, 10], 0.9)], "b": [([0, 7, 5, 12], 0.5)]}
     p2, r2 = (13 / 15) ** 0.5, (15 / 20 * 13 / 20) ** 0.5
     assert vsc_micro_ap(preds, truths) == pytest.approx(0.5 + (r2 - 0.5) * p2, abs=1e-12)
+
+
+def test_vsc_micro_ap_wrong_offset_earns_nothing():
+    # VSC22 intersects a pair's predictions only with the truth boxes some prediction of the pair
+    # overlaps in both axes: b's box has the right query span but the wrong reference offset, so it
+    # earns no query-axis credit either (an axis-by-axis intersection would give 0.646)
+    truths = {"a": [[0, 0, 10, 10]], "b": [[0, 0, 10, 10]]}
+    preds = {"a": [([0, 0, 10, 10], 0.9)], "b": [([0, 20, 10, 30], 0.5)]}
+    assert vsc_micro_ap(preds, truths) == pytest.approx(0.5, abs=1e-12)
+    # once another prediction of b overlaps its truth, the truth counts against the union of all
+    # of b's predictions: query axis 10 of 10 (the wrong box's span included), reference 2 of 12
+    preds["b"].append(([0, 0, 2, 2], 0.4))
+    p3, r3 = (1.0 * 12 / 22) ** 0.5, (20 / 20 * 12 / 20) ** 0.5
+    assert vsc_micro_ap(preds, truths) == pytest.approx(0.5 + (r3 - 0.5) * p3, abs=1e-12)
 
 
 def test_vsc_micro_ap_perfect_and_empty():

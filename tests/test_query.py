@@ -3,7 +3,7 @@ from types import SimpleNamespace
 import numpy as np
 
 from segscan.index.simmap import chamfer_similarity, group_neighbours, sparse_map
-from segscan.pipeline.query import _merge_rows, _normalise, region_maps
+from segscan.query.maps import _merge_rows, _normalise, region_maps
 from segscan.types import VideoFeatures
 
 
@@ -49,50 +49,45 @@ def test_chamfer_similarity_matches_regions_in_any_order():
     assert other[0, 4] < 1.0  # the reference's other five regions are not in the half frame
 
 
-class _FakeDb:
-    def __init__(self, videos):
-        self.videos = videos  # num -> VideoFeatures
-
-    def features_by_num(self, num):
-        return self.videos[num]
-
-    def video_by_num(self, num):
-        return SimpleNamespace(times=self.videos[num].times)
-
-
 def test_region_maps_keep_the_mirrored_best_and_subtract_a_row_quantile():
     rng = np.random.default_rng(1)
     regs = _unit(rng.normal(size=(2, 5, 9, 16))).astype(np.float32)
     vids = {n: VideoFeatures(np.arange(5.0), _unit(regs[n].sum(1)), regs[n]) for n in (0, 1)}
     q = VideoFeatures(np.arange(2.0), vids[1].global_feats[[2, 3]], _unit(rng.normal(size=(2, 9, 16))))
     flipped = VideoFeatures(q.times, q.global_feats, regs[1][[2, 3]])  # the mirrored query is the copy
-    cands = [SimpleNamespace(num=0), SimpleNamespace(num=1)]
-    raw = region_maps(_FakeDb(vids), cands, q, flipped, normalise=False)
+    refs = [vids[0], vids[1]]
+    raw = region_maps(refs, q, flipped, normalise=False)
     assert [m.values.shape for m in raw] == [(2, 5), (2, 5)]
     np.testing.assert_allclose([raw[1].values[0, 2], raw[1].values[1, 3]], 1.0, atol=1e-5)
-    maps = region_maps(_FakeDb(vids), cands, q, flipped)  # default: each row's median is 0
+    maps = region_maps(refs, q, flipped)  # default: each row's median is 0
     both = np.concatenate([m.values for m in maps], axis=1)
     np.testing.assert_allclose(np.median(both, axis=1), 0.0, atol=1e-6)
     assert both[0].argmax() == 5 + 2 and both[1].argmax() == 5 + 3
-    high = np.concatenate([m.values for m in region_maps(_FakeDb(vids), cands, q, flipped, bg_quantile=0.9)], axis=1)
+    high = np.concatenate([m.values for m in region_maps(refs, q, flipped, bg_quantile=0.9)], axis=1)
     np.testing.assert_allclose(np.quantile(high, 0.9, axis=1), 0.0, atol=1e-6)
     assert (high > 0).sum(1).max() <= 1  # only the copied keyframe stands above that background
 
 
-def test_thresholds_come_from_the_config_else_from_the_aligner():
+def test_settings_come_from_the_config_else_from_the_aligner():
+    import pytest
+
     from segscan.align import make_aligner
-    from segscan.pipeline.query import QueryConfig, resolve_map_mode, resolve_thresholds
+    from segscan.query import QueryConfig, resolve
 
     tn = make_aligner("tn")
-    assert resolve_thresholds(QueryConfig(), tn) == (tn.list_floor, tn.copy_threshold)
+    s = resolve(QueryConfig(), tn)
+    assert (s.min_score, s.threshold, s.map_mode) == (tn.list_floor, tn.copy_threshold, "regions")
     assert tn.list_floor < tn.copy_threshold  # weaker matches are listed, not declared copies
-    assert resolve_thresholds(QueryConfig(min_score=0.3, threshold=0.5), tn) == (0.3, 0.5)
-    # an aligner without its own: everything listed is a copy above the given floor
-    assert resolve_thresholds(QueryConfig(min_score=0.1), SimpleNamespace()) == (0.1, 0.1)
-    assert resolve_thresholds(QueryConfig(), SimpleNamespace()) == (0.0, 0.0)
-    # TN runs on region maps unless told otherwise
-    assert resolve_map_mode(QueryConfig(), tn) == "regions"
-    assert resolve_map_mode(QueryConfig(map_mode="sparse"), tn) == "sparse"
+    s = resolve(QueryConfig(min_score=0.3, threshold=0.5, map_mode="sparse"), tn)
+    assert (s.min_score, s.threshold, s.map_mode) == (0.3, 0.5, "sparse")
+    # every registered aligner declares what the query path asks of it
+    for name in ("tn", "dp", "hv", "dtw"):
+        al = make_aligner(name)
+        assert resolve(QueryConfig(), al).map_mode == al.maps
+    other = SimpleNamespace(list_floor=0.1, copy_threshold=0.4, maps="dense")
+    assert resolve(QueryConfig(), other).threshold == 0.4
+    with pytest.raises(ValueError, match="map mode"):
+        resolve(QueryConfig(map_mode="pixels"), tn)
 
 
 def test_table_times_show_tenths_of_a_second():

@@ -43,7 +43,7 @@ def test_real_clips_ingest_and_self_query(shared_media, encoder, tmp_path):
     """Every shared clip ingests; three of them, queried as they are, come back first."""
     from segscan.index.store import Database
     from segscan.pipeline.ingest import ingest
-    from segscan.pipeline.query import QueryConfig, query_video
+    from segscan.query import QueryConfig, query_video
 
     s = ingest([str(shared_media)], str(tmp_path / "db"), encoder.config, workers=0, progress=False)
     assert not s.failed, s.failed

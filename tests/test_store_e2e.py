@@ -8,7 +8,7 @@ import pytest
 from segscan.errors import StoreError
 from segscan.index.store import Database
 from segscan.pipeline.ingest import ingest
-from segscan.pipeline.query import QueryConfig, query_video
+from segscan.query import QueryConfig, query_video
 from segscan.types import VideoFeatures
 
 from conftest import seeded_vectors

@@ -25,6 +25,10 @@ def _values(m: SimilarityMap) -> np.ndarray:
 
 @register("dp")
 class DynamicProgramming:
+    # no thresholds of its own: the benchmark tunes one per run (everything found is listed)
+    list_floor = copy_threshold = 0.0
+    maps = "regions"
+
     # defaults: the train-split choices for normalised similarities (docs/BENCHMARKS.md)
     def __init__(self, bias: float = 0.05, min_keyframes: int = 2, min_score: float = 0.2, max_paths: int = 8,
                  step_penalty: float = 0.1):
@@ -80,6 +84,10 @@ class DynamicProgramming:
 
 @register("hv")
 class HoughVoting:
+    # no thresholds of its own: the benchmark tunes one per run (everything found is listed)
+    list_floor = copy_threshold = 0.0
+    maps = "regions"
+
     def __init__(self, min_sim: float = 0.2, bin_seconds: float = 1.0, min_votes: int = 2, max_gap: float = 3.0,
                  min_score: float = 0.1, max_peaks: int = 8):
         self.min_sim, self.bin, self.min_votes = min_sim, bin_seconds, min_votes
@@ -123,6 +131,10 @@ class HoughVoting:
 
 @register("dtw")
 class DTW:
+    # no thresholds of its own: the benchmark tunes one per run (everything found is listed)
+    list_floor = copy_threshold = 0.0
+    maps = "regions"
+
     def __init__(self, min_sim: float = 0.1, max_gap: float = 3.0, min_keyframes: int = 2, min_score: float = 0.2):
         self.min_sim, self.max_gap, self.min_keyframes, self.min_score = min_sim, max_gap, min_keyframes, min_score
 

@@ -12,13 +12,13 @@ full-length diagonals of short clips.
 """
 from __future__ import annotations
 
-import json
 import logging
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
+from ..detectors.cards import SPDCard
 from ..errors import WeightsNotFoundError
 from ..types import Segment, SimilarityMap
 from .base import line_mean, nms_segments, register, snap_to_unit_speed, trim_ends
@@ -59,22 +59,22 @@ class SPDAligner:
         self.weights = Path(weights) if weights else DEFAULT_WEIGHTS
         self.conf, self.iou, self.batch, self.device, self.min_score = conf, iou, batch, device, min_score
         self.snap, self.snap_keep, self.path_floor = snap, snap_keep, path_floor
-        # how a box is scored (None: the model card's choice, else the defaults below); see _score
-        scoring = self.card.get("scoring", {})
-        pick = lambda v, key, default: v if v is not None else scoring.get(key, default)
-        self.score = pick(score, "score", "evidence")
+        # how a box is scored (None: the model card's choice, else SPDScoring's defaults); see _score
+        scoring = self.card.scoring
+        pick = lambda v, key: v if v is not None else getattr(scoring, key)
+        self.score = pick(score, "score")
         if self.score not in ("evidence", "path"):
             raise ValueError(f"SPD score must be 'evidence' or 'path', not {self.score!r}")
-        self.evidence = float(pick(evidence, "evidence", 1.0))
-        self.conf_weight = float(pick(conf_weight, "conf_weight", 0.35))
-        self.length_weight = float(pick(length_weight, "length_weight", 0.06))
+        self.evidence = float(pick(evidence, "evidence"))
+        self.conf_weight = float(pick(conf_weight, "conf_weight"))
+        self.length_weight = float(pick(length_weight, "length_weight"))
         # on the first ``paths`` maps of a call (one query's best candidates, in the order the index
         # search ranked them), also TN's paths that no box covers, scored as boxes of confidence 0
         # (path score only)
-        self.paths = int(pick(paths, "paths", 0)) if self.score == "path" else 0
+        self.paths = int(pick(paths, "paths")) if self.score == "path" else 0
         # a box's end keyframes below this fraction of the median similarity on its line are cut
         # off (align.base.trim_ends; 0: off)
-        self.trim = float(pick(trim, "trim", 0.0))
+        self.trim = float(pick(trim, "trim"))
         # detections per map object, shared by the aligners given the same dict (the benchmark's
         # grid search rescores the same boxes instead of running the detector again)
         self.cache = cache
@@ -88,25 +88,24 @@ class SPDAligner:
         return 0.2 if self.score == "path" else 0.0
 
     @cached_property
-    def card(self) -> dict:
+    def card(self) -> SPDCard:
         """The weights' model card (read once per aligner: the query path asks on every query)."""
-        card = self.weights.with_suffix(".json")
-        return json.loads(card.read_text()) if card.exists() else {}
+        return SPDCard.load(self.weights)
 
     @property
     def maps(self) -> str:
-        """The map kind the weights were trained on (their model card says; cards before it: sparse)."""
-        return self.card.get("data", {}).get("maps", "sparse")
+        """The map kind the weights were trained on."""
+        return self.card.maps
 
     @property
     def channels(self) -> int:
-        """Image channels the weights take (their model card says; cards before it: 1)."""
-        return int(self.card.get("data", {}).get("channels", 1))
+        """Image channels the weights take."""
+        return self.card.channels
 
     @property
     def copy_threshold(self) -> float:
-        """The segment-F1-best box score on the benchmark's train split, from the card (else 0)."""
-        return float(self.card.get("test_metrics", {}).get("threshold", 0.0))
+        """The segment-F1-best box score on the benchmark's train split, from the card."""
+        return self.card.threshold
 
     def _load(self):
         if self._model is None:

@@ -23,6 +23,7 @@ class TemporalNetwork:
     # segments from 0.2; declare a copy from the segment-F1-best threshold on the benchmark's train
     # split with these defaults on region maps (docs/BENCHMARKS.md)
     list_floor, copy_threshold = 0.2, 0.37
+    maps = "regions"
     # defaults for the query path's default maps (region-level, each row's median subtracted): the values
     # the benchmark's grid search chose on its train split (docs/BENCHMARKS.md)
     def __init__(self, top_k: int = 5, min_sim: float = 0.1, max_gap: float = 5.0, min_keyframes: int = 2,

@@ -28,7 +28,7 @@ from ..index.store import Database
 from ..pipeline.extract import EncoderConfig, VideoEncoder
 from ..pipeline.ingest import ingest
 from ..align import make_aligner
-from ..pipeline.query import QueryConfig, query_video, resolve_thresholds
+from ..query import QueryConfig, query_video, resolve
 from ..synth import SpatialEdit, copy_segment, read_all, write_video
 from .media import DEFAULT_MEDIA, load_clips
 
@@ -135,13 +135,14 @@ def main(argv=None) -> int:
         qcfg.threshold = args.threshold
     if args.min_sim is not None:
         qcfg.aligner_params = {"min_sim": args.min_sim}
-    floor, thr = resolve_thresholds(qcfg, make_aligner(qcfg.aligner, **qcfg.aligner_params))
+    settings = resolve(qcfg, make_aligner(qcfg.aligner, **qcfg.aligner_params))
+    floor, thr = settings.min_score, settings.threshold
     fig["query_config"] = {"map": args.map, "min_score": floor, "threshold": thr, **qcfg.aligner_params}
     with Database.open(work / "db", readonly=True) as db:
         query_video(db, encoder, str(work / "q60.mp4"), qcfg)  # warm-up (model pages, caches)
         times = [query_video(db, encoder, str(work / "q60.mp4"), qcfg).timings for _ in range(3)]
     tot = float(np.median([t["total"] for t in times]))
-    sa = float(np.median([t["search"] + t["align"] + t["refine"] for t in times]))
+    sa = float(np.median([t["search"] + t["align"] for t in times]))
     fig["query60_total_s"], fig["query60_search_align_s"] = round(tot, 3), round(sa, 4)
     print(f"query of a 60 s clip: {tot:.2f} s end to end, search + align + refine {sa * 1000:.1f} ms", flush=True)
 

@@ -14,9 +14,9 @@ flagged explicitly, so a perfect regular prediction (exactly 1) still counts.
 
 VSC22 matching micro-AP (Pizzi et al., 2022): all predicted segment pairs of all video
 pairs sorted by score; walking down the list, precision and recall are measured per axis
-over merged intervals (the union of the predicted intervals, intersected with the union
-of the true intervals, of each video pair), combined across axes by the geometric mean;
-AP = sum over the list of P * delta R.
+over merged intervals (the union of a pair's predicted intervals, intersected with the
+union of those of its true boxes that some prediction of the pair overlaps in both axes),
+combined across axes by the geometric mean; AP = sum over the list of P * delta R.
 """
 from __future__ import annotations
 
@@ -95,15 +95,59 @@ def vcsl_f1(preds: dict, truths: dict, p_weight=None) -> dict:
     return {"precision": p, "recall": r, "f1": f1, "pairs": len(keys)}
 
 
-def _intersect_len(a_union: list[tuple[float, float]], b_union: list[tuple[float, float]]) -> float:
+def _axis_box(b, axis: int) -> tuple[float, float]:
+    """A box's interval on one axis (0: query, 1: reference)."""
+    return (float(b[axis]), float(b[axis + 2]))
+
+
+def _overlap(a, b) -> bool:
+    """Two boxes share an area > 0 (touching boxes do not overlap)."""
+    return min(a[2], b[2]) > max(a[0], b[0]) and min(a[3], b[3]) > max(a[1], b[1])
+
+
+class _PairState:
+    """One video pair's predictions so far, as VSC22 counts them.
+
+    Only the truth boxes that some prediction of the pair overlaps in both axes take part in
+    the intersection: a box at the right query span but at another reference offset earns no
+    credit on either axis.
+    """
+
+    def __init__(self, truth):
+        self.truth = [tuple(map(float, b)) for b in truth]
+        self.preds: list = []
+        self.hit: list[bool] = [False] * len(self.truth)
+        self.inter = [0.0, 0.0]
+        self.total = [0.0, 0.0]
+
+    def add(self, box) -> tuple[list[float], list[float]]:
+        """Add one prediction; returns the change of (intersection, predicted length) per axis."""
+        box = tuple(map(float, box))
+        self.preds.append(box)
+        self.hit = [h or _overlap(t, box) for h, t in zip(self.hit, self.truth)]
+        used = [t for t, h in zip(self.truth, self.hit) if h]
+        d_inter, d_total = [0.0, 0.0], [0.0, 0.0]
+        for ax in (0, 1):
+            p = _merge([_axis_box(b, ax) for b in self.preds])
+            g = _merge([_axis_box(b, ax) for b in used])
+            inter = _intersect_len(p, g)
+            total = union_length(p)
+            d_inter[ax], d_total[ax] = inter - self.inter[ax], total - self.total[ax]
+            self.inter[ax], self.total[ax] = inter, total
+        return d_inter, d_total
+
+
+def _intersect_len(a: list[tuple[float, float]], b: list[tuple[float, float]]) -> float:
+    """Length of the intersection of two unions of disjoint intervals."""
     total = 0.0
-    for a0, a1 in a_union:
-        for b0, b1 in b_union:
+    for a0, a1 in a:
+        for b0, b1 in b:
             total += max(0.0, min(a1, b1) - max(a0, b0))
     return total
 
 
 def _merge(segs) -> list[tuple[float, float]]:
+    """Union of intervals as sorted disjoint intervals (touching ones joined)."""
     out: list[list[float]] = []
     for a, b in sorted((float(a), float(b)) for a, b in segs if b > a):
         if out and a <= out[-1][1]:
@@ -114,36 +158,37 @@ def _merge(segs) -> list[tuple[float, float]]:
 
 
 def vsc_micro_ap(preds: dict, truths: dict) -> float:
-    """VSC22 matching-track micro-AP. ``preds``: key -> list of (box, score); ``truths``: key -> boxes."""
-    truth_u = {k: (_merge([(b[0], b[2]) for b in v]), _merge([(b[1], b[3]) for b in v])) for k, v in truths.items()}
-    tot_q = sum(union_length(u[0]) for u in truth_u.values())
-    tot_r = sum(union_length(u[1]) for u in truth_u.values())
-    if tot_q <= 0 or tot_r <= 0:
+    """VSC22 matching-track micro-AP. ``preds``: key -> list of (box, score); ``truths``: key -> boxes.
+
+    Predictions of all pairs are walked in decreasing score, equal scores as one step. After
+    each step, per axis, the intersection (summed over pairs) of the union of a pair's
+    predicted intervals with the union of its truth intervals that some prediction of the pair
+    overlaps, over the summed union of all truth intervals (recall) or of the predicted ones
+    (precision); the two axes are combined by the geometric mean and AP = sum of P * delta R.
+    """
+    gt_len = [sum(union_length(_axis_box(b, ax) for b in v) for v in truths.values()) for ax in (0, 1)]
+    if gt_len[0] <= 0 or gt_len[1] <= 0:
         return 0.0
-    flat = [(float(s), k, np.asarray(b, float)) for k, lst in preds.items() for b, s in lst]
-    flat.sort(key=lambda x: -x[0])
-    seen: dict = {}
-    tp_q = tp_r = pl_q = pl_r = 0.0
-    ap, prev_recall = 0.0, 0.0
+    flat = sorted(((float(s), k, b) for k, lst in preds.items() for b, s in lst), key=lambda x: -x[0])
+    pairs: dict[str, _PairState] = {}
+    inter, total = [0.0, 0.0], [0.0, 0.0]
+    ap = recall = 0.0
     i = 0
     while i < len(flat):
         j = i
         while j < len(flat) and flat[j][0] == flat[i][0]:  # equal scores enter together
             j += 1
-        for s, k, b in flat[i:j]:
-            old_q, old_r = seen.get(k, ([], []))
-            new_q, new_r = _merge(old_q + [(b[0], b[2])]), _merge(old_r + [(b[1], b[3])])
-            tq, tr = truth_u.get(k, ([], []))
-            tp_q += _intersect_len(new_q, tq) - _intersect_len(old_q, tq)
-            tp_r += _intersect_len(new_r, tr) - _intersect_len(old_r, tr)
-            pl_q += union_length(new_q) - union_length(old_q)
-            pl_r += union_length(new_r) - union_length(old_r)
-            seen[k] = (new_q, new_r)
+        for _, k, b in flat[i:j]:
+            state = pairs.get(k) or pairs.setdefault(k, _PairState(truths.get(k, [])))
+            di, dt = state.add(b)
+            for ax in (0, 1):
+                inter[ax] += di[ax]
+                total[ax] += dt[ax]
         i = j
-        precision = np.sqrt((tp_q / pl_q if pl_q else 0.0) * (tp_r / pl_r if pl_r else 0.0))
-        recall = np.sqrt((tp_q / tot_q) * (tp_r / tot_r))
-        ap += precision * (recall - prev_recall)
-        prev_recall = recall
+        prec = [inter[ax] / total[ax] if total[ax] > 0 else 0.0 for ax in (0, 1)]
+        new_recall = float(np.sqrt((inter[0] / gt_len[0]) * (inter[1] / gt_len[1])))
+        ap += float(np.sqrt(prec[0] * prec[1])) * (new_recall - recall)
+        recall = new_recall
     return float(ap)
 
 

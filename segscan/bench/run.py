@@ -30,8 +30,10 @@ from ..align import make_aligner
 from ..index.store import Database
 from ..pipeline.extract import EncoderConfig, VideoEncoder, feature_config
 from ..pipeline.ingest import ingest
-from ..pipeline.query import QueryConfig, build_maps, resolve_map_mode, resolve_thresholds
-from ..types import VideoFeatures
+from ..query import QueryConfig, QueryResult, Settings, resolve
+from ..query.maps import build_maps
+from ..query.rank import rank
+from ..types import CandidateMap, VideoFeatures
 from .metrics import vcsl_f1, video_map, vsc_micro_ap
 
 log = logging.getLogger(__name__)
@@ -54,12 +56,21 @@ PEERS = ["tn", "dp", "hv", "dtw"]
 
 @dataclass
 class QueryMaps:
+    """One query's candidates with their maps, as the query path builds them (cached per run)."""
+
     qid: str
     duration: float
-    refs: list[str]  # reference id per candidate
-    maps: list
-    prescores: list[float]
+    cands: list[CandidateMap]
     seconds: float  # features + search + map assembly
+
+    @property
+    def refs(self) -> list[str]:
+        """Reference id per candidate."""
+        return [ref_id(c.path) for c in self.cands]
+
+    @property
+    def maps(self) -> list:
+        return [c.map for c in self.cands]
 
 
 @dataclass
@@ -97,10 +108,23 @@ def feature_key(ecfg: EncoderConfig) -> str:
     return hashlib.sha1(json.dumps(feature_config(ecfg), sort_keys=True).encode()).hexdigest()[:10]
 
 
+def query_settings(map_mode: str | None = None, cfg: QueryConfig | None = None) -> Settings:
+    """The settings the benchmark builds maps with: the query path's defaults (or ``cfg``), with the
+    map kind fixed (``map_mode``, else the default aligner's), so every method sees the same maps."""
+    cfg = cfg or QueryConfig()
+    if map_mode:
+        cfg = dataclasses.replace(cfg, map_mode=map_mode)
+    return resolve(cfg, make_aligner(cfg.aligner, **cfg.aligner_params))
+
+
+def method_settings(maps: Settings, aligner) -> Settings:
+    """The query path's settings for ``aligner`` on the benchmark's maps (its own thresholds)."""
+    return resolve(dataclasses.replace(maps.config, map_mode=maps.map_mode), aligner)
+
+
 def cached_queries(bench: Path, part: str, progress: bool = False, map_mode: str | None = None) -> list["QueryMaps"]:
     """The maps of one split's queries against the benchmark's database (ingested by ``run``)."""
-    qcfg = QueryConfig(map_mode=map_mode or resolve_map_mode(QueryConfig()))
-    splits, _ = load_splits(bench, [part], VideoEncoder(EncoderConfig()), qcfg, progress=progress)
+    splits, _ = load_splits(bench, [part], VideoEncoder(EncoderConfig()), query_settings(map_mode), progress=progress)
     return splits[part].queries
 
 
@@ -121,7 +145,7 @@ def load_split(bench: Path, part: str) -> Split:
     return s
 
 
-def encode_queries(bench: Path, part: str, encoder: VideoEncoder, db, qcfg: QueryConfig, cache: Path,
+def encode_queries(bench: Path, part: str, encoder: VideoEncoder, db, settings: Settings, cache: Path,
                    progress=True) -> list[QueryMaps]:
     out = []
     cache.mkdir(parents=True, exist_ok=True)
@@ -142,36 +166,32 @@ def encode_queries(bench: Path, part: str, encoder: VideoEncoder, db, qcfg: Quer
                              "flipped": flipped.global_feats, "flipped_regions": flipped.region_feats,
                              "duration": feats.duration, "seconds": feat_s})
         t1 = time.perf_counter()
-        cands, maps = build_maps(db, feats, qcfg, flipped)
-        refs = [ref_id(db.video_by_num(c.num).path) for c in cands]
-        out.append(QueryMaps(p.stem, feats.duration, refs, maps, [c.prescore for c in cands],
-                             feat_s + time.perf_counter() - t1))
+        flip = flipped if settings.config.flip else None
+        cands = build_maps(db, feats, settings, flip)
+        out.append(QueryMaps(p.stem, feats.duration, cands, feat_s + time.perf_counter() - t1))
     return out
 
 
-def predict(split: Split, aligner, topk: int = 10, qcfg: QueryConfig | None = None):
-    """Run an aligner on every map: (boxes with scores per pair, rankings, align seconds per query).
-
-    Segments on dense maps (region maps) are refined as the query path does with ``qcfg``'s
-    settings (default: query.py's; ``QueryConfig.refined`` on the map's own values); sparse maps
-    have no values to do it with.
-    """
-    qcfg = qcfg or QueryConfig()
-    preds, rankings, secs = {}, {}, []
+def query_results(split: Split, aligner, settings: Settings) -> tuple[dict[str, QueryResult], list[float]]:
+    """Every query of the split through the query path's ranking (``query.rank``) on its cached
+    maps: (qid -> the result query.py gives, seconds per query)."""
+    out, secs = {}, []
     for q in split.queries:
         t0 = time.perf_counter()
-        segs = aligner.align(q.maps) if q.maps else []
-        # the query path's offset refinement, where the maps are dense (region maps: their own values)
-        segs = [qcfg.refined(ss, m.values, m) if m.mask.all() else ss for m, ss in zip(q.maps, segs)]
+        matches = rank(q.cands, aligner, settings)
         secs.append(time.perf_counter() - t0 + q.seconds)
-        scored = []
-        for ref, ss, pre in zip(q.refs, segs, q.prescores):
-            if ss:
-                scored.append((max(s.score for s in ss), pre, ref, ss))
-        scored.sort(key=lambda x: (-x[0], -x[1]))
-        rankings[q.qid] = [r for _, _, r, _ in scored]
-        for _, _, ref, ss in scored[:topk]:
-            preds[f"{q.qid}-{ref}"] = [(s.as_box(), s.score) for s in ss]
+        out[q.qid] = QueryResult(q.qid, q.duration, matches, {})
+    return out, secs
+
+
+def predict(split: Split, aligner, settings: Settings):
+    """(listed boxes with scores per pair, rankings, seconds per query) of the query path."""
+    results, secs = query_results(split, aligner, settings)
+    preds, rankings = {}, {}
+    for qid, res in results.items():
+        rankings[qid] = [ref_id(m.path) for m in res.matches]
+        for m in res.matches:
+            preds[f"{qid}-{ref_id(m.path)}"] = [(s.as_box(), s.score) for s in m.segments]
     return preds, rankings, secs
 
 
@@ -204,14 +224,15 @@ def best_threshold(split: Split, preds, rankings) -> tuple[float, dict]:
     return best
 
 
-def tune(name: str, train: Split, fixed: dict | None = None) -> tuple[dict, float, float]:
+def tune(name: str, train: Split, maps: Settings, fixed: dict | None = None) -> tuple[dict, float, float]:
     """Grid search on the train split: (params, score threshold, train F1); ``fixed`` params are not searched."""
     grids = GRIDS.get(name, {})
     points = [dict(zip(g, values)) for g in (grids if isinstance(grids, list) else [grids])
               for values in itertools.product(*g.values())]
     best = ({}, 0.0, -1.0)
     for params in points:
-        preds, rankings, _ = predict(train, make_aligner(name, **(fixed or {}), **params))
+        al = make_aligner(name, **(fixed or {}), **params)
+        preds, rankings, _ = predict(train, al, method_settings(maps, al))
         t, m = best_threshold(train, preds, rankings)
         if m["f1"] > best[2]:
             best = (params, t, m["f1"])
@@ -262,7 +283,7 @@ def run_vcdb(folder: Path, args) -> int:
     summary = ingest(sorted(found.values()) + distractors, str(db_dir), ecfg, workers=0, progress=not args.quiet)
     queries = sorted({q for q, _ in ann.pairs if q in found})
     split = Split(labels={k: v for k, v in ann.labels.items() if k.split("-", 1)[0] in found})
-    encoder, qcfg = VideoEncoder(ecfg), QueryConfig()
+    encoder, maps = VideoEncoder(ecfg), query_settings()
     with Database.open(db_dir, readonly=True, feature_config=feature_config(ecfg)) as db:
         nums = defaultdict(list)
         for rec in db.videos():
@@ -271,16 +292,16 @@ def run_vcdb(folder: Path, args) -> int:
             t0 = time.perf_counter()
             enc = encoder(found[qid], flip=True)
             # a video is not a copy of itself
-            cands, maps = build_maps(db, enc.features, qcfg, enc.flipped, exclude=nums[qid])
-            keep = [(ref_id(db.video_by_num(c.num).path), c.prescore, m) for c, m in zip(cands, maps)]
-            split.queries.append(QueryMaps(qid, enc.features.duration, [k[0] for k in keep], [k[2] for k in keep],
-                                           [k[1] for k in keep], time.perf_counter() - t0))
+            cands = build_maps(db, enc.features, maps, enc.flipped, exclude=nums[qid])
+            split.queries.append(QueryMaps(qid, enc.features.duration, cands, time.perf_counter() - t0))
     rows = []
+    aligner = maps.config.aligner
     for name in [m for m in args.methods.split(",") if m] + ["default"]:
-        al = make_aligner(qcfg.aligner) if name == "default" else make_aligner(name)
-        preds, rankings, secs = predict(split, al)
-        m = evaluate(split, preds, rankings, resolve_thresholds(qcfg, al)[1])
-        rows.append({"method": f"{'segscan default (' + qcfg.aligner + ')' if name == 'default' else name.upper()}",
+        al = make_aligner(aligner) if name == "default" else make_aligner(name)
+        s = method_settings(maps, al)
+        preds, rankings, secs = predict(split, al, s)
+        m = evaluate(split, preds, rankings, s.threshold)
+        rows.append({"method": f"{'segscan default (' + aligner + ')' if name == 'default' else name.upper()}",
                      **m, "query_s": float(np.median(secs))})
     print(f"\nVCDB at {folder}: {len(found)} annotated videos and {len(distractors)} others "
           f"({summary.speed:.1f}x real time ingest), {len(queries)} queries, "
@@ -306,7 +327,7 @@ def check_same_split(bench: Path, other: Path) -> None:
                          "(build it with the same --seed, e.g. --size 10 10 300 60)")
 
 
-def load_splits(bench: Path, parts: list[str], encoder, qcfg: QueryConfig, distractors: int = 0,
+def load_splits(bench: Path, parts: list[str], encoder, settings: Settings, distractors: int = 0,
                 base: Path | None = None, seed: int = 0, progress: bool = True) -> tuple[dict, dict]:
     """The maps of ``parts`` against ``bench``'s database (with ``distractors`` distractor keyframes
     from the base file ``base``), and the database's stats."""
@@ -325,7 +346,7 @@ def load_splits(bench: Path, parts: list[str], encoder, qcfg: QueryConfig, distr
             db = with_distractors(db, distractors, base, encoder, seed=seed, progress=progress)
         for part in parts:
             s = load_split(bench, part)
-            s.queries = encode_queries(bench, part, encoder, db, qcfg, bench / f"features-{fkey}" / part, progress)
+            s.queries = encode_queries(bench, part, encoder, db, settings, bench / f"features-{fkey}" / part, progress)
             splits[part] = s
     return splits, stats
 
@@ -344,7 +365,7 @@ def main(argv=None) -> int:
                     help="aligners to tune on train and run on test (comma-separated; spd needs its weights)")
     ap.add_argument("--map", default=None, choices=["sparse", "dense", "regions"],
                     help="similarity maps every aligner sees (default: the query path's for its default aligner, "
-                         f"{resolve_map_mode(QueryConfig())}; SPD's model card names the maps its weights were trained on)")
+                         "SPD's model card names the maps its weights were trained on)")
     ap.add_argument("--candidates", type=int, default=None, metavar="M",
                     help="candidate videos aligned per query (default: the query path's)")
     ap.add_argument("--region-bg-quantile", type=float, default=None, metavar="Q",
@@ -390,19 +411,20 @@ def main(argv=None) -> int:
                                           "seconds": summary.seconds}) + "\n")
     ingest_speed = json.loads(ingest_log.read_text())["x_realtime"] if ingest_log.exists() else None
     encoder = VideoEncoder(ecfg)
-    qcfg = QueryConfig(map_mode=args.map or resolve_map_mode(QueryConfig()))
+    qcfg = QueryConfig()
     if args.candidates:
         qcfg.candidates = args.candidates
     if args.region_bg_quantile is not None:
         qcfg.region_bg_quantile = args.region_bg_quantile
+    maps = query_settings(args.map, qcfg)
     base = bench / f"distractor-base-{fkey}.npz"
     tune_on = Path(args.tune_on) if args.tune_on else None
     if tune_on:
         check_same_split(bench, tune_on)
     more = {"distractors": args.distractors, "base": base, "seed": args.seed, "progress": progress}
-    splits, stats = load_splits(bench, ["test"] if tune_on else ["train", "test"], encoder, qcfg, **more)
+    splits, stats = load_splits(bench, ["test"] if tune_on else ["train", "test"], encoder, maps, **more)
     if tune_on:
-        splits["train"] = load_splits(tune_on, ["train"], encoder, qcfg, **more)[0]["train"]
+        splits["train"] = load_splits(tune_on, ["train"], encoder, maps, **more)[0]["train"]
     splits["train"].neg_weight = negative_weight(splits["train"], splits["test"])
 
     rows, results = [], {}
@@ -413,8 +435,9 @@ def main(argv=None) -> int:
     for name in methods:
         # SPD: the detector runs once per map; the grid only rescores its boxes
         fixed = {"weights": str(spd_weights), "cache": {}} if name == "spd" else {}
-        params, thr, train_f1 = tune(name, splits["train"], fixed)
-        preds, rankings, secs = predict(splits["test"], make_aligner(name, **fixed, **params))
+        params, thr, train_f1 = tune(name, splits["train"], maps, fixed)
+        al = make_aligner(name, **fixed, **params)
+        preds, rankings, secs = predict(splits["test"], al, method_settings(maps, al))
         m = evaluate(splits["test"], preds, rankings, thr)
         label = "SPD (learned, threshold from train)" if name == "spd" else f"{name.upper()} (tuned on train)"
         rows.append({"method": label, **m, "query_s": float(np.median(secs)),
@@ -422,8 +445,8 @@ def main(argv=None) -> int:
         results[name] = {**rows[-1], "train_f1": train_f1, "per_edit": per_edit_f1(splits["test"], preds, thr)}
     # segscan's default, exactly as query.py runs it (no tuning)
     default = make_aligner(qcfg.aligner, **qcfg.aligner_params)
-    _, thr = resolve_thresholds(qcfg, default)
-    preds, rankings, secs = predict(splits["test"], default)
+    thr = maps.threshold
+    preds, rankings, secs = predict(splits["test"], default, maps)
     m = evaluate(splits["test"], preds, rankings, thr)
     rows.append({"method": f"segscan default ({qcfg.aligner})", **m, "query_s": float(np.median(secs)),
                  "params": {}, "threshold": thr})
@@ -442,21 +465,21 @@ def main(argv=None) -> int:
         "tuned_on": f"{(tune_on or bench).name} train split, {len(splits['train'].queries)} queries",
         "train_negative_weight": round(splits["train"].neg_weight, 3),
     }
-    print(f"\nbenchmark {bench.name} ({qcfg.map_mode} maps): {n_test} test queries, gallery {stats['videos']} videos / "
+    print(f"\nbenchmark {bench.name} ({maps.map_mode} maps): {n_test} test queries, gallery {stats['videos']} videos / "
           f"{cost['gallery_keyframes']} keyframes (distractor keyframes: {args.distractors})\n")
     print(table(rows, RESULT_COLS))
     print("\n" + table([{"figure": k, "value": (f"{v:.3g}" if isinstance(v, float) else str(v))} for k, v in cost.items()],
                        [("figure", "cost", ""), ("value", "value", "")]))
     # always kept in the benchmark folder too, so a distractor run compares with the latest plain run
     text = json.dumps({"rows": rows, "methods": results, "cost": cost, "config": asdict(cfg),
-                       "distractors": args.distractors, "map": qcfg.map_mode,
+                       "distractors": args.distractors, "map": maps.map_mode,
                        "written": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=2, default=float) + "\n"
-    own = bench / f"results-{qcfg.map_mode}-d{args.distractors}.json"
+    own = bench / f"results-{maps.map_mode}-d{args.distractors}.json"
     out = Path(args.json) if args.json else own
     for path in {out, own}:
         path.write_text(text)
     if args.distractors:
-        base = bench / f"results-{qcfg.map_mode}-d0.json"
+        base = bench / f"results-{maps.map_mode}-d0.json"
         if base.exists():
             bj = json.loads(base.read_text())
             b = {r["method"]: r["f1"] for r in bj["rows"]}

@@ -1,0 +1,123 @@
+"""Candidates and their similarity maps: the index search, pre-scoring, and map assembly.
+
+Every query keyframe's top-N neighbours in the index are grouped by video; the best
+pre-scored videos are the candidates, and each gets a map (query keyframes x its keyframes):
+sparse (the neighbours only), dense (global vectors) or region-level (ViSiL's Chamfer
+similarity of the 3x3 region vectors, each row's background subtracted).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..index.simmap import chamfer_similarity, dense_map, group_neighbours, median_step, sparse_map, top_candidates
+from ..types import CandidateMap, SimilarityMap, VideoFeatures
+from .config import Settings
+
+
+def _merge_rows(a, b):
+    """Per query keyframe, the union of two neighbour lists (original and mirrored query)."""
+    return [tuple(np.concatenate([x, y]) for x, y in zip(ra, rb)) for ra, rb in zip(a, b)]
+
+
+def _normalise(rows, ranks: tuple[int, int], k: int):
+    """Subtract each row's background (mean score at ranks [lo, hi)) and keep its top k.
+
+    Returns the normalised rows and the (Q,) backgrounds, so dense maps can use the same ones.
+    """
+    lo, hi = ranks
+    out, bgs = [], []
+    for s, n, kf in rows:
+        order = np.argsort(-s, kind="stable")
+        s, n, kf = s[order], n[order], kf[order]
+        bg = float(s[lo:hi].mean()) if len(s) > lo else 0.0
+        out.append((s[:k] - bg, n[:k], kf[:k]))
+        bgs.append(bg)
+    return out, np.array(bgs, dtype=np.float32)
+
+
+def region_similarity(f: VideoFeatures, q: VideoFeatures, q_flipped: VideoFeatures | None = None):
+    """(Q, R) Chamfer similarity of the query's keyframes with a reference's, the better of plain and mirrored.
+
+    A video stored without region vectors is compared through its global vectors.
+    """
+    ref = f.region_feats if f.region_feats is not None else f.global_feats[:, None, :]
+    s = chamfer_similarity(q.region_feats, ref)
+    if q_flipped is not None and q_flipped.region_feats is not None:
+        s = np.maximum(s, chamfer_similarity(q_flipped.region_feats, ref))
+    return s
+
+
+def region_maps(refs: list[VideoFeatures], q: VideoFeatures, q_flipped: VideoFeatures | None = None,
+                normalise: bool = True, bg_quantile: float = 0.5) -> list[SimilarityMap]:
+    """Region-level dense maps of the candidates' features ``refs`` (the rerank stage's frame-to-frame similarity).
+
+    Each cell is the Chamfer similarity of the two keyframes' region vectors, the higher
+    of the plain and the mirrored query's. With ``normalise`` each row has the
+    ``bg_quantile`` quantile of its similarities to all candidates' keyframes subtracted
+    (the median by default: what an unrelated keyframe of a similar-looking video scores),
+    so that a threshold means the same for every query keyframe.
+    A candidate stored without region vectors falls back to its global vectors.
+    """
+    if q.region_feats is None:
+        raise ValueError("region maps need the query's region features (EncoderConfig.keep_regions)")
+    blocks = [(region_similarity(f, q, q_flipped), f.times) for f in refs]
+    if normalise and blocks:
+        bg = np.quantile(np.concatenate([b for b, _ in blocks], axis=1), bg_quantile, axis=1, keepdims=True)
+        blocks = [(b - bg, t) for b, t in blocks]
+    return [SimilarityMap(b, q.times, t, None, median_step(q.times), median_step(t)) for b, t in blocks]
+
+
+def _candidates(db, q: VideoFeatures, s: Settings, q_flipped, exclude):
+    """The index search: (the best pre-scored candidates, each query keyframe's background)."""
+    cfg = s.config
+    k = max(cfg.topn, cfg.bg_ranks[1]) if cfg.bg_ranks else cfg.topn
+    neigh = db.search(q.global_feats, k)
+    if q_flipped is not None:
+        neigh = _merge_rows(neigh, db.search(q_flipped.global_feats, k))
+    bgs = None
+    if cfg.bg_ranks:
+        neigh, bgs = _normalise(neigh, cfg.bg_ranks, cfg.topn * (2 if q_flipped is not None else 1))
+    grouped = group_neighbours(neigh, len(q))
+    for num in exclude:
+        grouped.pop(num, None)
+    return top_candidates(grouped, cfg.candidates), bgs
+
+
+def build_maps(db, q: VideoFeatures, s: Settings, q_flipped: VideoFeatures | None = None,
+               exclude=()) -> list[CandidateMap]:
+    """Search the index and assemble the candidates' maps, with what refining their segments needs.
+
+    With ``q_flipped`` (the mirrored keyframes' features) both are searched and each map
+    cell keeps the higher of the two similarities. Videos numbered in ``exclude`` are not
+    candidates (a query that is itself in the catalogue is not its own copy, nor part of
+    the background its region maps are normalised by).
+    """
+    cands, bgs = _candidates(db, q, s, q_flipped, exclude)
+    refs = [db.features_by_num(c.num) for c in cands]
+    if s.map_mode == "regions":
+        maps = region_maps(refs, q, q_flipped, normalise=s.config.bg_ranks is not None,
+                           bg_quantile=s.config.region_bg_quantile)
+    else:
+        maps = []
+        for c, f in zip(cands, refs):
+            r_times, ref = f.times, f.global_feats
+            if s.map_mode == "sparse":
+                maps.append(sparse_map(c, q.times, r_times))
+                continue
+            m = dense_map(q.global_feats, ref, q.times, r_times)
+            if q_flipped is not None:
+                m.values = np.maximum(m.values, dense_map(q_flipped.global_feats, ref, q.times, r_times).values)
+            if bgs is not None:
+                m.values -= bgs[:, None]
+            maps.append(m)
+    out = []
+    for c, f, m in zip(cands, refs, maps):
+        rec = db.video_by_num(c.num)
+        if q.region_feats is None:
+            dense = None
+        elif s.map_mode == "regions":
+            dense = m.values  # the map is the region similarity
+        else:
+            dense = region_similarity(f, q, q_flipped)
+        out.append(CandidateMap(rec.video_id, rec.path, c.prescore, m, dense, f.global_feats))
+    return out

@@ -1,0 +1,37 @@
+"""From candidates' maps to the ranked list: align, refine, resolve, decide.
+
+This is the part of the query path the benchmark runs on cached maps, so that what it
+measures is what ``query.py`` does.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from ..types import CandidateMap, Match
+from .config import Settings
+from .exclusive import exclusive_segments
+
+
+def rank(cands: list[CandidateMap], aligner, s: Settings) -> list[Match]:
+    """The ranked matches of one query's candidates (at most ``topk``), best first.
+
+    Segments under the listing floor go; the rest are refined on the dense region similarity,
+    made exclusive per query span, and each is declared a copy when it reaches the threshold
+    (a video is a copy when one of its segments is).
+    """
+    cfg = s.config
+    segs = aligner.align([c.map for c in cands]) if cands else []
+    matches = []
+    for c, ss in zip(cands, segs):
+        ss = [x for x in ss if x.score >= s.min_score]
+        if ss and cfg.refine and c.dense is not None:
+            ss = s.refined(ss, c.dense, c.map)
+        if ss and cfg.exclusive:
+            ss = exclusive_segments(ss, c.map.q_times, c.map.r_times, c.ref_global, cfg.min_keyframes)
+        if not ss:
+            continue
+        ss = [replace(x, copy=x.score >= s.threshold) for x in sorted(ss, key=lambda x: x.q_start)]
+        matches.append(Match(c.video_id, c.path, max(x.score for x in ss), ss, c.prescore,
+                             copy=any(x.copy for x in ss)))
+    matches.sort(key=lambda m: (-m.score, -m.prescore))
+    return matches[: cfg.topk]

@@ -1,0 +1,50 @@
+"""The query path as one function: a clip (or its features) and a database -> ranked results."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..align import make_aligner
+from ..types import Match, VideoFeatures
+from .config import QueryConfig, resolve
+from .maps import build_maps
+from .rank import rank
+
+if TYPE_CHECKING:
+    from ..pipeline.extract import VideoEncoder
+
+
+@dataclass
+class QueryResult:
+    query: str
+    duration: float
+    matches: list[Match]
+    timings: dict
+
+    def to_json(self) -> dict:
+        return {"query": self.query, "duration": round(float(self.duration), 3),
+                "results": [m.to_json() for m in self.matches],
+                "timings": {k: round(v, 4) for k, v in self.timings.items()}}
+
+
+def search_features(db, q: VideoFeatures, cfg: QueryConfig, aligner=None, query_name: str = "",
+                    q_flipped: VideoFeatures | None = None, exclude=()) -> QueryResult:
+    """Query with precomputed features: search, maps, alignment, refinement, decisions."""
+    aligner = aligner or make_aligner(cfg.aligner, **cfg.aligner_params)
+    s = resolve(cfg, aligner)
+    t0 = time.perf_counter()
+    cands = build_maps(db, q, s, q_flipped if cfg.flip else None, exclude=exclude)
+    t1 = time.perf_counter()
+    matches = rank(cands, aligner, s)
+    return QueryResult(query_name, q.duration, matches, {"search": t1 - t0, "align": time.perf_counter() - t1})
+
+
+def query_video(db, encoder: "VideoEncoder", path: str, cfg: QueryConfig, aligner=None) -> QueryResult:
+    """Query with a clip: decode, keyframes, features (plain and mirrored), then ``search_features``."""
+    t0 = time.perf_counter()
+    enc = encoder(path, flip=cfg.flip)
+    t1 = time.perf_counter()
+    res = search_features(db, enc.features, cfg, aligner, query_name=str(path), q_flipped=enc.flipped)
+    res.timings = {"features": t1 - t0, **res.timings, "total": time.perf_counter() - t0}
+    return res
