@@ -1,45 +1,8 @@
 #!/usr/bin/env python
-"""Add videos to a segscan database.
-
-  python ingest.py VIDEOS_DIR --db segscan-db
-  python ingest.py a.mp4 b.mkv uploads.txt --db segscan-db --workers 2
-  ray job submit --working-dir . -- python ingest.py /data/catalogue --db /data/segscan-db
-
-Inputs may be folders (searched recursively for video files), video files, or list
-files (.txt/.lst, one path per line). Videos already in the database (same content
-hash) are skipped; videos that cannot be read are recorded in the manifest with the
-reason, and the run goes on. Exit status: 0 if every input was ingested or skipped,
-1 if some failed, 2 on bad arguments or an unusable database.
-"""
-import argparse
+"""Add videos to a segscan database (``segscan-ingest`` when installed; ``--help`` for the rest)."""
 import sys
 
-from segscan.cli import add_encoder_args, encoder_config, run_main
-
-
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("inputs", nargs="+", help="video files, folders or list files")
-    ap.add_argument("--db", default="segscan-db", help="database directory (default: %(default)s)")
-    ap.add_argument("--workers", type=int, default=1,
-                    help="Ray actors encoding in parallel; 0 = no Ray, encode in this process (default: %(default)s)")
-    ap.add_argument("--index", default="flat", choices=["flat", "ivfpq", "hnsw", "hnswlib"],
-                    help="vector index of a new database (default: %(default)s)")
-    ap.add_argument("--flush-every", type=int, default=50, help="save the index every N videos")
-    add_encoder_args(ap)
-    args = ap.parse_args(argv)
-
-    def run():
-        from segscan.pipeline.ingest import ingest
-
-        s = ingest(args.inputs, args.db, encoder_config(args), workers=args.workers, index_kind=args.index,
-                   flush_every=args.flush_every, progress=not args.quiet)
-        for line in s.lines():
-            print(line)
-        return 1 if s.failed else 0
-
-    return run_main(run, verbose=args.verbose)
-
+from segscan.cli.ingest import main
 
 if __name__ == "__main__":
     sys.exit(main())

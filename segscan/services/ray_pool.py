@@ -1,4 +1,4 @@
-"""Run :class:`~segscan.pipeline.ingest.EncoderWorker` as a pool of Ray actors.
+"""Run a worker class (``segscan.pipeline.ingest.EncoderWorker``) as a pool of Ray actors.
 
 Connects to the cluster named by ``RAY_ADDRESS`` (set by ``ray job submit``) or starts
 a local one. Each actor gets ``threads`` torch threads and a matching CPU reservation.
@@ -25,16 +25,16 @@ def ensure_ray(num_cpus: int | None = None):
     return ray
 
 
-def encode_with_ray(config, paths: list[str], workers: int) -> Iterator[tuple[str, tuple]]:
+def encode_with_ray(worker_cls, config, paths: list[str], workers: int) -> Iterator[tuple[str, tuple]]:
+    """``worker_cls(config)(path)`` for every path, on ``workers`` actors (the caller names the
+    worker, so this module needs nothing of the pipeline)."""
     from dataclasses import replace
-
-    from ..pipeline.ingest import EncoderWorker
 
     ray = ensure_ray()
     cpus = int(ray.cluster_resources().get("CPU", os.cpu_count() or 1))
     workers = max(1, min(workers, len(paths), cpus))
     threads = max(1, cpus // workers) if config.threads is None else config.threads
-    actor_cls = ray.remote(num_cpus=threads)(EncoderWorker)
+    actor_cls = ray.remote(num_cpus=threads)(worker_cls)
     cfg = replace(config, threads=threads)
     actors = [actor_cls.remote(cfg) for _ in range(workers)]
     pool = ray.util.ActorPool(actors)

@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 
-from .errors import SegscanError
+from ..errors import SegscanError
 
 
 def add_encoder_args(ap: argparse.ArgumentParser) -> None:
@@ -25,7 +25,7 @@ def add_encoder_args(ap: argparse.ArgumentParser) -> None:
 
 
 def encoder_config(args):
-    from .pipeline.extract import EncoderConfig
+    from ..pipeline.extract import EncoderConfig
 
     if args.keyframe_fps <= 0:
         raise SystemExit("error: --keyframe-fps must be > 0")

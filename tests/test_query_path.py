@@ -1,0 +1,44 @@
+"""The CLI and the benchmark go through one query path: the same clip gives the same JSON."""
+import json
+import shutil
+
+import pytest
+
+from segscan.index.store import Database
+from segscan.pipeline.ingest import ingest
+
+
+@pytest.fixture(scope="module")
+def gallery_db(corpus, encoder, tmp_path_factory):
+    root, _ = corpus
+    db_dir = tmp_path_factory.mktemp("qp") / "db"
+    s = ingest([str(root / "gallery")], str(db_dir), encoder.config, workers=0, progress=False)
+    assert len(s.added) == 4
+    return db_dir
+
+
+@pytest.mark.parametrize("aligner", ["spd", "tn"])
+def test_query_py_and_the_benchmark_give_identical_results(corpus, encoder, gallery_db, tmp_path, aligner):
+    import query
+    from segscan.align import make_aligner
+    from segscan.bench.run import Split, encode_queries, query_results, query_settings, method_settings
+
+    root, _ = corpus
+    out = tmp_path / "cli.json"
+    assert query.main([str(root / "query.mp4"), "--db", str(gallery_db), "--aligner", aligner,
+                       "--json", str(out), "-q"]) == 0
+    cli = json.loads(out.read_text())
+    assert cli["results"], "the copy is found"
+
+    bench = tmp_path / "bench"
+    (bench / "queries" / "test").mkdir(parents=True)
+    shutil.copy(root / "query.mp4", bench / "queries" / "test" / "q1.mp4")
+    al = make_aligner(aligner)
+    maps = query_settings()
+    with Database.open(gallery_db, readonly=True, feature_config=encoder.feature_config()) as db:
+        for cached in (False, True):  # features made afresh, then read back from the benchmark's cache
+            split = Split(queries=encode_queries(bench, "test", encoder, db, maps, bench / "features", False))
+            res, _ = query_results(split, al, method_settings(maps, al))
+            got = res["q1"].to_json()
+            assert got["results"] == cli["results"], f"cached features: {cached}"
+            assert got["duration"] == cli["duration"]
