@@ -248,8 +248,13 @@ def test_every_aligner_finds_a_clean_diagonal(name):
     (segs,) = make_aligner(name).align([m])
     assert segs, name
     best = max(segs, key=lambda s: s.score)
-    assert abs(best.q_start - 5) <= 1 and abs(best.q_end - 15) <= 1
-    assert abs(best.r_start - 20) <= 1 and abs(best.r_end - 30) <= 1
+    if name == "hv":  # VCSL's HV: the right offset, spanning its whole diagonal
+        assert best.r_start - best.q_start == 15 and best.q_start <= 5 and best.q_end >= 15
+        return
+    # VCSL's DP runs on through up to `discontinue` (3) unmatched cells past either end of a copy
+    tol = 4 if name == "dp" else 1
+    assert abs(best.q_start - 5) <= tol and abs(best.q_end - 15) <= tol
+    assert abs(best.r_start - 20) <= tol and abs(best.r_end - 30) <= tol
 
 
 @pytest.mark.parametrize("name", ["tn", "dp", "hv", "dtw"])
@@ -269,8 +274,32 @@ def test_hough_voting_misses_speed_change_but_tn_follows_it():
     m = _map(30, 70, (2, 22, 10), speed=2.0)
     (hv,) = make_aligner("hv").align([m])
     (tn,) = make_aligner("tn").align([m])
-    assert max((s.q_end - s.q_start for s in hv), default=0) < 10
+    assert all(s.r_end - s.r_start == s.q_end - s.q_start for s in hv)  # one offset each: unit speed
     assert max(s.q_end - s.q_start for s in tn) >= 19
+
+
+def test_vcsl_peers_by_hand():
+    from segscan.align.peers import DynamicProgramming, straight_runs_cut
+
+    # runs straight across or down of more than 3 points are cut out of a path
+    path = np.array([[0, 0], [1, 1], [2, 2], [2, 3], [2, 4], [2, 5], [2, 6], [3, 7], [4, 8]])
+    assert straight_runs_cut(path, 3) == [(0, 2), (7, 9)]
+    assert straight_runs_cut(path, 5) == [(0, 9)]
+    # DP accumulates from the top-left at full weight, the top and left at half weight
+    S = np.array([[0.5, 0.0], [0.0, 0.5]])
+    D, B = DynamicProgramming(min_sim=-1.0).accumulate(S)
+    assert D[1, 1] == 1.5 + 1.5 and B[1, 1] == 0
+    # HV: a segment spans its offset's whole diagonal, even where it matches nothing
+    m = _map(10, 10, (2, 5, 2), bg=0.0)
+    (hv,) = make_aligner("hv").align([m])
+    s = max(hv, key=lambda x: x.score)
+    assert (s.q_start, s.q_end, s.r_start, s.r_end) == (0.0, 10.0, 0.0, 10.0)
+    assert abs(s.score - 0.6 * 3 / 10) < 1e-6
+    # DTW warps the whole map corner to corner: a copy off the main diagonal is reached through
+    # a straight run, cut away with its last point (the copy's first cell), leaving the rest of the copy
+    m = _map(12, 24, (0, 12, 12), bg=0.0)
+    (dtw,) = make_aligner("dtw").align([m])
+    assert [(s.q_start, s.q_end, s.r_start, s.r_end) for s in dtw] == [(1.0, 12.0, 13.0, 24.0)]
 
 
 def test_unit_speed_path_snaps_to_its_best_diagonal():

@@ -43,9 +43,11 @@ log = logging.getLogger(__name__)
 GRIDS = {
     "tn": {"min_sim": [0.05, 0.1, 0.2], "min_score": [0.1, 0.2], "max_gap": [5.0], "snap_keep": [0.5, 0.85],
            "length_weight": [0.0, 0.03, 0.06, 0.1]},
-    "dp": {"bias": [0.05, 0.1, 0.2, 0.3], "min_score": [0.1, 0.2, 0.3]},
-    "hv": {"min_sim": [0.05, 0.1, 0.2, 0.3], "min_score": [0.1, 0.2, 0.3]},
-    "dtw": {"min_sim": [0.05, 0.1, 0.2, 0.3], "min_score": [0.1, 0.2, 0.3]},
+    # VCSL's peers (align.peers): their own parameters around VCSL's defaults, in keyframes and the
+    # query path's similarity units
+    "dp": {"min_sim": [0.05, 0.1, 0.2], "ave_sim": [0.1, 0.2, 0.3], "min_length": [1, 2, 4]},
+    "hv": {"min_sim": [0.1, 0.2, 0.3], "iou": [0.5, 0.9]},
+    "dtw": {"min_sim": [0.1, 0.2, 0.3], "min_length": [1, 2, 4], "discontinue": [3]},
     # learned; on train: the threshold and how boxes are scored (alternatives: a list of grids)
     "spd": [{"score": ["evidence"], "evidence": [0.0, 0.5, 1.0, 2.0]},
             {"score": ["path"], "conf_weight": [0.2, 0.35, 0.5], "length_weight": [0.03, 0.06, 0.1],
@@ -434,7 +436,9 @@ def main(argv=None) -> int:
     methods = [m for m in args.methods.split(",") if m and (m != "spd" or spd_weights.exists())]
     for name in methods:
         # SPD: the detector runs once per map; the grid only rescores its boxes
-        fixed = {"weights": str(spd_weights), "cache": {}} if name == "spd" else {}
+        # DP and DTW: their paths once per map; the grid only filters them
+        fixed = {"weights": str(spd_weights), "cache": {}} if name == "spd" else (
+            {"cache": {}} if name in ("dp", "dtw") else {})
         params, thr, train_f1 = tune(name, splits["train"], maps, fixed)
         al = make_aligner(name, **fixed, **params)
         preds, rankings, secs = predict(splits["test"], al, method_settings(maps, al))
