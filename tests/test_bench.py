@@ -108,7 +108,7 @@ def test_vcdb_mode_runs_on_a_vcsl_folder(corpus, tmp_path, capsys):
 
 
 def test_tune_on_needs_the_same_split_and_gallery(tmp_path):
-    from segscan.bench.run import check_same_split
+    from segscan.bench.splits import check_same_split
 
     def folder(name, split, gallery):
         d = tmp_path / name

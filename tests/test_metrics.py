@@ -65,7 +65,8 @@ def test_vcsl_precision_weights():
 
 
 def test_negative_queries_weighted_to_the_test_share():
-    from segscan.bench.run import QueryMaps, Split, evaluate, negative_weight
+    from segscan.bench.scoring import evaluate
+    from segscan.bench.splits import QueryMaps, Split, negative_weight
 
     def split(pos, neg):
         qs = [QueryMaps(f"p{i}", 10.0, [], 0.0) for i in range(pos)]

@@ -21,7 +21,8 @@ def gallery_db(corpus, encoder, tmp_path_factory):
 def test_query_py_and_the_benchmark_give_identical_results(corpus, encoder, gallery_db, tmp_path, aligner):
     import query
     from segscan.align import make_aligner
-    from segscan.bench.run import Split, encode_queries, query_results, query_settings, method_settings
+    from segscan.bench.scoring import query_results
+    from segscan.bench.splits import Split, encode_queries, method_settings, query_settings
 
     root, _ = corpus
     out = tmp_path / "cli.json"

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ..align import make_aligner
-from .run import cached_queries
+from .splits import cached_queries
 
 
 def main(argv=None) -> int:

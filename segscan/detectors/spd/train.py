@@ -29,7 +29,7 @@ WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 
 def real_maps(bench: Path, map_mode: str | None = None):
     """(map, boxes-in-cells) for every candidate map of the train split's queries."""
-    from ...bench.run import cached_queries, load_split
+    from ...bench.splits import cached_queries, load_split
 
     split = load_split(bench, "train")
     split.queries = cached_queries(bench, "train", progress=True, map_mode=map_mode)

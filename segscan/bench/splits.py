@@ -1,0 +1,182 @@
+"""The benchmark's splits: truth, and each query's candidates and maps, built by the query path.
+
+A benchmark folder (``generate.build``) holds the queries and their truth; ``load_splits``
+opens the folder's database, encodes every query once (features cached in the folder) and
+keeps the candidates' maps as ``query.maps.build_maps`` makes them, so that every method is
+scored on exactly what ``query.py`` would align.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from ..align import make_aligner
+from ..index.store import Database
+from ..pipeline.extract import EncoderConfig, VideoEncoder, feature_config
+from ..query import QueryConfig, Settings, resolve
+from ..query.maps import build_maps
+from ..types import CandidateMap, VideoFeatures
+
+
+@dataclass
+class QueryMaps:
+    """One query's candidates with their maps, as the query path builds them (cached per run)."""
+
+    qid: str
+    duration: float
+    cands: list[CandidateMap]
+    seconds: float  # features + search + map assembly
+
+    @property
+    def refs(self) -> list[str]:
+        """Reference id per candidate."""
+        return [ref_id(c.path) for c in self.cands]
+
+    @property
+    def maps(self) -> list:
+        return [c.map for c in self.cands]
+
+
+@dataclass
+class Split:
+    queries: list[QueryMaps] = field(default_factory=list)
+    labels: dict = field(default_factory=dict)  # "qid-ref" -> boxes
+    pair_edits: dict = field(default_factory=dict)  # "qid-ref" -> set of edit names
+    # weight of a negative query's pairs (a query without any true pair) in segment precision:
+    # a train split tuned for a test split with another share of negative queries is weighted to
+    # the test's share, so a threshold chosen on it suits the test (see ``negative_weight``)
+    neg_weight: float = 1.0
+
+    def negatives(self) -> set[str]:
+        """Ids of the queries with no true pair."""
+        positive = {k.split("-", 1)[0] for k in self.labels}
+        return {q.qid for q in self.queries} - positive
+
+
+def negative_weight(train: Split, test: Split) -> float:
+    """The weight that gives the train split's negative queries the test split's share of queries
+    (1 when either split has only one kind)."""
+    def ratio(s: Split) -> float | None:
+        neg = len(s.negatives())
+        pos = len(s.queries) - neg
+        return neg / pos if neg and pos else None
+
+    a, b = ratio(train), ratio(test)
+    return b / a if a and b else 1.0
+
+
+def ref_id(path: str) -> str:
+    return Path(path).stem
+
+
+def load_split(bench: Path, part: str) -> Split:
+    s = Split()
+    s.labels = json.loads((bench / "truth" / f"{part}_label_file.json").read_text())
+    with open(bench / "truth" / f"{part}_pairs.csv") as f:
+        for row in csv.DictReader(f):
+            key = f"{row['query_id']}-{row['reference_id']}"
+            edits = s.pair_edits.setdefault(key, set())
+            edits.add(row["temporal"].split()[0])
+            edits.update(e for e in row["spatial"].split("+") if e)
+            edits.update(e for e in row["query_edits"].split("+") if e)
+    return s
+
+
+def feature_key(ecfg: EncoderConfig) -> str:
+    """Short digest of the feature configuration: a benchmark keeps one database per configuration."""
+    import hashlib
+
+    return hashlib.sha1(json.dumps(feature_config(ecfg), sort_keys=True).encode()).hexdigest()[:10]
+
+
+def query_settings(map_mode: str | None = None, cfg: QueryConfig | None = None) -> Settings:
+    """The settings the benchmark builds maps with: the query path's defaults (or ``cfg``), with the
+    map kind fixed (``map_mode``, else the default aligner's), so every method sees the same maps."""
+    cfg = cfg or QueryConfig()
+    if map_mode:
+        cfg = dataclasses.replace(cfg, map_mode=map_mode)
+    return resolve(cfg, make_aligner(cfg.aligner, **cfg.aligner_params))
+
+
+def method_settings(maps: Settings, aligner) -> Settings:
+    """The query path's settings for ``aligner`` on the benchmark's maps (its own thresholds)."""
+    return resolve(dataclasses.replace(maps.config, map_mode=maps.map_mode), aligner)
+
+
+def encode_queries(bench: Path, part: str, encoder: VideoEncoder, db, settings: Settings, cache: Path,
+                   progress=True) -> list[QueryMaps]:
+    out = []
+    cache.mkdir(parents=True, exist_ok=True)
+    paths = sorted((bench / "queries" / part).glob("*.mp4"))
+    for p in tqdm(paths, desc=f"{part}: queries", disable=not progress):
+        t0 = time.perf_counter()
+        npz = cache / f"{p.stem}.npz"
+        z = np.load(npz) if npz.exists() else None
+        if z is not None and "regions" in z.files:  # cached: count the time the features took when made
+            feats = VideoFeatures(z["times"], z["global"], z["regions"], duration=float(z["duration"]))
+            flipped = VideoFeatures(z["times"], z["flipped"], z["flipped_regions"], duration=float(z["duration"]))
+            feat_s = float(z["seconds"]) if "seconds" in z.files else 0.0
+        else:
+            enc = encoder(str(p), flip=True)
+            feats, flipped = enc.features, enc.flipped
+            feat_s = time.perf_counter() - t0
+            np.savez(npz, **{"times": feats.times, "global": feats.global_feats, "regions": feats.region_feats,
+                             "flipped": flipped.global_feats, "flipped_regions": flipped.region_feats,
+                             "duration": feats.duration, "seconds": feat_s})
+        t1 = time.perf_counter()
+        flip = flipped if settings.config.flip else None
+        cands = build_maps(db, feats, settings, flip)
+        out.append(QueryMaps(p.stem, feats.duration, cands, feat_s + time.perf_counter() - t1))
+    return out
+
+
+def load_splits(bench: Path, parts: list[str], encoder, settings: Settings, distractors: int = 0,
+                base: Path | None = None, seed: int = 0, progress: bool = True) -> tuple[dict, dict]:
+    """The maps of ``parts`` against ``bench``'s database (with ``distractors`` distractor keyframes
+    from the base file ``base``), and the database's stats."""
+    ecfg = encoder.config
+    fkey = feature_key(ecfg)
+    db_dir = bench / f"db-{fkey}"
+    if not db_dir.exists():
+        raise SystemExit(f"error: {db_dir} not found; run the benchmark on {bench} once first "
+                         "(python -m segscan.bench run)")
+    splits = {}
+    with Database.open(db_dir, readonly=True, feature_config=feature_config(ecfg)) as db:
+        stats = db.stats()
+        if distractors:
+            from .distractors import with_distractors
+
+            db = with_distractors(db, distractors, base, encoder, seed=seed, progress=progress)
+        for part in parts:
+            s = load_split(bench, part)
+            s.queries = encode_queries(bench, part, encoder, db, settings, bench / f"features-{fkey}" / part, progress)
+            splits[part] = s
+    return splits, stats
+
+
+def cached_queries(bench: Path, part: str, progress: bool = False, map_mode: str | None = None) -> list["QueryMaps"]:
+    """The maps of one split's queries against the benchmark's database (ingested by ``run``)."""
+    splits, _ = load_splits(bench, [part], VideoEncoder(EncoderConfig()), query_settings(map_mode), progress=progress)
+    return splits[part].queries
+
+
+def check_same_split(bench: Path, other: Path) -> None:
+    """Exit with a message unless ``other`` is a benchmark folder with ``bench``'s source split and gallery."""
+    def key(b: Path):
+        try:
+            meta = json.loads((b / "meta.json").read_text())
+            gallery = sorted(ref_id(x) for x in (b / "gallery.txt").read_text().split())
+        except (OSError, ValueError) as e:
+            raise SystemExit(f"error: {b} is not a built benchmark folder ({e})")
+        return meta["split"], gallery
+
+    if key(bench) != key(other):
+        raise SystemExit(f"error: {other} does not share {bench}'s train/test split and gallery "
+                         "(build it with the same --seed, e.g. --size 10 10 300 60)")
