@@ -108,7 +108,7 @@ def per_edit_f1(split: Split, preds: dict, threshold: float) -> dict:
     for e, keys in sorted(by_edit.items()):
         kept = {k: [b for b, s in preds.get(k, []) if s >= threshold] for k in keys}
         m = vcsl_f1({k: v for k, v in kept.items() if v}, {k: split.labels[k] for k in keys})
-        out[e] = {"pairs": len(keys), "f1": m["f1"], "recall": m["recall"]}
+        out[e] = {"pairs": len(keys), "f1": m["f1"], "precision": m["precision"], "recall": m["recall"]}
     return out
 
 

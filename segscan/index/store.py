@@ -14,14 +14,11 @@ in step with the store (videos added or removed since the last save).
 """
 from __future__ import annotations
 
-import fcntl
-import io
 import json
 import logging
 import os
-import struct
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import lmdb
@@ -30,62 +27,15 @@ import numpy as np
 from ..errors import StoreError
 from ..types import VideoFeatures
 from .ids import make_ids, split_ids
+from .indexfile import read_index_file, write_index_file
+from .lock import acquire_writer_lock, release_writer_lock
+from .records import VideoRecord, as_stored, num_key, pack_features, unpack_features
 from .vectors import index_state, make_index, set_index_state
 
 log = logging.getLogger(__name__)
 
 DEFAULT_DB = "segscan-db"
 FORMAT_VERSION = 1
-_MAGIC = b"SGSCIDX1"
-
-
-@dataclass
-class VideoRecord:
-    video_id: str
-    num: int
-    path: str
-    content_hash: str
-    duration: float
-    fps: float
-    width: int
-    height: int
-    n_keyframes: int
-    times: list[float]
-    ingested_at: float = field(default_factory=time.time)
-    warnings: list[str] = field(default_factory=list)
-
-    def __post_init__(self):
-        if len(self.times) != self.n_keyframes:
-            raise ValueError(f"{self.video_id}: {self.n_keyframes} keyframes but {len(self.times)} times")
-
-
-def _pack_features(f: VideoFeatures) -> bytes:
-    buf = io.BytesIO()
-    arrays = {"times": f.times, "global": f.global_feats.astype(np.float16)}
-    if f.region_feats is not None:
-        arrays["regions"] = f.region_feats.astype(np.float16)
-    np.savez(buf, **arrays)
-    return buf.getvalue()
-
-
-def _as_stored(g: np.ndarray) -> np.ndarray:
-    """Global vectors as the store keeps them (float16) and gives them back (float32, unit length).
-
-    The index is always fed these, so an index rebuilt from the store equals the one built at ingest.
-    """
-    g = np.asarray(g, dtype=np.float16).astype(np.float32)
-    return g / np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)
-
-
-def _unpack_features(b: bytes, duration: float = 0.0) -> VideoFeatures:
-    with np.load(io.BytesIO(b)) as z:
-        regions = z["regions"] if "regions" in z.files else None
-        return VideoFeatures(times=z["times"], global_feats=_as_stored(z["global"]), region_feats=regions,
-                             duration=duration)
-
-
-def _num_key(num: int) -> bytes:
-    return struct.pack(">Q", num)
 
 
 class Database:
@@ -121,20 +71,13 @@ class Database:
             if not create:
                 raise StoreError(f"no segscan database at {root} (ingest some videos first: python ingest.py DIR --db {root})")
             root.mkdir(parents=True, exist_ok=True)
-        lock_fd = None
-        if not readonly:
-            lock_fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-            try:
-                fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(lock_fd)
-                raise StoreError(f"{root} is being written by another process (ingest running?)") from None
+        lock_fd = None if readonly else acquire_writer_lock(root)
         try:
             env = lmdb.open(str(store), max_dbs=8, map_size=map_size, readonly=readonly, lock=not readonly,
                             subdir=True, create=create)
         except lmdb.Error as exc:
             if lock_fd is not None:
-                os.close(lock_fd)
+                release_writer_lock(lock_fd)
             raise StoreError(f"cannot open store {store}: {exc}") from exc
         db = cls(root, env, readonly, lock_fd)
         try:
@@ -159,8 +102,7 @@ class Database:
         self.env.close()
         self.env = None
         if self._lock_fd is not None:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            os.close(self._lock_fd)
+            release_writer_lock(self._lock_fd)
             self._lock_fd = None
 
     def _get_json(self, db, key: bytes):
@@ -208,20 +150,15 @@ class Database:
         return make_index(cfg["kind"], self.dim, **cfg.get("params", {}))
 
     def _load_index(self):
-        p = self._index_path()
         self.index = self._new_index()
         self._covered = set()
-        if p.exists():
-            data = p.read_bytes()
-            if data[:8] != _MAGIC:
-                log.warning("%s is not a segscan index; rebuilding it from the store", p)
-            else:
-                (hlen,) = struct.unpack(">Q", data[8:16])
-                header = json.loads(data[16:16 + hlen])
-                if header.get("kind") == self.meta["index"]["kind"] and header.get("dim") == self.dim:
-                    self.index.load_bytes(data[16 + hlen:])
-                    set_index_state(self.index, header.get("state", {}))
-                    self._covered = set(header["covered"])
+        found = read_index_file(self._index_path())
+        if found:
+            header, payload = found
+            if header.get("kind") == self.meta["index"]["kind"] and header.get("dim") == self.dim:
+                self.index.load_bytes(payload)
+                set_index_state(self.index, header.get("state", {}))
+                self._covered = set(header["covered"])
         self._sync_index()
 
     def _sync_index(self):
@@ -246,15 +183,9 @@ class Database:
         """Write the index atomically (temporary file, fsync, rename)."""
         if self.readonly:
             raise StoreError("database opened read-only")
-        header = json.dumps({"kind": self.meta["index"]["kind"], "dim": self.dim,
-                             "covered": sorted(self._covered), "state": index_state(self.index)}).encode()
-        tmp = self._index_path().with_suffix(".bin.tmp")
-        with open(tmp, "wb") as f:
-            f.write(_MAGIC + struct.pack(">Q", len(header)) + header)
-            f.write(self.index.to_bytes())
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self._index_path())
+        header = {"kind": self.meta["index"]["kind"], "dim": self.dim, "covered": sorted(self._covered),
+                  "state": index_state(self.index)}
+        write_index_file(self._index_path(), header, self.index.to_bytes())
         self._dirty = False
 
     def rebuild_index(self, kind: str | None = None, params: dict | None = None):
@@ -304,11 +235,11 @@ class Database:
         with self.env.begin(write=True) as txn:
             txn.put(video_id.encode(), json.dumps(asdict(rec)).encode(), db=self.db_videos)
             txn.put(content_hash.encode(), video_id.encode(), db=self.db_hash)
-            txn.put(_num_key(num), _pack_features(feats), db=self.db_feats)
+            txn.put(num_key(num), pack_features(feats), db=self.db_feats)
             txn.put(b"config", json.dumps(self.meta).encode(), db=self.db_meta)
         self._num_to_id[num] = video_id
         if len(feats):
-            self.index.add(make_ids(num, len(feats)), _as_stored(feats.global_feats))
+            self.index.add(make_ids(num, len(feats)), as_stored(feats.global_feats))
         self._covered.add(num)
         self._dirty = True
         return rec
@@ -320,7 +251,7 @@ class Database:
         with self.env.begin(write=True) as txn:
             txn.delete(video_id.encode(), db=self.db_videos)
             txn.delete(rec.content_hash.encode(), db=self.db_hash)
-            txn.delete(_num_key(rec.num), db=self.db_feats)
+            txn.delete(num_key(rec.num), db=self.db_feats)
         self._num_to_id.pop(rec.num, None)
         self.index.remove_videos([rec.num])
         self._covered.discard(rec.num)
@@ -337,10 +268,10 @@ class Database:
 
     def features_by_num(self, num: int) -> VideoFeatures:
         with self.env.begin(db=self.db_feats) as txn:
-            b = txn.get(_num_key(num))
+            b = txn.get(num_key(num))
         if b is None:
             raise StoreError(f"features of video number {num} missing from the store")
-        return _unpack_features(b)
+        return unpack_features(b)
 
     def videos(self):
         with self.env.begin(db=self.db_videos) as txn:

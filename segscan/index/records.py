@@ -1,0 +1,60 @@
+"""What the store keeps per video: its record, and its features packed for LMDB."""
+from __future__ import annotations
+
+import io
+import struct
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..types import VideoFeatures
+
+
+@dataclass
+class VideoRecord:
+    video_id: str
+    num: int
+    path: str
+    content_hash: str
+    duration: float
+    fps: float
+    width: int
+    height: int
+    n_keyframes: int
+    times: list[float]
+    ingested_at: float = field(default_factory=time.time)
+    warnings: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        if len(self.times) != self.n_keyframes:
+            raise ValueError(f"{self.video_id}: {self.n_keyframes} keyframes but {len(self.times)} times")
+
+
+def pack_features(f: VideoFeatures) -> bytes:
+    buf = io.BytesIO()
+    arrays = {"times": f.times, "global": f.global_feats.astype(np.float16)}
+    if f.region_feats is not None:
+        arrays["regions"] = f.region_feats.astype(np.float16)
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def as_stored(g: np.ndarray) -> np.ndarray:
+    """Global vectors as the store keeps them (float16) and gives them back (float32, unit length).
+
+    The index is always fed these, so an index rebuilt from the store equals the one built at ingest.
+    """
+    g = np.asarray(g, dtype=np.float16).astype(np.float32)
+    return g / np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)
+
+
+def unpack_features(b: bytes, duration: float = 0.0) -> VideoFeatures:
+    with np.load(io.BytesIO(b)) as z:
+        regions = z["regions"] if "regions" in z.files else None
+        return VideoFeatures(times=z["times"], global_feats=as_stored(z["global"]), region_feats=regions,
+                             duration=duration)
+
+
+def num_key(num: int) -> bytes:
+    return struct.pack(">Q", num)
