@@ -69,9 +69,10 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("clips", nargs="+", help="query video files, folders or list files")
     ap.add_argument("--db", default="segscan-db", help="database directory (default: %(default)s)")
-    ap.add_argument("--topk", type=int, default=100,
+    ap.add_argument("--topk", type=int, default=QueryConfig.topk,
                     help="videos to return, at most --candidates of them (default: %(default)s)")
-    ap.add_argument("--topn", type=int, default=64, help="index neighbours per query keyframe (default: %(default)s)")
+    ap.add_argument("--topn", type=int, default=QueryConfig.topn,
+                    help="index neighbours per query keyframe (default: %(default)s)")
     ap.add_argument("--candidates", type=int, default=QueryConfig.candidates,
                     help="candidate videos aligned after pre-scoring: the ranked list holds at most this many. More "
                          "finds more weak matches, but in a catalogue of a million keyframes each extra candidate "
@@ -91,12 +92,15 @@ def main(argv=None) -> int:
                          "--aligner-param length_weight=0), "
                          "'dense' (all keyframe pairs, global vectors) or 'auto' (the aligner's own kind: what SPD's "
                          "weights were trained on, regions for tn) (default: %(default)s)")
-    ap.add_argument("--region-bg-quantile", type=float, default=0.5, metavar="Q",
+    ap.add_argument("--region-bg-quantile", type=float, default=QueryConfig.region_bg_quantile, metavar="Q",
                     help="region maps: each query keyframe's background is this quantile of its similarities to "
                          "all candidates' keyframes (default: %(default)s, the median, what the thresholds were "
                          "chosen for)")
     ap.add_argument("--no-flip", dest="flip", action="store_false",
                     help="do not also search with the mirrored query (faster, misses flipped copies)")
+    ap.add_argument("--no-exclusive", dest="exclusive", action="store_false",
+                    help="list every reference place a query span matches (by default one per query span, unless "
+                         "the reference repeats itself there)")
     ap.add_argument("--min-score", type=float, default=None,
                     help="list segments (and videos) scoring at least this, in the aligner's score units "
                          f"(default: the aligner's own; spd and tn: {TemporalNetwork.list_floor})")
@@ -141,7 +145,7 @@ def main(argv=None) -> int:
                           aligner_params=aligner_params,
                           map_mode=args.map_mode, min_score=args.min_score, threshold=args.threshold,
                           region_bg_quantile=args.region_bg_quantile,
-                          flip=args.flip)
+                          flip=args.flip, exclusive=args.exclusive)
         enc_cfg = encoder_config(args)
         paths, missing = expand_inputs(args.clips)
         failed = list(missing)
