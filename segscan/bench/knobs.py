@@ -31,9 +31,9 @@ KNOBS = {
     "centre": [False],
     "wide_rows": [0],
     "edge_rows": [0],
-    "region_bg_quantile": [0.25, 0.75],
-    "candidates": [10, 100],
-    "topn": [32, 128],
+    "region_bg_quantile": [0.75],
+    "candidates": [100],
+    "topn": [32],
     "bg_ranks": [None],
 }
 # the ones that change the maps (the others only change what is done with the aligner's segments)
