@@ -26,6 +26,15 @@ class VideoRecord:
     ingested_at: float = field(default_factory=time.time)
     warnings: list[str] = field(default_factory=list)
 
+    @classmethod
+    def make(cls, video_id: str, num: int, path, content_hash: str, info: dict, feats: VideoFeatures,
+             warnings=None) -> "VideoRecord":
+        """The record of a video being added: what the container said (``info``) and its keyframes."""
+        return cls(video_id=video_id, num=num, path=str(path), content_hash=content_hash,
+                   duration=float(info.get("duration", feats.duration)), fps=float(info.get("fps", 0.0)),
+                   width=int(info.get("width", 0)), height=int(info.get("height", 0)), n_keyframes=len(feats),
+                   times=[round(float(t), 4) for t in feats.times], warnings=list(warnings or []))
+
     def __post_init__(self):
         if len(self.times) != self.n_keyframes:
             raise ValueError(f"{self.video_id}: {self.n_keyframes} keyframes but {len(self.times)} times")

@@ -54,7 +54,6 @@ class Database:
         self._dirty = False
         self._num_to_id: dict[int, str] = {}
 
-    # ------------------------------------------------------------------ open / close
     @classmethod
     def open(cls, root: str | os.PathLike = DEFAULT_DB, readonly: bool = False, create: bool | None = None,
              feature_config: dict | None = None, index_kind: str = "flat", index_params: dict | None = None,
@@ -141,7 +140,6 @@ class Database:
     def feature_config(self) -> dict:
         return dict(self.meta["features"])
 
-    # ------------------------------------------------------------------ index
     def _index_path(self) -> Path:
         return self.root / "index.bin"
 
@@ -206,7 +204,6 @@ class Database:
         self._dirty = True
         self.flush()
 
-    # ------------------------------------------------------------------ videos
     def has_hash(self, content_hash: str) -> str | None:
         with self.env.begin(db=self.db_hash) as txn:
             v = txn.get(content_hash.encode())
@@ -226,11 +223,7 @@ class Database:
         video_id = content_hash[:16]
         while self.get_video(video_id) is not None:  # a prefix shared with another content hash
             video_id = content_hash[: len(video_id) + 8]
-        rec = VideoRecord(video_id=video_id, num=num, path=str(path), content_hash=content_hash,
-                          duration=float(info.get("duration", feats.duration)), fps=float(info.get("fps", 0.0)),
-                          width=int(info.get("width", 0)), height=int(info.get("height", 0)),
-                          n_keyframes=len(feats), times=[round(float(t), 4) for t in feats.times],
-                          warnings=list(warnings or []))
+        rec = VideoRecord.make(video_id, num, path, content_hash, info, feats, warnings)
         self.meta["next_num"] = num + 1
         with self.env.begin(write=True) as txn:
             txn.put(video_id.encode(), json.dumps(asdict(rec)).encode(), db=self.db_videos)
@@ -281,7 +274,6 @@ class Database:
     def __len__(self):
         return len(self._num_to_id)
 
-    # ------------------------------------------------------------------ manifest
     def record_manifest(self, path: str, status: str, **fields):
         entry = {"path": str(path), "status": status, "time": time.time(), **fields}
         with self.env.begin(write=True, db=self.db_manifest) as txn:
@@ -291,7 +283,6 @@ class Database:
         with self.env.begin(db=self.db_manifest) as txn:
             return [json.loads(v) for _, v in txn.cursor()]
 
-    # ------------------------------------------------------------------ search
     def search(self, q: np.ndarray, k: int):
         """Top-k neighbours per query row: list of (scores, video_nums, keyframe_idx)."""
         out = []
