@@ -177,7 +177,8 @@ class CandidateMap:
 
     ``map``: the similarity map the aligner reads; ``dense``: the (Q, R) region similarity of the
     two videos the refinement reads (None: the query has no region vectors); ``ref_global``:
-    the reference's (R, D) keyframe vectors, for telling a reference that repeats itself.
+    the reference's (R, D) keyframe vectors and ``query_global`` the query's (Q, D), for telling
+    a reference that repeats itself or two references that share footage.
     """
 
     video_id: str
@@ -186,6 +187,7 @@ class CandidateMap:
     map: SimilarityMap
     dense: np.ndarray | None = None
     ref_global: np.ndarray | None = None
+    query_global: np.ndarray | None = None
 
     def __post_init__(self):
         shape = self.map.values.shape
@@ -193,3 +195,5 @@ class CandidateMap:
             raise ValueError(f"dense similarity {self.dense.shape} does not match the map {shape}")
         if self.ref_global is not None and len(self.ref_global) != shape[1]:
             raise ValueError(f"{len(self.ref_global)} reference vectors for a map of {shape[1]} reference keyframes")
+        if self.query_global is not None and len(self.query_global) != shape[0]:
+            raise ValueError(f"{len(self.query_global)} query vectors for a map of {shape[0]} query keyframes")

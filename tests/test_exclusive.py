@@ -52,3 +52,33 @@ def test_segments_of_other_query_spans_or_one_diagonal_stay():
     c = Segment(3.0, 9.0, 23.5, 29.5, 0.4)  # a's diagonal, half a keyframe off
     out = exclusive_segments([a, b, c], Q, R, _ref())
     assert len(out) == 3
+
+
+def _cand(ref_global, q_global, name):
+    from segscan.types import CandidateMap, SimilarityMap
+
+    m = SimilarityMap(np.zeros((len(Q), len(ref_global))), Q, np.arange(float(len(ref_global))))
+    return CandidateMap(name, f"/{name}.mp4", 0.0, m, None, ref_global, q_global)
+
+
+def test_a_query_span_is_left_to_its_better_source_unless_the_references_share_footage():
+    from segscan.query.exclusive import exclusive_references
+
+    a = _ref(seed=1)
+    rng = np.random.default_rng(7)
+    q = a[20:40] + 0.3 * rng.normal(size=(20, 64)).astype(np.float32)  # an edited copy of a, 20-40 s
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    on_a = Segment(0.0, 20.0, 20.0, 40.0, 0.9)
+    on_b = Segment(5.0, 20.0, 50.0, 65.0, 0.6)
+    lookalike = _cand(_ref(seed=2), q, "b")
+    out = exclusive_references([(_cand(a, q, "a"), [on_a]), (lookalike, [on_b])])
+    assert [c.video_id for c, _ in out] == ["a"]  # b only looked like it: its claim goes
+    reupload = a.copy()
+    reupload[50:65] = a[25:40]  # b holds a's footage at 50-65 s
+    out = exclusive_references([(_cand(a, q, "a"), [on_a]), (_cand(reupload, q, "b"), [on_b])])
+    assert [c.video_id for c, _ in out] == ["a", "b"]
+    # spans the better source does not cover stay with the other reference
+    later = Segment(5.0, 20.0, 50.0, 65.0, 0.6)
+    short_a = Segment(0.0, 10.0, 20.0, 30.0, 0.9)
+    out = exclusive_references([(_cand(a, q, "a"), [short_a]), (lookalike, [later])])
+    assert [(s.q_start, s.q_end, s.r_start) for s in out[1][1]] == [(10.0, 20.0, 55.0)]

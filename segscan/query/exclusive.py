@@ -16,7 +16,7 @@ import numpy as np
 
 from ..align.base import on_line, segment_rows, speed
 from ..index.simmap import median_step
-from ..types import Segment
+from ..types import CandidateMap, Segment
 
 
 def offset(seg: Segment) -> float:
@@ -85,3 +85,54 @@ def exclusive_segments(segs: list[Segment], q_times: np.ndarray, r_times: np.nda
             pieces = nxt
         kept += pieces
     return sorted(kept, key=lambda x: x.q_start)
+
+
+def shares_footage(ka: CandidateMap, a: Segment, kb: CandidateMap, b: Segment) -> bool:
+    """Whether reference ``kb`` under ``b``'s line shows the footage reference ``ka`` shows under
+    ``a``'s, over the query span both cover: the two references' keyframes there are at least as
+    alike as the query's keyframes are to ``ka``'s, its better-scored source (a re-upload or
+    another copy of the same footage is; a video that only looks similar is not)."""
+    if ka.ref_global is None or kb.ref_global is None or ka.query_global is None:
+        return True
+    q_times = ka.map.q_times
+    rows = np.flatnonzero((q_times >= max(a.q_start, b.q_start) - 1e-6) & (q_times < min(a.q_end, b.q_end) - 1e-6))
+    if len(rows) == 0:
+        return True
+    ia = _ref_index(a, q_times[rows], ka.map.r_times)
+    ib = _ref_index(b, q_times[rows], kb.map.r_times)
+    between = float(np.sum(ka.ref_global[ia] * kb.ref_global[ib], axis=1).mean())
+    to_source = float(np.sum(ka.query_global[rows] * ka.ref_global[ia], axis=1).mean())
+    return between >= to_source
+
+
+def exclusive_references(found: list[tuple[CandidateMap, list[Segment]]], min_rows: int = 2):
+    """Across references: a query span claimed by a better-scored segment of another reference is
+    left to it, unless the two references share that footage (``shares_footage``); the weaker
+    segment keeps the seconds the better one does not cover. Returns ``found`` with what is left
+    (references left without segments dropped)."""
+    if len(found) < 2:
+        return found
+    q_times = found[0][0].map.q_times
+    q_step = median_step(q_times)
+    flat = sorted(((i, x) for i, (_, segs) in enumerate(found) for x in segs), key=lambda t: -t[1].score)
+    kept: list[tuple[int, Segment]] = []
+    for i, s in flat:
+        pieces = [s]
+        for j, k in kept:
+            if j == i:
+                continue
+            nxt = []
+            for p in pieces:
+                overlap = min(p.q_end, k.q_end) - max(p.q_start, k.q_start)
+                if overlap <= 0.5 * q_step or shares_footage(found[j][0], k, found[i][0], p):
+                    nxt.append(p)
+                else:
+                    nxt += [x for x in _outside(p, k) if len(segment_rows(x, q_times)) >= min(min_rows, len(q_times))]
+            pieces = nxt
+        kept += [(i, p) for p in pieces]
+    out = []
+    for i, (c, _) in enumerate(found):
+        segs = sorted((p for j, p in kept if j == i), key=lambda x: x.q_start)
+        if segs:
+            out.append((c, segs))
+    return out

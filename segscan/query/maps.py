@@ -119,5 +119,5 @@ def build_maps(db, q: VideoFeatures, s: Settings, q_flipped: VideoFeatures | Non
             dense = m.values  # the map is the region similarity
         else:
             dense = region_similarity(f, q, q_flipped)
-        out.append(CandidateMap(rec.video_id, rec.path, c.prescore, m, dense, f.global_feats))
+        out.append(CandidateMap(rec.video_id, rec.path, c.prescore, m, dense, f.global_feats, q.global_feats))
     return out

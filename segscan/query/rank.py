@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from ..types import CandidateMap, Match
 from .config import Settings
-from .exclusive import exclusive_segments
+from .exclusive import exclusive_references, exclusive_segments
 
 
 def rank(cands: list[CandidateMap], aligner, s: Settings) -> list[Match]:
@@ -21,15 +21,19 @@ def rank(cands: list[CandidateMap], aligner, s: Settings) -> list[Match]:
     """
     cfg = s.config
     segs = aligner.align([c.map for c in cands]) if cands else []
-    matches = []
+    found = []
     for c, ss in zip(cands, segs):
         ss = [x for x in ss if x.score >= s.min_score]
         if ss and cfg.refine and c.dense is not None:
             ss = s.refined(ss, c.dense, c.map)
         if ss and cfg.exclusive:
             ss = exclusive_segments(ss, c.map.q_times, c.map.r_times, c.ref_global, cfg.min_keyframes)
-        if not ss:
-            continue
+        if ss:
+            found.append((c, ss))
+    if cfg.exclusive_refs:
+        found = exclusive_references(found, cfg.min_keyframes)
+    matches = []
+    for c, ss in found:
         ss = [replace(x, copy=x.score >= s.threshold) for x in sorted(ss, key=lambda x: x.q_start)]
         matches.append(Match(c.video_id, c.path, max(x.score for x in ss), ss, c.prescore,
                              copy=any(x.copy for x in ss)))
