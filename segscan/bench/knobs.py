@@ -25,6 +25,7 @@ from .splits import load_splits, method_settings, negative_weight, query_setting
 
 # constant -> the alternatives it is measured against (the first: off, or the plain choice)
 KNOBS = {
+    "exclusive_refs": [False],
     "exclusive": [False],
     "min_keyframes": [1],
     "grow": [0.0, 0.5],
