@@ -64,6 +64,29 @@ def test_refine_offset_finds_the_sub_keyframe_offset_on_slow_footage():
     assert refine_offset(fast, vals, qt, rt) == fast
 
 
+def test_wide_refine_moves_a_segment_locked_on_a_far_offset_and_regrows_its_span():
+    from segscan.query.refine import refine_offset
+    from segscan.types import Segment
+
+    # a fixed camera: every query keyframe about as similar to every reference keyframe (0.5), the
+    # copy (offset 12 s, all 10 query keyframes) only 0.1 above that; the aligner locked on to 25 s
+    # with rows 0-6
+    rng = np.random.default_rng(1)
+    qt, rt = np.arange(0, 10.0), np.arange(0, 40.0)
+    vals = 0.5 + rng.uniform(-0.02, 0.02, (10, 40))
+    vals[np.arange(10), np.arange(10) + 12] += 0.1
+    locked = Segment(0.0, 7.0, 25.0, 32.0, 0.4)
+    near = refine_offset(locked, vals, qt, rt)
+    assert abs(near.r_start - near.q_start - 25.0) <= 3.0  # the nearby search cannot reach it
+    s = refine_offset(locked, vals, qt, rt, wide_rows=6)
+    assert abs(s.r_start - s.q_start - 12.0) < 0.3
+    assert (s.q_start, s.q_end, s.score) == (0.0, 10.0, 0.4)  # grown over rows 7-9, score kept
+    # too short a segment for the wide search; and one already on the copy stays there
+    assert refine_offset(Segment(0.0, 5.0, 25.0, 30.0, 0.4), vals, qt, rt, wide_rows=6).r_start >= 22.0
+    on = refine_offset(Segment(0.0, 10.0, 12.0, 22.0, 0.4), vals, qt, rt, wide_rows=6)
+    assert abs(on.r_start - 12.0) < 0.3 and (on.q_start, on.q_end) == (0.0, 10.0)
+
+
 def test_merge_diagonal_joins_pieces_of_one_copy_only():
     from segscan.query.refine import merge_diagonal
     from segscan.types import Segment

@@ -30,6 +30,7 @@ KNOBS = {
     "min_keyframes": [1],
     "grow": [0.0, 0.5],
     "centre": [False],
+    "wide_rows": [0],
     "edge_rows": [0],
     "region_bg_quantile": [0.75],
     "candidates": [100],

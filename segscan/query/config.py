@@ -45,11 +45,12 @@ class QueryConfig:
     region_bg_quantile: float = 0.5
     # segment refinement (refine.refine_segments): offset re-placed to a fraction of a keyframe, pieces
     # on one diagonal joined; a segment within edge_rows keyframes of the clip's ends runs on to them;
-    # with centre, inner ends lie
+    # one of at least wide_rows keyframes is also tried at every offset; with centre, inner ends lie
     # halfway between keyframes; with grow > 0 a segment is extended over neighbouring keyframes that
     # match at least grow x its median; one covering fewer than min_keyframes keyframes is dropped
     refine: bool = True
     edge_rows: int = 1
+    wide_rows: int = 8
     centre: bool = True
     grow: float = 0.7
     min_keyframes: int = 2
@@ -78,8 +79,8 @@ class Settings:
         """One map's segments through the refinement (``values``: the dense region similarity of
         the two videos)."""
         c = self.config
-        return refine_segments(segs, values, m.q_times, m.r_times, edge_rows=c.edge_rows, centre=c.centre,
-                               grow=c.grow, min_rows=c.min_keyframes)
+        return refine_segments(segs, values, m.q_times, m.r_times, edge_rows=c.edge_rows, wide_rows=c.wide_rows,
+                               centre=c.centre, grow=c.grow, min_rows=c.min_keyframes)
 
 
 def resolve(cfg: QueryConfig, aligner) -> Settings:

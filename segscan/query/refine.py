@@ -15,7 +15,8 @@ from ..types import Segment
 
 
 def refine_offset(seg: Segment, values: np.ndarray, q_times: np.ndarray, r_times: np.ndarray,
-                  window: int = 3, max_speed_error: float = 0.1) -> Segment:
+                  window: int = 3, max_speed_error: float = 0.1, wide_rows: int = 0,
+                  wide_margin: float = 0.02) -> Segment:
     """Re-place a 1x-speed segment on its best time offset, to a fraction of a keyframe.
 
     ``values`` is a dense (Q, R) keyframe similarity of the query and the segment's
@@ -28,6 +29,13 @@ def refine_offset(seg: Segment, values: np.ndarray, q_times: np.ndarray, r_times
     reference keyframes); a parabola through the best one and its two neighbours gives
     the sub-keyframe offset. Segments off unit speed (by more than ``max_speed_error``),
     or too short to say, are returned unchanged; the score stays.
+
+    A segment of at least ``wide_rows`` query keyframes (0: none) is also tried at every
+    offset where it fits the reference, and moves to the best of those when it beats the
+    best nearby one by more than ``wide_margin``: on a fixed camera the aligner can lock on
+    to an offset far from the true one. The query span it had came from the wrong
+    diagonal, so it then grows over the neighbouring query keyframes that are at least as
+    similar on the new diagonal as the weakest one inside it (:func:`_grown`).
     """
     if len(r_times) < 2 or unit_offset(seg, max_speed_error) is None:
         return seg
@@ -37,23 +45,31 @@ def refine_offset(seg: Segment, values: np.ndarray, q_times: np.ndarray, r_times
     v = np.asarray(values, np.float64)
     v = v - v.mean(1, keepdims=True) - v.mean(0, keepdims=True) + v.mean()
     step = median_step(r_times)
-    ks = np.arange(-window, window + 1)
+    reach = max(window, len(r_times) + 1) if wide_rows and len(rows) >= wide_rows else window
+    ks = np.arange(-reach, reach + 1)
     offs = (seg.r_start - seg.q_start) + ks * step
     t = q_times[rows][None, :] + offs[:, None]  # (offsets, rows): reference time of each row
     inside = (t >= r_times[0] - 1e-6) & (t <= r_times[-1] + 1e-6)
     vals = interp_columns(v, rows[None, :], t, r_times)
     n = inside.sum(1)
     score = np.where(n >= max(2, 0.5 * len(rows)), np.where(inside, vals, 0).sum(1) / np.maximum(n, 1), -np.inf)
-    b = int(np.argmax(score))
+    near = np.abs(ks) <= window
+    b = int(np.flatnonzero(near)[np.argmax(score[near])])
     if not np.isfinite(score[b]):
         return seg
+    far = int(np.argmax(score))
+    if score[far] > score[b] + wide_margin:
+        b = far
     off = float(offs[b])
     if 0 < b < len(offs) - 1 and np.isfinite(score[b - 1]) and np.isfinite(score[b + 1]):
         curv = score[b - 1] - 2 * score[b] + score[b + 1]
         if curv < 0:
             off += float(np.clip(0.5 * (score[b - 1] - score[b + 1]) / curv, -0.5, 0.5)) * step
-    q0 = max(seg.q_start, float(r_times[0]) - off)  # keep the two spans equal and inside the reference
-    q1 = min(seg.q_end, float(r_times[-1]) + step - off)
+    q0, q1 = seg.q_start, seg.q_end
+    if abs(ks[b]) > window:
+        q0, q1 = _grown(values, q_times, r_times, rows, off, np.min)
+    q0 = max(q0, float(r_times[0]) - off)  # keep the two spans equal and inside the reference
+    q1 = min(q1, float(r_times[-1]) + step - off)
     if q1 <= q0:
         return seg
     return Segment(q0, q1, q0 + off, q1 + off, seg.score)
@@ -177,7 +193,7 @@ def centre_ends(seg: Segment, q_times: np.ndarray, r_times: np.ndarray) -> Segme
 
 
 def refine_segments(segs: list[Segment], values: np.ndarray, q_times: np.ndarray, r_times: np.ndarray,
-                    window: int = 3, edge_rows: int = 1, centre: bool = True,
+                    window: int = 3, edge_rows: int = 1, wide_rows: int = 0, centre: bool = True,
                     grow: float = 0.0, min_rows: int = 1) -> list[Segment]:
     """Every segment through :func:`refine_offset`; pieces now on one diagonal joined
     (:func:`merge_diagonal`), grown over neighbouring keyframes that match as well as the
@@ -185,7 +201,7 @@ def refine_segments(segs: list[Segment], values: np.ndarray, q_times: np.ndarray
     to them (:func:`snap_to_edges`); then those that coincide with a stronger one go, the rest
     have their inner ends placed between keyframes (:func:`centre_ends`), and those that cover
     fewer than ``min_rows`` query keyframes are dropped."""
-    segs = [refine_offset(x, values, q_times, r_times, window=window) for x in segs]
+    segs = [refine_offset(x, values, q_times, r_times, window=window, wide_rows=wide_rows) for x in segs]
     segs = merge_diagonal(segs, median_step(r_times)) if len(r_times) > 1 else segs
     if grow > 0:
         segs = [grow_ends(x, values, q_times, r_times, grow) for x in segs]
