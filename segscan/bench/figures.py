@@ -30,7 +30,7 @@ from ..pipeline.ingest import ingest
 from ..align import make_aligner
 from ..query import QueryConfig, query_video, resolve
 from ..synth import SpatialEdit, copy_segment, read_all, write_video
-from .media import DEFAULT_MEDIA, load_clips
+from ..corpus import DEFAULT_MEDIA, load_clips
 
 
 def peak_rss_gib() -> float:

@@ -33,7 +33,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..synth import SPATIAL_EDITS, SpatialEdit, copy_segment, pan_frames, picture_in_picture, read_all, write_video
-from .media import DEFAULT_MEDIA, Clip, load_clips
+from ..corpus import DEFAULT_MEDIA, Clip, load_clips, split_groups
 
 log = logging.getLogger(__name__)
 DEFAULT_IMAGES = DEFAULT_MEDIA.parent / "images"
@@ -64,22 +64,6 @@ class BenchConfig:
 
     def key(self) -> str:
         return "bench-s{seed}-t{test_queries}n{test_negatives}-r{train_queries}n{train_negatives}-d{distractor_videos}".format(**asdict(self))
-
-
-def split_groups(clips: list[Clip], seed: int, test_share: float, holdout_share: float) -> dict[str, str]:
-    """content_group -> 'train' | 'test' | 'train-holdout' | 'test-holdout' (seeded, by group)."""
-    groups = sorted({c.content_group for c in clips})
-    rng = np.random.default_rng(seed)
-    rng.shuffle(groups)
-    n_test = int(round(len(groups) * test_share))
-    out = {}
-    for i, g in enumerate(groups):
-        out[g] = "test" if i < n_test else "train"
-    for split in ("train", "test"):
-        gs = [g for g in groups if out[g] == split]
-        for g in gs[: int(round(len(gs) * holdout_share))]:
-            out[g] = split + "-holdout"
-    return out
 
 
 class _FrameCache:

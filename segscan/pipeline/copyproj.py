@@ -186,7 +186,7 @@ def main(argv=None) -> int:
     t0 = time.time()
 
     from ..bench.generate import BenchConfig
-    from ..bench.media import load_clips
+    from ..corpus import load_clips
 
     media = Path(args.media)
     if not media.is_dir():

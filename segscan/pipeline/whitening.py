@@ -59,7 +59,7 @@ def main(argv=None) -> int:
     paths = sorted(p for p in media.iterdir() if p.suffix.lower() in VIDEO_EXTS) if media.is_dir() else []
     if args.split == "train":
         from ..bench.generate import BenchConfig
-        from ..bench.media import load_clips
+        from ..corpus import load_clips
 
         clips = load_clips(media)
         split = BenchConfig(seed=args.split_seed).split(clips)

@@ -1,0 +1,1 @@
+"""Training code: every shipped weight file is made by a module here."""

@@ -1,0 +1,287 @@
+"""Train segscan's copy-detection descriptor (the SSCD recipe on EfficientNet-Lite0).
+
+    python -m segscan.train.descriptor --steps 3000 --run runs/copydesc   # resumes if the run exists
+    python -m segscan.train.descriptor --run runs/copydesc --export        # write the shipped weights
+
+The descriptor is exactly what the query and ingest paths compute, so nothing downstream
+changes: the backbone's last three tapped maps, L3-iMAC regions, a learned projection
+(the whitening's form, initialised from the shipped PCA whitening), each region
+l2-normalised, their sum l2-normalised into the keyframe vector. Training fine-tunes the
+backbone's later stages and the projection with InfoNCE over two strongly augmented views
+of each picture (:mod:`segscan.train.augment`) plus the KoLeo entropy term (SSCD,
+Pizzi et al. 2022), positives excluded from its nearest neighbour.
+
+Data: the descriptor photos of ``../shared/photos`` (the train folders of
+:func:`segscan.corpus.photo_part`), the BSDS500 train photos of ``../shared/images`` and
+frames of the benchmark's train content groups (split seed 0). A batch takes at most one
+frame per clip, so no two near-identical frames are each other's negatives. Test content
+and test photo folders are never read here.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from ..corpus import DEFAULT_IMAGES, DEFAULT_MEDIA, DEFAULT_PHOTOS, clips_of, images_in, load_clips, photos_of
+from ..pipeline.backbones import get_spec
+from ..pipeline.features import WEIGHTS_DIR, Whitening, imac, whitening_path
+from .augment import copy_view
+
+log = logging.getLogger(__name__)
+SOURCE_SIZE = 256  # pictures are held at this size (short side) before augmentation
+FROZEN_STAGES = 3  # stem and the 16/24/40-channel stages keep their ImageNet weights
+DESCRIPTOR = "copydesc-lite0"
+
+
+class CopyDescriptor(torch.nn.Module):
+    """Backbone taps -> L3-iMAC -> projection -> keyframe vector, trainable end to end."""
+
+    def __init__(self, backbone: str = "efficientnet-lite0", init: Whitening | None = None, frozen: int = FROZEN_STAGES):
+        super().__init__()
+        self.spec = get_spec(backbone)
+        self.net = self.spec.build()
+        self.frozen = frozen
+        for p in self.net.stem.parameters():
+            p.requires_grad_(False)
+        for s in self.net.stages[:frozen]:
+            for p in s.parameters():
+                p.requires_grad_(False)
+        init = init or Whitening.load(whitening_path(backbone, 3))
+        self.mean = torch.nn.Parameter(torch.as_tensor(init.mean).clone())
+        self.proj = torch.nn.Parameter(torch.as_tensor(init.proj * init.scale[None, :]).clone())
+        self.register_buffer("pix_mean", torch.tensor(self.spec.mean).view(1, 3, 1, 1))
+        self.register_buffer("pix_std", torch.tensor(self.spec.std).view(1, 3, 1, 1))
+
+    def train(self, mode: bool = True):
+        super().train(mode)
+        # the frozen part keeps its batch-norm statistics
+        self.net.stem.eval()
+        for s in self.net.stages[:self.frozen]:
+            s.eval()
+        return self
+
+    def regions(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 9, D) projected, l2-normalised region vectors of (B, 3, H, W) float pixels 0..255."""
+        x = (x - self.pix_mean) / self.pix_std
+        taps, stages = self.net.taps, self.net.stages
+        out = []
+        with torch.no_grad():
+            x = self.net.stem(x)
+            for i in range(self.frozen):
+                x = stages[i](x)
+                if i in taps:
+                    out.append(x)
+        for i in range(self.frozen, len(stages)):
+            x = stages[i](x)
+            if i in taps:
+                out.append(x)
+        r = imac(out[-3:])
+        return F.normalize((r - self.mean) @ self.proj, dim=-1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.regions(x).sum(1), dim=-1)
+
+    def to_whitening(self) -> Whitening:
+        p = self.proj.detach().cpu().numpy().astype(np.float32)
+        return Whitening(self.mean.detach().cpu().numpy().astype(np.float32), p, np.ones(p.shape[1], np.float32))
+
+    def backbone_state(self) -> dict:
+        """The fine-tuned stages only, in half precision: what the shipped weight file holds."""
+        keep = tuple(f"stages.{i}." for i in range(self.frozen, len(self.net.stages)))
+        return {k: v.half() for k, v in self.net.state_dict().items() if k.startswith(keep)}
+
+
+def info_nce_koleo(a: torch.Tensor, b: torch.Tensor, temperature: float, koleo: float) -> tuple[torch.Tensor, dict]:
+    """SimCLR-style InfoNCE over 2B views (each view's positive is its pair) + KoLeo entropy."""
+    z = torch.cat([a, b])
+    n = len(a)
+    sim = z @ z.T
+    eye = torch.eye(2 * n, dtype=torch.bool)
+    pos = torch.cat([torch.arange(n, 2 * n), torch.arange(n)])
+    logits = (sim / temperature).masked_fill(eye, float("-inf"))
+    nce = F.cross_entropy(logits, pos)
+    # KoLeo: -log distance to the nearest *non-matching* neighbour, which spreads the vectors
+    pos_mask = eye.clone()
+    pos_mask[torch.arange(2 * n), pos] = True
+    nn_sim = sim.masked_fill(pos_mask, -2.0).max(1).values
+    dist = torch.sqrt(torch.clamp(2 - 2 * nn_sim, min=1e-8))
+    ent = -torch.log(dist + 1e-8).mean()
+    with torch.no_grad():
+        top1 = (logits.argmax(1) == pos).float().mean()
+    return nce + koleo * ent, {"nce": float(nce), "koleo": float(ent), "top1": float(top1),
+                               "pos_sim": float(sim[torch.arange(2 * n), pos].mean())}
+
+
+def _short_side(img: Image.Image, size: int) -> Image.Image:
+    w, h = img.size
+    f = size / min(w, h)
+    return img.resize((max(size, int(round(w * f))), max(size, int(round(h * f)))), Image.BILINEAR)
+
+
+class Pictures:
+    """The training pictures: photos (one group each) and clip frames (one group per clip)."""
+
+    def __init__(self, photos: list[Path], clips: list[Path], fps: float):
+        from ..errors import VideoError
+        from ..pipeline.decode import DecodeOptions, VideoReader
+
+        self.images: list[Image.Image] = []
+        self.group: list[int] = []
+        for p in photos:
+            self.images.append(_short_side(Image.open(p).convert("RGB"), SOURCE_SIZE))
+            self.group.append(len(self.group))
+        g0 = len(self.group)
+        for k, p in enumerate(clips):
+            try:
+                for fr in VideoReader(p, DecodeOptions(fps=fps, size=(SOURCE_SIZE * 4 // 3, SOURCE_SIZE))):
+                    self.images.append(Image.fromarray(fr.image))
+                    self.group.append(g0 + k)
+            except VideoError as exc:
+                log.warning("skipping %s", exc)
+        self.group_arr = np.asarray(self.group)
+        self.n_groups = int(self.group_arr.max()) + 1 if self.group else 0
+        self.by_group = [np.flatnonzero(self.group_arr == g) for g in range(self.n_groups)]
+
+    def batch(self, rng: np.random.Generator, n: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Two views each of n pictures from n distinct groups, as float (n, 3, size, size)."""
+        groups = rng.choice(self.n_groups, n, replace=False)
+        idx = [int(rng.choice(self.by_group[g])) for g in groups]
+        a, b = [], []
+        for i in idx:
+            other = self.images[int(rng.integers(len(self.images)))]
+            a.append(copy_view(self.images[i], other, rng, size))
+            b.append(copy_view(self.images[i], other, rng, size))
+
+        def t(v):
+            return torch.from_numpy(np.stack(v)).permute(0, 3, 1, 2).float().contiguous(memory_format=torch.channels_last)
+        return t(a), t(b)
+
+
+def load_pictures(media: Path, images: Path, photos: Path, fps: float, split_seed: int) -> Pictures:
+    clips = [c.path for c in clips_of(load_clips(media), split_seed, "train")] if media.is_dir() else []
+    pics = (photos_of("train", photos) if photos.is_dir() else []) + (
+        images_in(images, "__train__") if images.is_dir() else [])
+    if not clips and not pics:
+        raise FileNotFoundError(f"no training data: neither {media} nor {photos} nor {images} is there")
+    return Pictures(pics, clips, fps)
+
+
+def export(model: CopyDescriptor, run: Path, argv, state: dict) -> Path:
+    from ..detectors.cards import write_card
+
+    WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
+    out = WEIGHTS_DIR / f"{DESCRIPTOR}.pt"
+    tmp = out.with_suffix(".tmp")
+    torch.save({"base": "efficientnet-lite0", "frozen_stages": model.frozen, "state": model.backbone_state()}, tmp)
+    tmp.replace(out)
+    model.to_whitening().save(whitening_path(DESCRIPTOR, 3), backbone=DESCRIPTOR, layers=3)
+    write_card(out, "segscan.train.descriptor", argv,
+               component="copy-detection descriptor: EfficientNet-Lite0 stages 3-6 fine-tuned + L3-iMAC projection",
+               files=[out.name, whitening_path(DESCRIPTOR, 3).name],
+               recipe={k: state["args"][k] for k in ("size", "batch", "lr", "temperature", "koleo", "fps")},
+               data=state["data"], steps=state["step"], seconds_trained=round(state["seconds"], 1),
+               history=state["history"][-20:])
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run", default="runs/copydesc", help="run folder (checkpoint, log); resumed when it exists")
+    ap.add_argument("--steps", type=int, default=3000, help="total optimiser steps of the run")
+    ap.add_argument("--batch", type=int, default=48, help="pictures per step (two views each)")
+    ap.add_argument("--size", type=int, default=160, help="training resolution")
+    ap.add_argument("--lr", type=float, default=2e-4, help="AdamW learning rate (the projection gets 5x)")
+    ap.add_argument("--temperature", type=float, default=0.05)
+    ap.add_argument("--koleo", type=float, default=30.0, help="weight of the KoLeo entropy term (SSCD's)")
+    ap.add_argument("--fps", type=float, default=2.0, help="frames per second taken from each train clip")
+    ap.add_argument("--media", default=str(DEFAULT_MEDIA))
+    ap.add_argument("--images", default=str(DEFAULT_IMAGES))
+    ap.add_argument("--photos", default=str(DEFAULT_PHOTOS))
+    ap.add_argument("--split-seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--every", type=int, default=50, help="checkpoint every N steps")
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--export", action="store_true", help="write the run's weights into segscan/detectors/weights")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    run = Path(args.run)
+    ckpt = run / "checkpoint.pt"
+    model = CopyDescriptor()
+    state = {"step": 0, "seconds": 0.0, "history": [], "args": vars(args)}
+    params = [{"params": [p for p in model.net.parameters() if p.requires_grad], "lr": args.lr},
+              {"params": [model.mean, model.proj], "lr": 5 * args.lr}]
+    opt = torch.optim.AdamW(params, weight_decay=1e-4)
+    if ckpt.exists():
+        saved = torch.load(ckpt, map_location="cpu", weights_only=False)
+        model.load_state_dict(saved["model"])
+        opt.load_state_dict(saved["opt"])
+        state = saved["state"]
+        log.info("resumed %s at step %d", ckpt, state["step"])
+    if args.export:
+        if not ckpt.exists():
+            print(f"error: no checkpoint at {ckpt}", file=sys.stderr)
+            return 2
+        print(export(model, run, argv, state))
+        return 0
+
+    try:
+        data = load_pictures(Path(args.media), Path(args.images), Path(args.photos), args.fps, args.split_seed)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    state["data"] = (f"{len(data.images)} pictures in {data.n_groups} groups: train photos of {args.photos} "
+                     f"and BSDS500 train photos of {args.images}, frames at {args.fps:g} fps of the train "
+                     f"content groups (split seed {args.split_seed}) of {args.media}")
+    log.info("%s", state["data"])
+    run.mkdir(parents=True, exist_ok=True)
+    base_lr = [g["lr"] for g in params]
+
+    def set_lr(step: int) -> None:  # 100 warm-up steps, then cosine decay to 0 at --steps
+        f = min(1.0, (step + 1) / 100) * 0.5 * (1 + np.cos(np.pi * min(step, args.steps) / args.steps))
+        for g, lr in zip(opt.param_groups, base_lr):
+            g["lr"] = lr * f
+
+    rng = np.random.default_rng(args.seed + state["step"])  # a resumed run draws new batches
+    model.train()
+    pool = ThreadPoolExecutor(1)  # the next batch is augmented while this one trains
+    nxt = pool.submit(data.batch, rng, args.batch, args.size)
+    t_last = time.time()
+    while state["step"] < args.steps:
+        set_lr(state["step"])
+        a, b = nxt.result()
+        nxt = pool.submit(data.batch, rng, args.batch, args.size)
+        loss, m = info_nce_koleo(model(a), model(b), args.temperature, args.koleo)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        state["step"] += 1
+        now = time.time()
+        state["seconds"] += now - t_last
+        t_last = now
+        if state["step"] % 10 == 0:
+            rec = {"step": state["step"], "loss": round(float(loss), 4), **{k: round(v, 4) for k, v in m.items()},
+                   "img_per_s": round(2 * args.batch * state["step"] / max(state["seconds"], 1e-6), 1)}
+            state["history"].append(rec)
+            log.info("%s", rec)
+        if state["step"] % args.every == 0 or state["step"] == args.steps:
+            tmp = ckpt.with_suffix(".tmp")
+            torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "state": state}, tmp)
+            tmp.replace(ckpt)
+    pool.shutdown(wait=False, cancel_futures=True)
+    print(f"trained {state['step']} steps in {state['seconds'] / 60:.1f} min; export with --export")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
