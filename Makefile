@@ -33,7 +33,7 @@ bench: venv
 	$(BIN)/python -m segscan.bench.figures
 
 whitening: venv
-	$(BIN)/python -m segscan.pipeline.whitening --media ../shared/media
+	$(BIN)/python -m segscan.train.whitening --media ../shared/media
 
 clean:
 	rm -rf $(DEMO) segscan-db .pytest_cache

@@ -60,7 +60,7 @@ def test_query_with_a_missing_projection_file_is_a_clear_error(tmp_path, capsys)
 
 
 def test_learned_projection_keeps_the_whitening_form():
-    from segscan.pipeline.copyproj import Projection
+    from segscan.train.copyproj import Projection
 
     rng = np.random.default_rng(0)
     w = Whitening.fit(rng.normal(size=(200, 12)), 6)

@@ -42,7 +42,7 @@ def test_vcdb_metrics_on_truth_itself(vcdb):
 
 def test_generator_ground_truth(tmp_path):
     from segscan.bench.generate import BenchConfig, build
-    from segscan.bench.media import load_clips
+    from segscan.corpus import load_clips
     from segscan.pipeline.decode import probe
 
     if not (SHARED / "media").is_dir():

@@ -67,7 +67,7 @@ def test_merge_joins_overlapping_boxes():
 
 def test_missing_weights_say_how_to_train(tmp_path):
     a = SPDAligner(weights=str(tmp_path / "none.pt"))
-    with pytest.raises(WeightsNotFoundError, match="segscan.detectors.spd.train"):
+    with pytest.raises(WeightsNotFoundError, match="segscan.train.spd"):
         a.align([_diag_map(10, 10, 0, 0, 5)])
 
 

@@ -112,7 +112,7 @@ class SPDAligner:
             if not self.weights.exists():
                 raise WeightsNotFoundError(
                     f"SPD weights not found at {self.weights}; train them with "
-                    "python -m segscan.detectors.spd.train (see segscan/detectors/weights/README.md)")
+                    "python -m segscan.train.spd (see segscan/detectors/weights/README.md)")
             import torch
 
             from ..detectors.spd.yolo import ultralytics

@@ -40,6 +40,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="bench-data", help="benchmark folder (built on first use)")
     ap.add_argument("--quick", action="store_true", help="a small benchmark for development (< 3 min)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--backbone", default=None, help="feature backbone (default: the encoder's default)")
     ap.add_argument("--distractors", type=int, default=0, help="extra feature-level distractor keyframes")
     ap.add_argument("--size", nargs=4, type=int, default=None, metavar=("TEST_Q", "TEST_NEG", "TRAIN_Q", "TRAIN_NEG"),
                     help="query counts instead of the default (100 100 60 30); the split stays the seed's, so a "
@@ -84,7 +85,7 @@ def main(argv=None) -> int:
     build(bench, cfg, progress=progress)
     t_build = time.time() - t0
 
-    ecfg = EncoderConfig()
+    ecfg = EncoderConfig(**({"backbone": args.backbone} if args.backbone else {}))
     fkey = feature_key(ecfg)
     db_dir = bench / f"db-{fkey}"
     summary = ingest([str(bench / "gallery.txt")], str(db_dir), ecfg, workers=0, progress=progress)

@@ -11,12 +11,13 @@ from ..errors import SegscanError
 
 def add_encoder_args(ap: argparse.ArgumentParser) -> None:
     g = ap.add_argument_group("features (must match the database)")
-    g.add_argument("--backbone", default="efficientnet-lite0",
-                   choices=["efficientnet-lite0", "mobilenetv2", "resnet50"], help="default: %(default)s")
+    from ..pipeline.backbones import BACKBONES, DEFAULT_BACKBONE
+
+    g.add_argument("--backbone", default=DEFAULT_BACKBONE, choices=sorted(BACKBONES), help="default: %(default)s")
     g.add_argument("--layers", type=int, default=3, choices=[1, 2, 3], help="N of L_N-iMAC (default: %(default)s)")
     g.add_argument("--whitening", default="auto", metavar="FILE",
                    help="the projection applied to region features: 'auto' (the shipped PCA whitening), 'none', "
-                        "or a file from python -m segscan.pipeline.whitening or segscan.pipeline.copyproj "
+                        "or a file from python -m segscan.train.whitening or segscan.train.copyproj "
                         "(default: %(default)s)")
     g.add_argument("--keyframe-fps", type=float, default=1.0, help="keyframes per second (default: %(default)s)")
     g.add_argument("--threads", type=int, default=None, help="torch threads per worker (default: all cores)")

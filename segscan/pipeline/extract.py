@@ -13,6 +13,7 @@ import numpy as np
 
 from ..types import VideoFeatures
 from .decode import DecodeOptions, VideoReader
+from .backbones import DEFAULT_BACKBONE
 from .features import FeatureExtractor, describe_features
 from .keyframes import make_selector
 
@@ -21,7 +22,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class EncoderConfig:
-    backbone: str = "efficientnet-lite0"
+    backbone: str = DEFAULT_BACKBONE
     layers: int = 3
     whitening: str = "auto"
     basis_fps: float = 8.0

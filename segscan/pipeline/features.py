@@ -3,7 +3,7 @@
 L_N-iMAC (as in ViSiL): from each of the last N tapped feature maps, max-pool a 3x3 grid
 of regions, l2-normalise each region vector per layer, concatenate the layers and
 l2-normalise again. A learned PCA whitening (trained by
-``python -m segscan.pipeline.whitening``) maps the concatenation to D dimensions. The
+``python -m segscan.train.whitening``) maps the concatenation to D dimensions. The
 keyframe's global vector, the one the index holds, is the l2-normalised sum of its
 whitened region vectors.
 """
@@ -111,7 +111,7 @@ def resolve_whitening(backbone: str, layers: int, whitening: str | None) -> Path
         return None
     p = Path(whitening)
     if not p.exists():
-        raise WeightsNotFoundError(f"whitening file {p} not found; train one with python -m segscan.pipeline.whitening")
+        raise WeightsNotFoundError(f"whitening file {p} not found; train one with python -m segscan.train.whitening")
     return p
 
 

@@ -117,7 +117,7 @@ def info_nce_koleo(a: torch.Tensor, b: torch.Tensor, temperature: float, koleo: 
     ent = -torch.log(dist + 1e-8).mean()
     with torch.no_grad():
         top1 = (logits.argmax(1) == pos).float().mean()
-    return nce + koleo * ent, {"nce": float(nce), "koleo": float(ent), "top1": float(top1),
+    return nce + koleo * ent, {"nce": float(nce.detach()), "koleo": float(ent.detach()), "top1": float(top1),
                                "pos_sim": float(sim[torch.arange(2 * n), pos].mean())}
 
 
@@ -175,7 +175,7 @@ def load_pictures(media: Path, images: Path, photos: Path, fps: float, split_see
     return Pictures(pics, clips, fps)
 
 
-def export(model: CopyDescriptor, run: Path, argv, state: dict) -> Path:
+def export(model: CopyDescriptor, run: Path, argv, state: dict, metrics: dict | None = None) -> Path:
     from ..detectors.cards import write_card
 
     WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
@@ -188,8 +188,11 @@ def export(model: CopyDescriptor, run: Path, argv, state: dict) -> Path:
                component="copy-detection descriptor: EfficientNet-Lite0 stages 3-6 fine-tuned + L3-iMAC projection",
                files=[out.name, whitening_path(DESCRIPTOR, 3).name],
                recipe={k: state["args"][k] for k in ("size", "batch", "lr", "temperature", "koleo", "fps")},
-               data=state["data"], steps=state["step"], seconds_trained=round(state["seconds"], 1),
-               history=state["history"][-20:])
+               data=state["data"], steps=state["step"], sessions=state.get("sessions", []),
+               seconds_trained=round(state["seconds"], 1),
+               history=state["history"][-20:],
+               metrics=metrics or "not measured: run python -m segscan.bench.descriptor --json F, then export "
+                                  "with --metrics F")
     return out
 
 
@@ -211,6 +214,8 @@ def main(argv=None) -> int:
     ap.add_argument("--every", type=int, default=50, help="checkpoint every N steps")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--export", action="store_true", help="write the run's weights into segscan/detectors/weights")
+    ap.add_argument("--metrics", default=None, help="with --export: a JSON of python -m segscan.bench.descriptor "
+                    "(run with --checkpoint) whose overall figures go on the model card")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if args.threads:
@@ -228,11 +233,18 @@ def main(argv=None) -> int:
         opt.load_state_dict(saved["opt"])
         state = saved["state"]
         log.info("resumed %s at step %d", ckpt, state["step"])
+    if not args.export:  # every session of a run is on its card: the step it resumed at, the total asked for
+        state.setdefault("sessions", []).append({"from_step": state["step"], "steps": args.steps})
     if args.export:
         if not ckpt.exists():
             print(f"error: no checkpoint at {ckpt}", file=sys.stderr)
             return 2
-        print(export(model, run, argv, state))
+        metrics = None
+        if args.metrics:
+            import json
+
+            metrics = {k: v["overall"] for k, v in json.loads(Path(args.metrics).read_text()).items()}
+        print(export(model, run, argv, state, metrics))
         return 0
 
     try:

@@ -1,6 +1,6 @@
 """Train the PCA whitening shipped for a backbone.
 
-    python -m segscan.pipeline.whitening --media ../shared/media --backbone efficientnet-lite0
+    python -m segscan.train.whitening --media ../shared/media --backbone efficientnet-lite0
 
 Decodes every video in ``--media`` at ``--fps`` keyframes per second, pools raw L_N-iMAC
 region vectors, learns a PCA whitening to ``--dim`` dimensions and writes it next to the
@@ -18,9 +18,9 @@ import numpy as np
 from tqdm import tqdm
 
 from ..errors import VideoError
-from .decode import DecodeOptions, VideoReader
-from .features import FeatureExtractor, Whitening, whitening_path
-from .ingest import VIDEO_EXTS
+from ..pipeline.decode import DecodeOptions, VideoReader
+from ..pipeline.features import FeatureExtractor, Whitening, whitening_path
+from ..pipeline.ingest import VIDEO_EXTS
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +58,10 @@ def main(argv=None) -> int:
     media = Path(args.media)
     paths = sorted(p for p in media.iterdir() if p.suffix.lower() in VIDEO_EXTS) if media.is_dir() else []
     if args.split == "train":
-        from ..bench.generate import BenchConfig
-        from ..corpus import load_clips
+        from ..corpus import load_clips, split_groups
 
         clips = load_clips(media)
-        split = BenchConfig(seed=args.split_seed).split(clips)
+        split = split_groups(clips, args.split_seed)
         train = {c.path.name for c in clips if split[c.content_group].startswith("train")}
         paths = [p for p in paths if p.name in train]
     if not paths:
@@ -82,7 +81,7 @@ def main(argv=None) -> int:
     from ..detectors.cards import write_card
 
     write_card(
-        out, "segscan.pipeline.whitening", argv,
+        out, "segscan.train.whitening", argv,
         component="PCA whitening of L%d-iMAC region vectors" % args.layers,
         backbone=args.backbone,
         data=f"{len(paths)} videos from {media} ({args.split} split, seed {args.split_seed}) sampled at "

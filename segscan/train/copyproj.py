@@ -1,6 +1,6 @@
 """Learn the feature projection for copy detection (replaces the plain PCA whitening).
 
-    python -m segscan.pipeline.copyproj --media ../shared/media
+    python -m segscan.train.copyproj --media ../shared/media
 
 The projection has the whitening's form (``y = normalize((x - mean) @ P)`` per iMAC region,
 summed and normalised into the keyframe vector), so the query and ingest paths do not
@@ -30,10 +30,10 @@ from tqdm import tqdm
 
 from ..errors import VideoError
 from ..synth import SpatialEdit, picture_in_picture
-from .decode import DecodeOptions, VideoReader
-from .decode import resize_rgb as resize
-from .features import FeatureExtractor, Whitening, whitening_path
-from .ingest import VIDEO_EXTS
+from ..pipeline.decode import DecodeOptions, VideoReader
+from ..pipeline.decode import resize_rgb as resize
+from ..pipeline.features import FeatureExtractor, Whitening, whitening_path
+from ..pipeline.ingest import VIDEO_EXTS
 
 log = logging.getLogger(__name__)
 SIZE = 256  # frames are decoded to SIZE x SIZE before editing (the backbone squashes to a square anyway)
@@ -185,15 +185,14 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     t0 = time.time()
 
-    from ..bench.generate import BenchConfig
-    from ..corpus import load_clips
+    from ..corpus import load_clips, split_groups
 
     media = Path(args.media)
     if not media.is_dir():
         print(f"error: {media} is not a folder of videos", file=sys.stderr)
         return 2
     clips = [c for c in load_clips(media) if c.path.suffix.lower() in VIDEO_EXTS]
-    split = BenchConfig(seed=args.split_seed).split(clips)
+    split = split_groups(clips, args.split_seed)
     train_groups = sorted({c.content_group for c in clips if split[c.content_group].startswith("train")})
     rng = np.random.default_rng(args.seed)
     val_groups = set(rng.choice(train_groups, max(1, len(train_groups) // 5), replace=False).tolist())
@@ -238,7 +237,7 @@ def main(argv=None) -> int:
     from ..detectors.cards import write_card
 
     write_card(
-        out, "segscan.pipeline.copyproj", argv,
+        out, "segscan.train.copyproj", argv,
         component=f"copy-detection projection of L{args.layers}-iMAC region vectors (PCA init + InfoNCE)",
         backbone=args.backbone,
         data={"train": f"{len(paths['train'])} train-split clips of {media} at {args.fps} fps"

@@ -1,6 +1,6 @@
 """Train the similarity-pattern detector and ship its weights.
 
-    python -m segscan.detectors.spd.train --bench bench-data/bench-s0-t100n100-r60n30-d60 \\
+    python -m segscan.train.spd --bench bench-data/bench-s0-t100n100-r60n30-d60 \\
         --synthetic 2500 --epochs 30
 
 Training data (train split only): the similarity maps the query path builds for the
@@ -21,15 +21,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .render import CHANNELS, IMGSZ, box_seconds_to_cells, window_labels, windows
-from .synth import synthetic_map
+from ..detectors.spd.render import CHANNELS, IMGSZ, box_seconds_to_cells, window_labels, windows
+from ..detectors.spd.synth import synthetic_map
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 
 
 def real_maps(bench: Path, map_mode: str | None = None):
     """(map, boxes-in-cells) for every candidate map of the train split's queries."""
-    from ...bench.splits import cached_queries, load_split
+    from ..bench.splits import cached_queries, load_split
 
     split = load_split(bench, "train")
     split.queries = cached_queries(bench, "train", progress=True, map_mode=map_mode)
@@ -114,7 +114,7 @@ def main(argv=None) -> int:
     counts = build_dataset(work / "data", pos, neg, args.synthetic, args.seed, args.neg_maps,
                            dense=map_mode != "sparse", channels=args.channels)
     print("dataset:", counts, flush=True)
-    from .yolo import ultralytics
+    from ..detectors.spd.yolo import ultralytics
 
     ul = ultralytics()
     model = ul.YOLO("yolo11n.yaml")
@@ -135,10 +135,10 @@ def main(argv=None) -> int:
         rows = list(csv.DictReader(open(res)))
         last = {k.strip(): v for k, v in rows[-1].items()}
         metrics = {k: round(float(last[k]), 4) for k in last if k.startswith("metrics/")}
-    from ..cards import write_card
+    from ..detectors.cards import write_card
 
     write_card(
-        out, "segscan.detectors.spd.train", argv,
+        out, "segscan.train.spd", argv,
         component="SPD: YOLO11n similarity-pattern detector (%d-channel, %dx%d windows)" % (args.channels, IMGSZ, IMGSZ),
         data={"bench": str(Path(args.bench)), "split": "train only", "maps": map_mode, "channels": args.channels,
               **counts,
