@@ -217,7 +217,7 @@ BACKBONES: dict[str, BackboneSpec] = {
 
 
 # the backbone used when none is named: one constant, read by the encoder, the CLI and the benchmark
-DEFAULT_BACKBONE = "efficientnet-lite0"
+DEFAULT_BACKBONE = "copydesc-lite0"
 
 
 def get_spec(name: str) -> BackboneSpec:

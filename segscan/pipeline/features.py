@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import WeightsNotFoundError
-from .backbones import BackboneSpec, load_backbone
+from .backbones import DEFAULT_BACKBONE, BackboneSpec, load_backbone
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ class FeatureExtractor:
     (and logs that raw iMAC is used otherwise), "none" never whitens, a path loads that file.
     """
 
-    def __init__(self, backbone: str = "efficientnet-lite0", layers: int = 3, whitening: str = "auto",
+    def __init__(self, backbone: str = DEFAULT_BACKBONE, layers: int = 3, whitening: str = "auto",
                  batch_size: int = 32, device: str | None = None, threads: int | None = None):
         if not 1 <= layers <= 3:
             raise ValueError(f"layers (the N of L_N-iMAC) must be 1..3, got {layers}")
