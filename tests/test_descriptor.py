@@ -88,3 +88,17 @@ def test_every_generator_edit_keeps_the_picture_size(kind):
     img = np.asarray(_picture(3, 64))
     out = edit(img, kind, np.asarray(_picture(4, 64)), seed=1)
     assert out.shape == img.shape and out.dtype == np.uint8
+
+
+def test_a_new_run_can_start_from_the_shipped_weights():
+    from segscan.pipeline.features import FeatureExtractor
+    from segscan.train.descriptor import load_shipped
+
+    model = CopyDescriptor()
+    load_shipped(model)
+    model.eval()
+    images = np.stack([np.asarray(_picture(s, 224)) for s in range(2)])
+    with torch.no_grad():
+        want = model(torch.from_numpy(images).permute(0, 3, 1, 2).float()).numpy()
+    got = FeatureExtractor("copydesc-lite0")(images)[0]
+    assert (got * want).sum(1).min() > 0.9995

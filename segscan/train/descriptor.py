@@ -100,6 +100,18 @@ class CopyDescriptor(torch.nn.Module):
         return {k: v.half() for k, v in self.net.state_dict().items() if k.startswith(keep)}
 
 
+def load_shipped(model: CopyDescriptor) -> None:
+    """Continue from the shipped weights: the fine-tuned stages and the projection."""
+    saved = torch.load(WEIGHTS_DIR / f"{DESCRIPTOR}.pt", map_location="cpu", weights_only=True)
+    state = model.net.state_dict()
+    state.update({k: v.float() for k, v in saved["state"].items()})
+    model.net.load_state_dict(state)
+    w = Whitening.load(whitening_path(DESCRIPTOR, 3))
+    with torch.no_grad():
+        model.mean.copy_(torch.as_tensor(w.mean))
+        model.proj.copy_(torch.as_tensor(w.proj * w.scale[None, :]))
+
+
 def info_nce_koleo(a: torch.Tensor, b: torch.Tensor, temperature: float, koleo: float) -> tuple[torch.Tensor, dict]:
     """SimCLR-style InfoNCE over 2B views (each view's positive is its pair) + KoLeo entropy."""
     z = torch.cat([a, b])
@@ -213,6 +225,9 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--every", type=int, default=50, help="checkpoint every N steps")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--from-shipped", action="store_true",
+                    help="start a new run from the shipped copydesc-lite0 weights instead of ImageNet "
+                         "(checkpoints live in --run and do not travel with the project; the weights do)")
     ap.add_argument("--export", action="store_true", help="write the run's weights into segscan/detectors/weights")
     ap.add_argument("--metrics", default=None, help="with --export: a JSON of python -m segscan.bench.descriptor "
                     "(run with --checkpoint) whose overall figures go on the model card")
@@ -233,6 +248,9 @@ def main(argv=None) -> int:
         opt.load_state_dict(saved["opt"])
         state = saved["state"]
         log.info("resumed %s at step %d", ckpt, state["step"])
+    elif args.from_shipped:
+        load_shipped(model)
+        state["from_shipped"] = True
     if not args.export:  # every session of a run is on its card: the step it resumed at, the total asked for
         state.setdefault("sessions", []).append({"from_step": state["step"], "steps": args.steps})
     if args.export:
