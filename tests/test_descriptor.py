@@ -64,7 +64,7 @@ def test_exported_descriptor_is_what_the_pipeline_computes(tmp_path, monkeypatch
     model.eval()
     state = {"args": {"size": 64, "batch": 2, "lr": 0.0, "temperature": 0.05, "koleo": 0.0, "fps": 1.0},
              "data": "test", "step": 0, "seconds": 0.0, "history": []}
-    desc.export(model, tmp_path, [], state)
+    desc.export(model, [], state)
     images = np.stack([np.asarray(_picture(s, 224)) for s in range(3)])
     with torch.no_grad():
         want = model(torch.from_numpy(images).permute(0, 3, 1, 2).float()).numpy()

