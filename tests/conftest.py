@@ -49,6 +49,18 @@ def seeded_vectors(n, d, seed=0, clusters=64):
     return x.astype(np.float32)
 
 
+def faststart(src, dst):
+    """Remux with the index at the front, as web uploads are: a cut-off copy still opens."""
+    import av
+
+    with av.open(str(src)) as i, av.open(str(dst), "w", options={"movflags": "+faststart"}) as o:
+        s = o.add_stream_from_template(i.streams.video[0])
+        for pkt in i.demux(i.streams.video[0]):
+            if pkt.dts is not None:
+                pkt.stream = s
+                o.mux(pkt)
+
+
 # the root entry points (ingest.py, query.py) are importable in tests
 import sys as _sys
 

@@ -10,6 +10,8 @@ from segscan.pipeline.decode import DecodeOptions, VideoReader, read_frames
 from segscan.pipeline.keyframes import UniformSelector
 from segscan.synth import write_video
 
+from conftest import faststart
+
 
 def _frames(n, w=64, h=48):
     for i in range(n):
@@ -217,3 +219,56 @@ def test_letterbox_borders_removed(tmp_path):
     np.testing.assert_array_equal(remove_borders(inner), inner)
     dark = np.zeros((40, 40, 3), np.uint8)
     np.testing.assert_array_equal(remove_borders(dark), dark)
+
+
+def _noisy(n, w=160, h=120, seed=0):
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        yield (rng.integers(0, 64, (h, w, 3), dtype=np.uint8) + np.uint8(i % 190))
+
+
+def test_a_cut_off_file_is_reported_truncated_with_what_decoded(tmp_path):
+    write_video(_noisy(250), tmp_path / "a.mp4", fps=25.0)
+    faststart(tmp_path / "a.mp4", tmp_path / "fs.mp4")
+    data = (tmp_path / "fs.mp4").read_bytes()
+    (tmp_path / "cut.mp4").write_bytes(data[: int(len(data) * 0.3)])
+    whole = VideoReader(tmp_path / "fs.mp4", DecodeOptions(fps=8, size=(32, 32)))
+    list(whole)
+    assert not whole.report.truncated and not whole.report.errors
+    r = VideoReader(tmp_path / "cut.mp4", DecodeOptions(fps=8, size=(32, 32)))
+    frames = list(r)
+    assert r.info.duration == pytest.approx(10.0, abs=0.1)  # what the container claims
+    assert r.report.truncated and "truncated" in r.report.errors[0]
+    assert 1.5 < r.report.decoded_span[1] < 4.0 and frames[-1].time <= r.report.decoded_span[1]
+
+
+def test_decoding_goes_on_after_a_garbled_middle(tmp_path):
+    write_video(_noisy(250), tmp_path / "a.mp4", fps=25.0)
+    faststart(tmp_path / "a.mp4", tmp_path / "fs.mp4")
+    data = bytearray((tmp_path / "fs.mp4").read_bytes())
+    n = len(data)
+    data[int(n * 0.3):int(n * 0.5)] = np.random.default_rng(1).integers(0, 256, int(n * 0.5) - int(n * 0.3),
+                                                                        dtype=np.uint8).tobytes()
+    (tmp_path / "g.mp4").write_bytes(bytes(data))
+    r = VideoReader(tmp_path / "g.mp4", DecodeOptions(fps=8, size=(32, 32)))
+    frames = list(r)
+    assert r.report.bad_packets > 50  # more than the old fixed limit, and decoding still went on
+    assert frames[-1].time > 9.0 and not r.report.truncated
+    assert len(r.report.errors) == 1 and r.report.errors[0].startswith("undecodable")
+
+
+def _basis(times):
+    from segscan.types import Frame
+
+    return [Frame(i, t, np.zeros((2, 2, 3), np.uint8)) for i, t in enumerate(times)]
+
+
+def test_a_short_clip_still_gets_two_keyframes():
+    sel = UniformSelector(fps=1.0)
+    short = [f.time for f in sel.select(_basis(np.arange(4) / 8.0))]  # 0.5 s at 8 fps
+    assert short == [0.0, 0.375]
+    assert [f.time for f in sel.select(_basis([0.0]))] == [0.0]  # one frame is all there is
+    long = [f.time for f in sel.select(_basis(np.arange(40) / 8.0))]
+    assert long == [0.0, 1.0, 2.0, 3.0, 4.0]  # longer clips: the plain grid
+    three = [f.time for f in UniformSelector(fps=1.0, min_keyframes=3).select(_basis(np.arange(8) / 8.0))]
+    assert len(three) == 3 and three[0] == 0.0 and three[-1] == 0.875 and three == sorted(three)

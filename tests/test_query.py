@@ -56,14 +56,14 @@ def test_region_maps_keep_the_mirrored_best_and_subtract_a_row_quantile():
     q = VideoFeatures(np.arange(2.0), vids[1].global_feats[[2, 3]], _unit(rng.normal(size=(2, 9, 16))))
     flipped = VideoFeatures(q.times, q.global_feats, regs[1][[2, 3]])  # the mirrored query is the copy
     refs = [vids[0], vids[1]]
-    raw = region_maps(refs, q, flipped, normalise=False)
+    raw = region_maps(refs, q, [flipped], normalise=False)
     assert [m.values.shape for m in raw] == [(2, 5), (2, 5)]
     np.testing.assert_allclose([raw[1].values[0, 2], raw[1].values[1, 3]], 1.0, atol=1e-5)
-    maps = region_maps(refs, q, flipped)  # default: each row's median is 0
+    maps = region_maps(refs, q, [flipped])  # default: each row's median is 0
     both = np.concatenate([m.values for m in maps], axis=1)
     np.testing.assert_allclose(np.median(both, axis=1), 0.0, atol=1e-6)
     assert both[0].argmax() == 5 + 2 and both[1].argmax() == 5 + 3
-    high = np.concatenate([m.values for m in region_maps(refs, q, flipped, bg_quantile=0.9)], axis=1)
+    high = np.concatenate([m.values for m in region_maps(refs, q, [flipped], bg_quantile=0.9)], axis=1)
     np.testing.assert_allclose(np.quantile(high, 0.9, axis=1), 0.0, atol=1e-6)
     assert (high > 0).sum(1).max() <= 1  # only the copied keyframe stands above that background
 

@@ -43,3 +43,25 @@ def test_query_py_and_the_benchmark_give_identical_results(corpus, encoder, gall
             got = res["q1"].to_json()
             assert got["results"] == cli["results"], f"cached features: {cached}"
             assert got["duration"] == cli["duration"]
+
+
+def test_a_copy_in_a_corner_is_found_through_the_quarter_views(corpus, encoder, gallery_db, tmp_path):
+    """Picture-in-picture: the copy fills a corner of other footage; the quarter views find it."""
+    from segscan.demo import photo
+    from segscan.query import QueryConfig, query_video
+    from segscan.synth import pan_frames, picture_in_picture, write_video
+
+    coffee = list(pan_frames(photo("coffee"), 10.0, 25.0, (320, 240), seed=1))  # the gallery's coffee.mp4
+    bg = list(pan_frames(photo("gravel"), 6.0, 25.0, (320, 240), seed=50))
+    body = [picture_in_picture(f, bg[k], 0.5, corner=1) for k, f in enumerate(coffee[50:200])]
+    clip = tmp_path / "pip.mp4"
+    write_video(body, clip, 25.0, crf=26, threads=1)
+    with Database.open(gallery_db, readonly=True, feature_config=encoder.feature_config()) as db:
+        res = query_video(db, encoder, str(clip), QueryConfig(views=("flip", "quarters")))
+        whole = query_video(db, encoder, str(clip), QueryConfig(views=("flip",)))
+    assert res.matches and res.matches[0].path.endswith("coffee.mp4"), [m.path for m in res.matches]
+    assert res.matches[0].copy, res.matches[0].score
+    # the whole frame alone scores the copy lower (on this clip, below the copy threshold)
+    assert not whole.matches or whole.matches[0].score < res.matches[0].score
+    seg = max(res.matches[0].segments, key=lambda s: s.q_end - s.q_start)
+    assert abs(seg.r_start - (seg.q_start + 2.0)) < 1.0 and seg.q_end - seg.q_start >= 3.0, seg

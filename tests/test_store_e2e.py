@@ -1,6 +1,7 @@
 """Store behaviour and the whole ingest -> query path on generated clips."""
 import csv
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -193,3 +194,41 @@ def test_cli_query_json_and_errors(corpus, encoder, tmp_path, capsys):
         query_cli.main([str(root / "query.mp4"), "--db", db, "--aligner-param", "min_sim"])
     assert any(r["query"].endswith("broken.mp4") and r["error"] for r in rows)
     assert isinstance(json.loads(out.read_text()), list)
+
+
+def test_a_half_second_clip_is_stored_with_two_keyframes_and_found(corpus, encoder, tmp_path):
+    from segscan.demo import photo
+    from segscan.synth import pan_frames, write_video
+
+    root, _ = corpus
+    gallery = tmp_path / "g"
+    gallery.mkdir()
+    shutil.copy(root / "gallery" / "rocket.mp4", gallery)
+    short = gallery / "short.mp4"
+    write_video(list(pan_frames(photo("astronaut"), 0.5, 25.0, (320, 240), seed=7)), short, 25.0, threads=1)
+    ingest([str(gallery)], str(tmp_path / "db"), encoder.config, workers=0, progress=False)
+    with Database.open(tmp_path / "db", readonly=True, feature_config=encoder.feature_config()) as db:
+        rec = next(r for r in db.videos() if r.path.endswith("short.mp4"))
+        assert rec.n_keyframes == 2
+        res = query_video(db, encoder, str(short), QueryConfig())
+    assert res.matches and res.matches[0].path.endswith("short.mp4") and res.matches[0].copy
+
+
+def test_a_cut_off_upload_is_stored_as_partial_with_its_decoded_span(corpus, encoder, tmp_path):
+    from conftest import faststart
+
+    root, _ = corpus
+    faststart(root / "gallery" / "coffee.mp4", tmp_path / "fs.mp4")
+    data = (tmp_path / "fs.mp4").read_bytes()
+    (tmp_path / "g").mkdir()
+    (tmp_path / "g" / "cut.mp4").write_bytes(data[: int(len(data) * 0.3)])
+    s = ingest([str(tmp_path / "g")], str(tmp_path / "db"), encoder.config, workers=0, progress=False)
+    assert len(s.added) == 1 and len(s.partial) == 1 and "truncated" in s.partial[0][1]
+    assert any("partly decoded" in line and "truncated" in line for line in s.lines())
+    with Database.open(tmp_path / "db", readonly=True, feature_config=encoder.feature_config()) as db:
+        rec = next(iter(db.videos()))
+        manifest = db.manifest()
+    assert rec.decoded_span and rec.decoded_span[1] < 5.0 and rec.duration < 5.0  # not the container's 10 s
+    assert rec.warnings and "truncated" in rec.warnings[0]
+    entry = next(e for e in manifest if e["path"].endswith("cut.mp4"))
+    assert entry["status"] == "partial" and entry["decoded_span"] == rec.decoded_span

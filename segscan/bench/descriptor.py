@@ -85,9 +85,16 @@ def micro_ap(scores: np.ndarray, correct: np.ndarray, n_true: int) -> float:
     return average_precision(correct[order], n_true)
 
 
-def evaluate(describe: Describe, pics: Pictures, seed: int, k: int = 10, batch: int = 64) -> dict:
+def evaluate(describe: Describe, pics: Pictures, seed: int, k: int = 10, batch: int = 64, views=()) -> dict:
+    """Figures of one descriptor; with ``views`` (segscan.pipeline.views) a query's similarity to
+    a gallery picture is the best of its own and its views' (the query path's rule)."""
+    from ..pipeline.views import view_images
+
     def run(images):
         return np.concatenate([describe(images[i:i + batch]) for i in range(0, len(images), batch)])
+
+    def run_views(images):
+        return [run(images)] + [run(np.ascontiguousarray(v)) for _, v in view_images(images, views)]
 
     t0 = time.time()
     gallery = run(np.concatenate([pics.refs, pics.distractors]))
@@ -101,11 +108,11 @@ def evaluate(describe: Describe, pics: Pictures, seed: int, k: int = 10, batch: 
                           for i, im in enumerate(pics.refs)])
         neg_q = np.stack([edit(im, kind, bg[int(rng.integers(len(bg)))], seed + 7 * i + e_i)
                           for i, im in enumerate(pics.negatives)])
-        q = run(np.concatenate([pos_q, neg_q]))
-        n_img += len(q)
-        s = q @ gallery.T
+        qs = run_views(np.concatenate([pos_q, neg_q]))
+        n_img += len(qs[0]) * len(qs)
+        s = np.max([q @ gallery.T for q in qs], axis=0)
         top = np.argsort(-s, axis=1)[:, :k]
-        truth = np.full(len(q), -1)
+        truth = np.full(len(s), -1)
         truth[:n_ref] = np.arange(n_ref)
         scores = np.take_along_axis(s, top, 1).ravel()
         correct = (top == truth[:, None]).ravel()
@@ -197,6 +204,9 @@ def main(argv=None) -> int:
     ap.add_argument("--frames", type=int, default=60, help="reference frames from test clips")
     ap.add_argument("--photos", type=int, default=100, help="reference photos from test photo folders")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--views", nargs="*", default=[], metavar="VIEW",
+                    help="also measure each descriptor with these query-side views searched "
+                         "(segscan.pipeline.views: flip, quarters, centre)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--media", default=str(DEFAULT_MEDIA))
     ap.add_argument("--photo-dir", default=str(DEFAULT_PHOTOS))
@@ -217,8 +227,10 @@ def main(argv=None) -> int:
         except Exception as exc:  # an opt-in descriptor that is not installed is skipped, said so
             print(f"skipping {n}: {exc}")
             continue
-        results[n] = evaluate(d, pics, args.seed)
-        print(f"{n}: micro-AP {results[n]['overall']['micro_ap']:.3f}", flush=True)
+        for views in ([()] + ([tuple(args.views)] if args.views else [])):
+            name = n + "".join(f" +{v}" for v in views)
+            results[name] = evaluate(d, pics, args.seed, views=views)
+            print(f"{name}: micro-AP {results[name]['overall']['micro_ap']:.3f}", flush=True)
     print(table(results))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")

@@ -25,6 +25,7 @@ import numpy as np
 from ..align import make_aligner
 from ..pipeline.extract import EncoderConfig, VideoEncoder
 from ..pipeline.ingest import ingest
+from ..pipeline.views import check_views
 from ..query import QueryConfig
 from .scoring import RESULT_COLS, evaluate, per_edit_f1, predict, table, tune
 from .splits import check_same_split, feature_key, load_splits, method_settings, negative_weight, query_settings
@@ -55,6 +56,8 @@ def main(argv=None) -> int:
     ap.add_argument("--region-bg-quantile", type=float, default=None, metavar="Q",
                     help="region maps: the quantile of each row's similarities taken as its background "
                          "(default: the query path's, the median)")
+    ap.add_argument("--views", nargs="*", default=None, metavar="VIEW",
+                    help="query-side views searched (default: the query path's; segscan.pipeline.views)")
     ap.add_argument("--spd-weights", default=None, metavar="PT",
                     help="SPD weights to evaluate (default: the shipped ones)")
     ap.add_argument("--json", default=None, help="also write results here (they always go to the benchmark folder, "
@@ -100,6 +103,8 @@ def main(argv=None) -> int:
         qcfg.candidates = args.candidates
     if args.region_bg_quantile is not None:
         qcfg.region_bg_quantile = args.region_bg_quantile
+    if args.views is not None:
+        qcfg.views = check_views(args.views)
     maps = query_settings(args.map, qcfg)
     base = bench / f"distractor-base-{fkey}.npz"
     tune_on = Path(args.tune_on) if args.tune_on else None
@@ -158,7 +163,7 @@ def main(argv=None) -> int:
                        [("figure", "cost", ""), ("value", "value", "")]))
     # always kept in the benchmark folder too, so a distractor run compares with the latest plain run
     text = json.dumps({"rows": rows, "methods": results, "cost": cost, "config": asdict(cfg),
-                       "distractors": args.distractors, "map": maps.map_mode,
+                       "distractors": args.distractors, "map": maps.map_mode, "views": list(qcfg.views),
                        "written": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=2, default=float) + "\n"
     own = bench / f"results-{maps.map_mode}-d{args.distractors}.json"
     out = Path(args.json) if args.json else own

@@ -20,6 +20,7 @@ from tqdm import tqdm
 from ..align import make_aligner
 from ..index.store import Database
 from ..pipeline.extract import EncoderConfig, VideoEncoder, feature_config
+from ..pipeline.views import expand, pick
 from ..query import QueryConfig, Settings, resolve
 from ..query.maps import build_maps
 from ..types import CandidateMap, VideoFeatures
@@ -119,20 +120,25 @@ def encode_queries(bench: Path, part: str, encoder: VideoEncoder, db, settings: 
         t0 = time.perf_counter()
         npz = cache / f"{p.stem}.npz"
         z = np.load(npz) if npz.exists() else None
-        if z is not None and "regions" in z.files:  # cached: count the time the features took when made
-            feats = VideoFeatures(z["times"], z["global"], z["regions"], duration=float(z["duration"]))
-            flipped = VideoFeatures(z["times"], z["flipped"], z["flipped_regions"], duration=float(z["duration"]))
+        names = expand(settings.config.views)
+        if z is not None and "regions" in z.files and all(n in z.files for n in names):
+            # cached: count the time the features took when made
+            def feats_of(key):
+                return VideoFeatures(z["times"], z[key], z[f"{key}_regions"] if key != "global" else z["regions"],
+                                     duration=float(z["duration"]))
+            feats, views = feats_of("global"), {n: feats_of(n) for n in names}
             feat_s = float(z["seconds"]) if "seconds" in z.files else 0.0
         else:
-            enc = encoder(str(p), flip=True)
-            feats, flipped = enc.features, enc.flipped
+            enc = encoder(str(p), views=settings.config.views)
+            feats, views = enc.features, enc.views
             feat_s = time.perf_counter() - t0
-            np.savez(npz, **{"times": feats.times, "global": feats.global_feats, "regions": feats.region_feats,
-                             "flipped": flipped.global_feats, "flipped_regions": flipped.region_feats,
-                             "duration": feats.duration, "seconds": feat_s})
+            arrays = {"times": feats.times, "global": feats.global_feats, "regions": feats.region_feats,
+                      "duration": feats.duration, "seconds": feat_s}
+            for n, v in views.items():
+                arrays.update({n: v.global_feats, f"{n}_regions": v.region_feats})
+            np.savez(npz, **arrays)
         t1 = time.perf_counter()
-        flip = flipped if settings.config.flip else None
-        cands = build_maps(db, feats, settings, flip)
+        cands = build_maps(db, feats, settings, pick(views, settings.config.views))
         out.append(QueryMaps(p.stem, feats.duration, cands, feat_s + time.perf_counter() - t1))
     return out
 

@@ -22,6 +22,7 @@ from ..align import make_aligner
 from ..index.store import Database
 from ..pipeline.extract import EncoderConfig, VideoEncoder, feature_config
 from ..pipeline.ingest import ingest
+from ..pipeline.views import pick
 from ..query.maps import build_maps
 from .scoring import RESULT_COLS, evaluate, predict, table
 from .splits import QueryMaps, Split, feature_key, method_settings, query_settings, ref_id
@@ -103,9 +104,9 @@ def run_vcdb(folder: Path, args) -> int:
             nums[ref_id(rec.path)].append(rec.num)
         for qid in tqdm(queries, desc="vcdb queries", disable=args.quiet):
             t0 = time.perf_counter()
-            enc = encoder(found[qid], flip=True)
+            enc = encoder(found[qid], views=maps.config.views)
             # a video is not a copy of itself
-            cands = build_maps(db, enc.features, maps, enc.flipped, exclude=nums[qid])
+            cands = build_maps(db, enc.features, maps, pick(enc.views, maps.config.views), exclude=nums[qid])
             split.queries.append(QueryMaps(qid, enc.features.duration, cands, time.perf_counter() - t0))
     rows = []
     aligner = maps.config.aligner

@@ -18,6 +18,7 @@ import sys
 
 from . import add_encoder_args, encoder_config, run_main
 from ..align.tn import TemporalNetwork
+from ..pipeline.views import VIEWS
 from ..query import QueryConfig
 
 
@@ -96,8 +97,12 @@ def main(argv=None) -> int:
                     help="region maps: each query keyframe's background is this quantile of its similarities to "
                          "all candidates' keyframes (default: %(default)s, the median, what the thresholds were "
                          "chosen for)")
+    ap.add_argument("--views", nargs="*", default=list(QueryConfig.views), metavar="VIEW", choices=VIEWS,
+                    help="other pictures of each query keyframe also searched, each map cell keeping the best: "
+                         "flip (the mirror), quarters (the 2x2 quarters: a copy shown in a corner), centre; "
+                         "each costs one more feature pass per keyframe (default: %(default)s)")
     ap.add_argument("--no-flip", dest="flip", action="store_false",
-                    help="do not also search with the mirrored query (faster, misses flipped copies)")
+                    help="do not search with the mirrored query (faster, misses flipped copies)")
     ap.add_argument("--no-exclusive", dest="exclusive", action="store_false",
                     help="list every reference place a query span matches (by default one per query span, unless "
                          "the reference repeats itself there)")
@@ -145,7 +150,8 @@ def main(argv=None) -> int:
                           aligner_params=aligner_params,
                           map_mode=args.map_mode, min_score=args.min_score, threshold=args.threshold,
                           region_bg_quantile=args.region_bg_quantile,
-                          flip=args.flip, exclusive=args.exclusive)
+                          views=tuple(v for v in args.views if args.flip or v != "flip"),
+                          exclusive=args.exclusive)
         enc_cfg = encoder_config(args)
         paths, missing = expand_inputs(args.clips)
         failed = list(missing)

@@ -25,6 +25,8 @@ class VideoRecord:
     times: list[float]
     ingested_at: float = field(default_factory=time.time)
     warnings: list[str] = field(default_factory=list)
+    # set for a partly decoded video: the seconds its frames cover (None: the whole stream decoded)
+    decoded_span: list[float] | None = None
 
     @classmethod
     def make(cls, video_id: str, num: int, path, content_hash: str, info: dict, feats: VideoFeatures,
@@ -33,7 +35,8 @@ class VideoRecord:
         return cls(video_id=video_id, num=num, path=str(path), content_hash=content_hash,
                    duration=float(info.get("duration", feats.duration)), fps=float(info.get("fps", 0.0)),
                    width=int(info.get("width", 0)), height=int(info.get("height", 0)), n_keyframes=len(feats),
-                   times=[round(float(t), 4) for t in feats.times], warnings=list(warnings or []))
+                   times=[round(float(t), 4) for t in feats.times], warnings=list(warnings or []),
+                   decoded_span=info.get("decoded_span"))
 
     def __post_init__(self):
         if len(self.times) != self.n_keyframes:

@@ -38,7 +38,7 @@ class DecodeOptions:
     fps: float = 8.0
     size: tuple[int, int] = (224, 224)  # (width, height) of the frames handed out
     max_pixels: int = DEFAULT_MAX_PIXELS
-    max_errors: int = 50  # give up after this many undecodable packets
+    max_messages: int = 20  # runs of undecodable packets described in the report; the rest are counted
     crop_borders: bool = True  # remove black letterbox / pillarbox borders
 
     def __post_init__(self):
@@ -50,16 +50,28 @@ class DecodeOptions:
 
 @dataclass
 class DecodeReport:
-    """What happened while decoding: how many frames, and any errors skipped over."""
+    """What happened while decoding: how many frames, the span they cover, and what was lost.
+
+    ``errors`` describes each run of undecodable packets (decoding goes on after each) and a
+    stream that ends before the container's duration (``truncated``: a cut-off file).
+    """
 
     frames_decoded: int = 0
     frames_kept: int = 0
-    last_time: float = 0.0
+    last_time: float = 0.0  # of the last kept frame
+    first_decoded: float | None = None
+    last_decoded: float = 0.0
+    bad_packets: int = 0
+    truncated: bool = False
     errors: list[str] = field(default_factory=list)
 
     @property
     def partial(self) -> bool:
         return bool(self.errors)
+
+    @property
+    def decoded_span(self) -> tuple[float, float]:
+        return (self.first_decoded or 0.0, self.last_decoded)
 
 
 def _open(path: str):
@@ -146,15 +158,19 @@ class VideoReader:
         start = stream.start_time if stream.start_time is not None else None
         tb = stream.time_base
         last_t = -np.inf
+        bad = None  # the current run of undecodable packets: [first time, last time, count, message]
         for packet in container.demux(stream):
             try:
                 frames = packet.decode()
             except av.error.FFmpegError as exc:
-                self.report.errors.append(f"packet at {_pkt_time(packet):.3f}s: {exc}")
-                if len(self.report.errors) >= self.options.max_errors:
-                    self.report.errors.append("too many decode errors; stopped")
-                    return
+                # every later packet is still tried: decoding picks up again at the next decodable frame
+                t_pkt = _pkt_time(packet)
+                self.report.bad_packets += 1
+                bad = [t_pkt, t_pkt, 1, str(exc)] if bad is None else [bad[0], t_pkt, bad[2] + 1, bad[3]]
                 continue
+            if bad is not None and frames:
+                self._note_bad(bad)
+                bad = None
             for fr in frames:
                 pts = fr.pts if fr.pts is not None else fr.dts
                 if pts is None:
@@ -166,7 +182,26 @@ class VideoReader:
                     continue
                 last_t = t
                 self.report.frames_decoded += 1
+                if self.report.first_decoded is None:
+                    self.report.first_decoded = t
+                self.report.last_decoded = t
                 yield t, fr
+        if bad is not None:
+            self._note_bad(bad)
+
+    def _note_bad(self, run) -> None:
+        n_runs = sum(1 for e in self.report.errors if e.startswith("undecodable"))
+        if n_runs < self.options.max_messages:
+            self.report.errors.append(f"undecodable {run[2]} packet(s) at {run[0]:.2f}-{run[1]:.2f}s: {run[3]}")
+
+    def _check_complete(self) -> None:
+        """A stream whose frames stop well before the container's duration was cut off."""
+        dur, fps = self.info.duration, self.info.fps
+        end = self.report.last_decoded + (1.0 / fps if fps > 0 else 0.0)
+        # a second (or 5%) of slack: containers round, and audio may outlast the picture
+        if dur > 0 and self.report.frames_decoded and dur - end > max(1.0, 0.05 * dur):
+            self.report.truncated = True
+            self.report.errors.append(f"truncated: frames decode up to {end:.2f}s of the container's {dur:.2f}s")
 
     def __iter__(self) -> Iterator[Frame]:
         opts = self.options
@@ -203,6 +238,7 @@ class VideoReader:
                 self.report.errors.append(f"demux stopped: {exc}")
         finally:
             container.close()
+        self._check_complete()
         if self.report.frames_kept == 0:
             if self.report.errors:
                 raise CorruptVideoError(self.path, "no frame could be decoded: " + self.report.errors[0])

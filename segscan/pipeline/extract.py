@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,7 +42,8 @@ class EncodedVideo:
     info: dict
     features: VideoFeatures
     warnings: list[str] = field(default_factory=list)
-    flipped: VideoFeatures | None = None  # features of the mirrored keyframes (queries only)
+    # features of the query-side views (segscan.pipeline.views) by view name: queries only
+    views: dict[str, VideoFeatures] = field(default_factory=dict)
 
 
 def feature_config(c: EncoderConfig) -> dict:
@@ -76,29 +78,35 @@ class VideoEncoder:
     def feature_config(self) -> dict:
         return feature_config(self.config)
 
-    def __call__(self, path: str, flip: bool = False) -> EncodedVideo:
-        """Decode, select keyframes, extract; ``flip`` also returns the mirrored frames' vectors."""
+    def __call__(self, path: str, views=()) -> EncodedVideo:
+        """Decode, select keyframes, extract; ``views`` also describes those views of each keyframe."""
         size = (self.extractor.spec.input_size,) * 2
         reader = VideoReader(path, DecodeOptions(fps=self.config.basis_fps, size=size,
                                                  crop_borders=self.config.crop_borders))
-        times, glob, regs, fglob, fregs = [], [], [], [], []
-        for t, g, r, fl in self.extractor.extract_stream(self.selector.select(reader), flip=flip):
+        times, glob, regs = [], [], []
+        vglob, vregs = defaultdict(list), defaultdict(list)
+        for t, g, r, vs in self.extractor.extract_stream(self.selector.select(reader), views=views):
             times.append(t)
             glob.append(g)
-            if flip:
-                fglob.append(fl[0])
             if self.config.keep_regions:
                 regs.append(r)
-                if flip:
-                    fregs.append(fl[1])
+            for name, (vg, vr) in vs.items():
+                vglob[name].append(vg)
+                if self.config.keep_regions:
+                    vregs[name].append(vr)
         info = {"duration": reader.info.duration, "fps": reader.info.fps,
                 "width": reader.info.width, "height": reader.info.height}
-        if not info["duration"]:
-            info["duration"] = reader.report.last_time
+        rep = reader.report
+        if rep.truncated or not info["duration"]:
+            # what was read, not what the container claims: a cut-off file is not stored as whole
+            info["container_duration"] = info["duration"]
+            info["duration"] = rep.last_decoded + (1.0 / info["fps"] if info["fps"] > 0 else 0.0)
+        if rep.partial:
+            info["decoded_span"] = [round(x, 3) for x in rep.decoded_span]
 
         def features(g, r):
             return VideoFeatures(times=np.concatenate(times), global_feats=np.concatenate(g),
                                  region_feats=np.concatenate(r) if r else None, duration=info["duration"])
 
         return EncodedVideo(str(path), info, features(glob, regs), list(reader.report.errors),
-                            features(fglob, fregs) if flip else None)
+                            {n: features(vglob[n], vregs[n]) for n in vglob})

@@ -210,18 +210,21 @@ class FeatureExtractor:
             return np.zeros((0, self.dim), np.float32), np.zeros((0, 9, self.dim), np.float16)
         return np.concatenate(out_g), np.concatenate(out_r)
 
-    def extract_stream(self, frames: Iterable, batch: int | None = None, flip: bool = False):
-        """Features for a stream of Frame objects: yields (times, global, regions, flipped) per batch.
+    def extract_stream(self, frames: Iterable, batch: int | None = None, views=()):
+        """Features for a stream of Frame objects: yields (times, global, regions, views) per batch.
 
-        ``flipped`` is the (global, regions) pair of the mirrored frames, or None unless ``flip``.
+        ``views`` names query-side views (:mod:`segscan.pipeline.views`); the last item is a
+        dict of each view's (global, regions) for the batch, empty without views.
         """
+        from .views import view_images
+
         batch = batch or self.batch_size
         buf_t, buf_i = [], []
 
         def run():
             images = np.stack(buf_i)
             g, r = self(images)
-            return np.array(buf_t), g, r, (self(images[:, :, ::-1]) if flip else None)
+            return np.array(buf_t), g, r, {n: self(np.ascontiguousarray(v)) for n, v in view_images(images, views)}
 
         for fr in frames:
             buf_t.append(fr.time)

@@ -32,7 +32,7 @@ class IngestSummary:
     added: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
-    partial: list[str] = field(default_factory=list)
+    partial: list[tuple[str, str]] = field(default_factory=list)  # (path, what was lost)
     seconds: float = 0.0
     video_seconds: float = 0.0
 
@@ -46,6 +46,7 @@ class IngestSummary:
                f"failed {len(self.failed)}, partly decoded {len(self.partial)}",
                f"{self.video_seconds:.1f} s of video in {self.seconds:.1f} s ({self.speed:.1f}x real time)"]
         out += [f"  failed: {p}: {why}" for p, why in self.failed]
+        out += [f"  partly decoded: {p}: {why}" for p, why in self.partial]
         return out
 
 
@@ -156,12 +157,13 @@ def ingest(inputs: Iterable[str], db_path: str, config: EncoderConfig | None = N
                 if status == "ok":
                     enc: EncodedVideo = payload
                     rec = db.add_video(path, hashes[path], enc.info, enc.features, enc.warnings)
+                    more = {"decoded_span": rec.decoded_span} if rec.decoded_span else {}
                     db.record_manifest(path, "partial" if enc.warnings else "ok", video_id=rec.video_id,
-                                       keyframes=rec.n_keyframes, warnings=enc.warnings[:5])
+                                       keyframes=rec.n_keyframes, warnings=enc.warnings[:5], **more)
                     summary.added.append(path)
                     summary.video_seconds += rec.duration
                     if enc.warnings:
-                        summary.partial.append(path)
+                        summary.partial.append((path, enc.warnings[0]))
                     since_flush += 1
                     if since_flush >= flush_every:
                         db.flush()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator, Protocol
 
+import numpy as np
+
 from ..types import Frame
 
 
@@ -20,25 +22,39 @@ class KeyframeSelector(Protocol):
 
 
 class UniformSelector:
-    """One keyframe every ``1/fps`` seconds of presentation time (the first frame included)."""
+    """One keyframe every ``1/fps`` seconds of presentation time (the first frame included).
+
+    A clip too short for ``min_keyframes`` keyframes at that rate gets them anyway, spread
+    over its basis frames: a one-keyframe video could never be matched (a segment needs two).
+    """
 
     name = "uniform"
 
-    def __init__(self, fps: float = 1.0):
+    def __init__(self, fps: float = 1.0, min_keyframes: int = 2):
         if not (fps > 0):
             raise ValueError(f"keyframe fps must be > 0, got {fps}")
         self.fps = fps
+        self.min_keyframes = min_keyframes
 
     def select(self, frames: Iterable[Frame]) -> Iterator[Frame]:
         step = 1.0 / self.fps
         next_t = None
+        kept, held = 0, []  # held: basis frames since the last keyframe, while too few are kept
         for fr in frames:
             if next_t is None or fr.time >= next_t - 1e-6:
                 yield fr
+                kept += 1
+                held = []
                 base = fr.time if next_t is None else next_t
                 next_t = base + step
                 while next_t <= fr.time + 1e-6:
                     next_t += step
+            elif kept < self.min_keyframes:
+                held.append(fr)
+        need = min(self.min_keyframes - kept, len(held))
+        if need > 0:  # the clip ended first: the held frames, evenly spaced, ending with the last
+            for i in sorted({int(round(x)) for x in np.linspace(len(held) - 1, 0, need, endpoint=False)}):
+                yield held[i]
 
     def __repr__(self):
         return f"UniformSelector(fps={self.fps})"

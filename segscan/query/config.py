@@ -35,7 +35,9 @@ class QueryConfig:
     # None: the aligner's own (``list_floor``, ``copy_threshold``)
     min_score: float | None = None
     threshold: float | None = None
-    flip: bool = True  # also search with the mirrored query keyframes (copies are often flipped)
+    # query-side views also searched, each map cell keeping the best (segscan.pipeline.views):
+    # "flip" (copies are often mirrored), "quarters", "centre"
+    views: tuple[str, ...] = ("flip",)
     # similarity normalisation: subtract from each query keyframe's similarities the mean of its
     # neighbours ranked bg_ranks[0]..bg_ranks[1] (what an unrelated keyframe scores in this index),
     # so thresholds mean the same with a thousand or a million keyframes indexed; None = off

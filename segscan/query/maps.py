@@ -15,7 +15,7 @@ from .config import Settings
 
 
 def _merge_rows(a, b):
-    """Per query keyframe, the union of two neighbour lists (original and mirrored query)."""
+    """Per query keyframe, the union of two neighbour lists (the query's and a view's)."""
     return [tuple(np.concatenate([x, y]) for x, y in zip(ra, rb)) for ra, rb in zip(a, b)]
 
 
@@ -35,24 +35,26 @@ def _normalise(rows, ranks: tuple[int, int], k: int):
     return out, np.array(bgs, dtype=np.float32)
 
 
-def region_similarity(f: VideoFeatures, q: VideoFeatures, q_flipped: VideoFeatures | None = None):
-    """(Q, R) Chamfer similarity of the query's keyframes with a reference's, the better of plain and mirrored.
+def region_similarity(f: VideoFeatures, q: VideoFeatures, views=()):
+    """(Q, R) Chamfer similarity of the query's keyframes with a reference's, the best of the
+    query and its ``views`` (the mirrored query, crops: :mod:`segscan.pipeline.views`).
 
     A video stored without region vectors is compared through its global vectors.
     """
     ref = f.region_feats if f.region_feats is not None else f.global_feats[:, None, :]
     s = chamfer_similarity(q.region_feats, ref)
-    if q_flipped is not None and q_flipped.region_feats is not None:
-        s = np.maximum(s, chamfer_similarity(q_flipped.region_feats, ref))
+    for v in views:
+        if v.region_feats is not None:
+            s = np.maximum(s, chamfer_similarity(v.region_feats, ref))
     return s
 
 
-def region_maps(refs: list[VideoFeatures], q: VideoFeatures, q_flipped: VideoFeatures | None = None,
+def region_maps(refs: list[VideoFeatures], q: VideoFeatures, views=(),
                 normalise: bool = True, bg_quantile: float = 0.5) -> list[SimilarityMap]:
     """Region-level dense maps of the candidates' features ``refs`` (the rerank stage's frame-to-frame similarity).
 
-    Each cell is the Chamfer similarity of the two keyframes' region vectors, the higher
-    of the plain and the mirrored query's. With ``normalise`` each row has the
+    Each cell is the Chamfer similarity of the two keyframes' region vectors, the best of
+    the query's and its views'. With ``normalise`` each row has the
     ``bg_quantile`` quantile of its similarities to all candidates' keyframes subtracted
     (the median by default: what an unrelated keyframe of a similar-looking video scores),
     so that a threshold means the same for every query keyframe.
@@ -60,42 +62,42 @@ def region_maps(refs: list[VideoFeatures], q: VideoFeatures, q_flipped: VideoFea
     """
     if q.region_feats is None:
         raise ValueError("region maps need the query's region features (EncoderConfig.keep_regions)")
-    blocks = [(region_similarity(f, q, q_flipped), f.times) for f in refs]
+    blocks = [(region_similarity(f, q, views), f.times) for f in refs]
     if normalise and blocks:
         bg = np.quantile(np.concatenate([b for b, _ in blocks], axis=1), bg_quantile, axis=1, keepdims=True)
         blocks = [(b - bg, t) for b, t in blocks]
     return [SimilarityMap(b, q.times, t, None, median_step(q.times), median_step(t)) for b, t in blocks]
 
 
-def _candidates(db, q: VideoFeatures, s: Settings, q_flipped, exclude):
+def _candidates(db, q: VideoFeatures, s: Settings, views, exclude):
     """The index search: (the best pre-scored candidates, each query keyframe's background)."""
     cfg = s.config
     k = max(cfg.topn, cfg.bg_ranks[1]) if cfg.bg_ranks else cfg.topn
     neigh = db.search(q.global_feats, k)
-    if q_flipped is not None:
-        neigh = _merge_rows(neigh, db.search(q_flipped.global_feats, k))
+    for v in views:
+        neigh = _merge_rows(neigh, db.search(v.global_feats, k))
     bgs = None
     if cfg.bg_ranks:
-        neigh, bgs = _normalise(neigh, cfg.bg_ranks, cfg.topn * (2 if q_flipped is not None else 1))
+        neigh, bgs = _normalise(neigh, cfg.bg_ranks, cfg.topn * (1 + len(views)))
     grouped = group_neighbours(neigh, len(q))
     for num in exclude:
         grouped.pop(num, None)
     return top_candidates(grouped, cfg.candidates), bgs
 
 
-def build_maps(db, q: VideoFeatures, s: Settings, q_flipped: VideoFeatures | None = None,
-               exclude=()) -> list[CandidateMap]:
+def build_maps(db, q: VideoFeatures, s: Settings, views=(), exclude=()) -> list[CandidateMap]:
     """Search the index and assemble the candidates' maps, with what refining their segments needs.
 
-    With ``q_flipped`` (the mirrored keyframes' features) both are searched and each map
-    cell keeps the higher of the two similarities. Videos numbered in ``exclude`` are not
+    With ``views`` (features of query-side views of the same keyframes: the mirror, crops)
+    each is searched too and each map cell keeps the best view's similarity. Videos numbered in ``exclude`` are not
     candidates (a query that is itself in the catalogue is not its own copy, nor part of
     the background its region maps are normalised by).
     """
-    cands, bgs = _candidates(db, q, s, q_flipped, exclude)
+    views = list(views)
+    cands, bgs = _candidates(db, q, s, views, exclude)
     refs = [db.features_by_num(c.num) for c in cands]
     if s.map_mode == "regions":
-        maps = region_maps(refs, q, q_flipped, normalise=s.config.bg_ranks is not None,
+        maps = region_maps(refs, q, views, normalise=s.config.bg_ranks is not None,
                            bg_quantile=s.config.region_bg_quantile)
     else:
         maps = []
@@ -105,8 +107,8 @@ def build_maps(db, q: VideoFeatures, s: Settings, q_flipped: VideoFeatures | Non
                 maps.append(sparse_map(c, q.times, r_times))
                 continue
             m = dense_map(q.global_feats, ref, q.times, r_times)
-            if q_flipped is not None:
-                m.values = np.maximum(m.values, dense_map(q_flipped.global_feats, ref, q.times, r_times).values)
+            for v in views:
+                m.values = np.maximum(m.values, dense_map(v.global_feats, ref, q.times, r_times).values)
             if bgs is not None:
                 m.values -= bgs[:, None]
             maps.append(m)
@@ -118,6 +120,6 @@ def build_maps(db, q: VideoFeatures, s: Settings, q_flipped: VideoFeatures | Non
         elif s.map_mode == "regions":
             dense = m.values  # the map is the region similarity
         else:
-            dense = region_similarity(f, q, q_flipped)
+            dense = region_similarity(f, q, views)
         out.append(CandidateMap(rec.video_id, rec.path, c.prescore, m, dense, f.global_feats, q.global_feats))
     return out

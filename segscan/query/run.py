@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ..align import make_aligner
+from ..pipeline.views import pick
 from ..types import Match, VideoFeatures
 from .config import QueryConfig, resolve
 from .maps import build_maps
@@ -29,22 +30,25 @@ class QueryResult:
 
 
 def search_features(db, q: VideoFeatures, cfg: QueryConfig, aligner=None, query_name: str = "",
-                    q_flipped: VideoFeatures | None = None, exclude=()) -> QueryResult:
-    """Query with precomputed features: search, maps, alignment, refinement, decisions."""
+                    views: dict[str, VideoFeatures] | None = None, exclude=()) -> QueryResult:
+    """Query with precomputed features: search, maps, alignment, refinement, decisions.
+
+    ``views``: the clip's view features by name (``EncodedVideo.views``); ``cfg.views`` says
+    which are used."""
     aligner = aligner or make_aligner(cfg.aligner, **cfg.aligner_params)
     s = resolve(cfg, aligner)
     t0 = time.perf_counter()
-    cands = build_maps(db, q, s, q_flipped if cfg.flip else None, exclude=exclude)
+    cands = build_maps(db, q, s, pick(views or {}, cfg.views), exclude=exclude)
     t1 = time.perf_counter()
     matches = rank(cands, aligner, s)
     return QueryResult(query_name, q.duration, matches, {"search": t1 - t0, "align": time.perf_counter() - t1})
 
 
 def query_video(db, encoder: "VideoEncoder", path: str, cfg: QueryConfig, aligner=None) -> QueryResult:
-    """Query with a clip: decode, keyframes, features (plain and mirrored), then ``search_features``."""
+    """Query with a clip: decode, keyframes, features (the clip's and its views'), then ``search_features``."""
     t0 = time.perf_counter()
-    enc = encoder(path, flip=cfg.flip)
+    enc = encoder(path, views=cfg.views)
     t1 = time.perf_counter()
-    res = search_features(db, enc.features, cfg, aligner, query_name=str(path), q_flipped=enc.flipped)
+    res = search_features(db, enc.features, cfg, aligner, query_name=str(path), views=enc.views)
     res.timings = {"features": t1 - t0, **res.timings, "total": time.perf_counter() - t0}
     return res
