@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import sys
+import traceback
 
 from ..errors import SegscanError
 
@@ -19,31 +21,63 @@ def add_encoder_args(ap: argparse.ArgumentParser) -> None:
                    help="the projection applied to region features: 'auto' (the shipped PCA whitening), 'none', "
                         "or a file from python -m segscan.train.whitening or segscan.train.copyproj "
                         "(default: %(default)s)")
-    g.add_argument("--keyframe-fps", type=float, default=1.0, help="keyframes per second (default: %(default)s)")
+    g.add_argument("--keyframe-fps", type=positive_float, default=1.0, help="keyframes per second (default: %(default)s)")
     g.add_argument("--threads", type=int, default=None, help="torch threads per worker (default: all cores)")
     ap.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    ap.add_argument("--debug", action="store_true", help="show the traceback of a failure (implies --verbose)")
+
+
+def positive_float(text: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not x > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return x
 
 
 def encoder_config(args):
     from ..pipeline.extract import EncoderConfig
 
-    if args.keyframe_fps <= 0:
-        raise SystemExit("error: --keyframe-fps must be > 0")
     return EncoderConfig(backbone=args.backbone, layers=args.layers, whitening=args.whitening,
                          keyframe_fps=args.keyframe_fps, threads=args.threads)
 
 
-def run_main(fn, verbose: bool = False) -> int:
-    """Configure logging, run ``fn``, turn segscan's typed errors into one line and exit code 2."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+#: exit codes of every command (README, "Exit codes")
+EXIT_OK, EXIT_SOME_FAILED, EXIT_UNUSABLE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for a file-system failure; a full disk is named as such."""
+    what = "out of disk space" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+    return f"{exc.filename}: {what}" if exc.filename else what
+
+
+def run_main(fn, verbose: bool = False, debug: bool = False) -> int:
+    """Configure logging, run ``fn``, and turn every failure into one line and an exit code:
+    2 for segscan's typed errors (bad input, unusable database) and file-system failures,
+    130 for an interrupt; a traceback only with ``debug``."""
+    logging.basicConfig(level=logging.DEBUG if verbose or debug else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
     try:
         return fn()
-    except SegscanError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("interrupted; committed videos are kept, rerun to continue", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - the one place failures become a line and a code
+        if debug:
+            traceback.print_exc()
+        if isinstance(exc, SegscanError):
+            print(f"error: {exc}", file=sys.stderr)
+        elif isinstance(exc, OSError):
+            print(f"error: {describe_os_error(exc)}", file=sys.stderr)
+        elif exc.__class__.__module__.startswith("lmdb"):
+            print(f"error: database: {exc}" + (" (out of disk space?)" if "space" in str(exc).lower()
+                                               or "Input/output" in str(exc) else ""), file=sys.stderr)
+        else:
+            print(f"error: internal error ({exc.__class__.__name__}: {exc}); rerun with --debug for the traceback",
+                  file=sys.stderr)
+        return EXIT_UNUSABLE

@@ -21,11 +21,16 @@ def main(argv=None) -> int:
     ap.add_argument("--db", default="segscan-db", help="database directory (default: %(default)s)")
     ap.add_argument("--workers", type=int, default=1,
                     help="Ray actors encoding in parallel; 0 = no Ray, encode in this process (default: %(default)s)")
-    ap.add_argument("--index", default="flat", choices=["flat", "ivfpq", "hnsw", "hnswlib"],
-                    help="vector index of a new database (default: %(default)s)")
+    ap.add_argument("--index", default=None, choices=["flat", "ivfpq", "hnsw", "hnswlib"],
+                    help="vector index of a new database (default: flat); an existing database keeps its own, "
+                         "and naming another is refused")
     ap.add_argument("--flush-every", type=int, default=50, help="save the index every N videos")
     add_encoder_args(ap)
     args = ap.parse_args(argv)
+    if args.workers < 0:
+        ap.error("--workers must be >= 0 (0: encode in this process)")
+    if args.flush_every <= 0:
+        ap.error("--flush-every must be > 0")
 
     def run():
         from ..pipeline.ingest import ingest
@@ -36,5 +41,5 @@ def main(argv=None) -> int:
             print(line)
         return 1 if s.failed else 0
 
-    return run_main(run, verbose=args.verbose)
+    return run_main(run, verbose=args.verbose, debug=args.debug)
 

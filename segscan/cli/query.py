@@ -44,10 +44,17 @@ def format_table(res) -> str:
 
 
 def _write_atomic(path, write):
+    """Write to a temporary name, then rename: a reader never sees half a file, and a failed
+    write leaves nothing behind."""
     tmp = path + ".tmp"
-    with open(tmp, "w", newline="") as f:
-        write(f)
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "w", newline="") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 def _report(f, results, failed):
@@ -140,6 +147,10 @@ def main(argv=None) -> int:
         ap.error(f"--aligner {args.aligner} with {aligner_params}: {exc}")
 
     def run():
+        # a failed run must not leave the previous run's outputs looking like its own
+        for out in (args.json, args.report):
+            if out and os.path.isfile(out):
+                os.unlink(out)
         from ..errors import VideoError
         from ..index.store import Database
         from ..pipeline.extract import VideoEncoder, feature_config
@@ -184,5 +195,5 @@ def main(argv=None) -> int:
                   f"{len(failed)} unreadable")
         return 1 if failed else 0
 
-    return run_main(run, verbose=args.verbose)
+    return run_main(run, verbose=args.verbose, debug=args.debug)
 

@@ -56,20 +56,27 @@ class Database:
 
     @classmethod
     def open(cls, root: str | os.PathLike = DEFAULT_DB, readonly: bool = False, create: bool | None = None,
-             feature_config: dict | None = None, index_kind: str = "flat", index_params: dict | None = None,
+             feature_config: dict | None = None, index_kind: str | None = None, index_params: dict | None = None,
              map_size: int = 1 << 40) -> "Database":
         """Open (or create, when writable) the database at ``root``.
 
         ``feature_config`` is what the caller's extractor produces; a database made with
         another configuration is refused, since its vectors would not be comparable.
+        ``index_kind`` is that of a new database (default flat); naming another kind than an
+        existing database's is refused rather than ignored.
         """
         root = Path(root)
         create = (not readonly) if create is None else create
         store = root / "store.lmdb"
+        if root.exists() and not root.is_dir():
+            raise StoreError(f"{root} is a file, not a database folder")
         if not store.exists():
             if not create:
                 raise StoreError(f"no segscan database at {root} (ingest some videos first: python ingest.py DIR --db {root})")
-            root.mkdir(parents=True, exist_ok=True)
+            try:
+                root.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create the database folder {root}: {exc.strerror or exc}") from exc
         lock_fd = None if readonly else acquire_writer_lock(root)
         try:
             env = lmdb.open(str(store), max_dbs=8, map_size=map_size, readonly=readonly, lock=not readonly,
@@ -116,10 +123,13 @@ class Database:
             if feature_config is None:
                 raise StoreError(f"{self.root} is empty and no feature configuration was given")
             self.meta = {"format": FORMAT_VERSION, "features": feature_config,
-                         "index": {"kind": index_kind, "params": index_params}, "next_num": 0,
+                         "index": {"kind": index_kind or "flat", "params": index_params}, "next_num": 0,
                          "created": time.time()}
             with self.env.begin(write=True, db=self.db_meta) as txn:
                 txn.put(b"config", json.dumps(self.meta).encode())
+        if index_kind is not None and index_kind != self.meta["index"]["kind"]:
+            raise StoreError(f"{self.root} has a {self.meta['index']['kind']} index, not {index_kind}: "
+                             "leave the index kind out, or use another --db")
         if self.meta.get("format") != FORMAT_VERSION:
             raise StoreError(f"{self.root} has store format {self.meta.get('format')}, this segscan reads {FORMAT_VERSION}")
         if feature_config is not None and feature_config != self.meta["features"]:

@@ -116,7 +116,7 @@ def _run_ray(config: EncoderConfig, paths: list[str], workers: int) -> Iterator[
 
 
 def ingest(inputs: Iterable[str], db_path: str, config: EncoderConfig | None = None, workers: int = 1,
-           index_kind: str = "flat", index_params: dict | None = None, flush_every: int = 50,
+           index_kind: str | None = None, index_params: dict | None = None, flush_every: int = 50,
            progress: bool = True) -> IngestSummary:
     """Ingest videos into the database at ``db_path``; ``workers=0`` runs in this process."""
     config = config or EncoderConfig()
