@@ -28,7 +28,7 @@ def test_console_scripts_work_from_an_installed_wheel(tmp_path):
     where = subprocess.run([str(py), "-c", "import segscan; print(segscan.__file__)"], cwd=tmp_path,
                            capture_output=True, text=True, check=True).stdout
     assert where.startswith(str(env)), where
-    for script, flag in (("segscan-query", "--topk"), ("segscan-ingest", "--workers")):
+    for script, flag in (("segscan-query", "--topk"), ("segscan-ingest", "--workers"), ("segscan-videos", "rebuild")):
         r = subprocess.run([str(env / "bin" / script), "--help"], cwd=tmp_path, capture_output=True, text=True)
         assert r.returncode == 0, r.stderr
         assert flag in r.stdout

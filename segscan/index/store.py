@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_DB = "segscan-db"
 FORMAT_VERSION = 1
+MANIFEST_HISTORY = 50  # events kept per path
 
 
 class Database:
@@ -247,7 +248,8 @@ class Database:
         self._dirty = True
         return rec
 
-    def remove_video(self, video_id: str) -> bool:
+    def remove_video(self, video_id: str, reason: str = "removed") -> bool:
+        """Remove a video (record, features, index vectors); the manifest records the removal."""
         rec = self.get_video(video_id)
         if rec is None:
             return False
@@ -259,7 +261,21 @@ class Database:
         self.index.remove_videos([rec.num])
         self._covered.discard(rec.num)
         self._dirty = True
+        self.record_manifest(rec.path, "removed", video_id=rec.video_id, reason=reason)
         return True
+
+    def find_video(self, ref: str) -> VideoRecord:
+        """A video by id, unique id prefix or path; StoreError when none or several match."""
+        rec = self.get_video(ref)
+        if rec is not None:
+            return rec
+        path = str(Path(ref).expanduser().resolve())
+        hits = [r for r in self.videos() if r.video_id.startswith(ref) or r.path in (ref, path)]
+        if len(hits) == 1:
+            return hits[0]
+        if not hits:
+            raise StoreError(f"no video {ref!r} in {self.root} (an id, a unique id prefix, or the ingested path)")
+        raise StoreError(f"{ref!r} names {len(hits)} videos in {self.root}: give more of the id")
 
     def get_video(self, video_id: str) -> VideoRecord | None:
         v = self._get_json(self.db_videos, video_id.encode())
@@ -285,9 +301,24 @@ class Database:
         return len(self._num_to_id)
 
     def record_manifest(self, path: str, status: str, **fields):
-        entry = {"path": str(path), "status": status, "time": time.time(), **fields}
+        """Record what happened to ``path``: its entry's ``history`` lists every event, oldest first.
+
+        A rerun that skips a stored video leaves its status as it was ("ok" or "partial"), so
+        the status always says whether the path's video is in the catalogue.
+        """
+        key = str(path).encode()
+        event = {"status": status, "time": time.time(),
+                 **{k: fields[k] for k in ("video_id", "reason") if k in fields}}
         with self.env.begin(write=True, db=self.db_manifest) as txn:
-            txn.put(str(path).encode(), json.dumps(entry).encode())
+            raw = txn.get(key)
+            prev = json.loads(raw) if raw else None
+            history = (list(prev.get("history", [])) if prev else []) + [event]
+            if status == "skipped" and prev and prev.get("status") in ("ok", "partial"):
+                entry = dict(prev)
+            else:
+                entry = {"path": str(path), "status": status, "time": event["time"], **fields}
+            entry["history"] = history[-MANIFEST_HISTORY:]
+            txn.put(key, json.dumps(entry).encode())
 
     def manifest(self) -> list[dict]:
         with self.env.begin(db=self.db_manifest) as txn:

@@ -50,8 +50,18 @@ class IngestSummary:
         return out
 
 
+def _why_missing(p: Path) -> str:
+    if p.is_symlink():
+        return "broken symbolic link or link loop"
+    return "no such file or directory"
+
+
 def expand_inputs(inputs: Iterable[str]) -> tuple[list[str], list[tuple[str, str]]]:
-    """Folders (searched recursively for video files), files and list files -> (paths, missing)."""
+    """Folders (searched recursively for video files), files and list files -> (paths, missing).
+
+    A folder (given or listed) without any video file is reported as missing, so an empty
+    upload folder is said, not passed over.
+    """
     paths, missing, seen = [], [], set()
 
     def add(p: Path):
@@ -60,26 +70,33 @@ def expand_inputs(inputs: Iterable[str]) -> tuple[list[str], list[tuple[str, str
             seen.add(rp)
             paths.append(rp)
 
+    def folder(p: Path, note: str = ""):
+        found = [f for f in sorted(p.rglob("*")) if f.is_file() and f.suffix.lower() in VIDEO_EXTS]
+        if not found:
+            missing.append((str(p), "folder holds no video file (" + ", ".join(sorted(VIDEO_EXTS)) + ")" + note))
+        for f in found:
+            add(f)
+
     for item in inputs:
         p = Path(item).expanduser()
         if p.is_dir():
-            for f in sorted(p.rglob("*")):
-                if f.is_file() and f.suffix.lower() in VIDEO_EXTS:
-                    add(f)
+            folder(p)
         elif p.is_file() and p.suffix.lower() in LIST_EXTS:
-            for line in p.read_text().splitlines():
+            for line in p.read_text(errors="replace").splitlines():
                 line = line.strip()
                 if line and not line.startswith("#"):
                     q = Path(line).expanduser()
                     q = q if q.is_absolute() else (p.parent / q)
-                    if q.is_file():
+                    if q.is_dir():
+                        folder(q, f"; listed in {p}")
+                    elif q.is_file():
                         add(q)
                     else:
-                        missing.append((str(q), "no such file (listed in %s)" % p))
+                        missing.append((str(q), f"{_why_missing(q)} (listed in {p})"))
         elif p.is_file():
             add(p)
         else:
-            missing.append((str(p), "no such file or directory"))
+            missing.append((str(p), _why_missing(p)))
     return paths, missing
 
 
