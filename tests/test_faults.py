@@ -24,7 +24,10 @@ def _ingest_cmd(folder, db):
 
 def _check_consistent(db_dir, names):
     """Store and index agree; no video twice; every stored video whole."""
-    with Database.open(db_dir) as db:  # a writer: brings the index in step with the store, as a rerun does
+    from segscan.pipeline.extract import EncoderConfig, feature_config
+
+    # a writer with the ingest's configuration: brings the index in step with the store, as a rerun does
+    with Database.open(db_dir, feature_config=feature_config(EncoderConfig())) as db:
         recs = list(db.videos())
         paths = [r.path for r in recs]
         assert len(paths) == len(set(paths)), "a video stored twice"

@@ -1,7 +1,8 @@
-"""segscan COMMAND [ARGS]: ingest, query, videos or serve (``segscan COMMAND --help``)."""
+"""segscan COMMAND [ARGS]: ingest, query, detect, videos or serve (``segscan COMMAND --help``)."""
 import sys
 
-COMMANDS = {"ingest": "segscan.cli.ingest", "query": "segscan.cli.query", "videos": "segscan.cli.videos",
+COMMANDS = {"ingest": "segscan.cli.ingest", "query": "segscan.cli.query", "detect": "segscan.cli.detect",
+            "videos": "segscan.cli.videos",
             "serve": "segscan.cli.serve"}
 
 

@@ -20,6 +20,7 @@ from . import add_encoder_args, encoder_config, run_main
 from ..align.tn import TemporalNetwork
 from ..pipeline.views import VIEWS
 from ..query import QueryConfig
+from ..report.rows import write_atomic, write_segment_csv
 
 
 def fmt_time(t: float) -> str:
@@ -41,36 +42,6 @@ def format_table(res) -> str:
             segs += f" (+{len(m.segments) - 4})"
         lines.append(f"{i:>3}  {m.score:6.3f}  {'yes' if m.copy else '-':<4}  {m.video_id:<16}  {segs}  {m.path}")
     return "\n".join(lines)
-
-
-def _write_atomic(path, write):
-    """Write to a temporary name, then rename: a reader never sees half a file, and a failed
-    write leaves nothing behind."""
-    tmp = path + ".tmp"
-    try:
-        with open(tmp, "w", newline="") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _report(f, results, failed):
-    import csv
-
-    w = csv.writer(f)
-    w.writerow(["query", "rank", "video_id", "reference", "video_score", "copy", "query_start", "query_end",
-                "ref_start", "ref_end", "segment_score", "segment_copy", "repeat", "error"])
-    for res in results:
-        for rank, m in enumerate(res.matches, 1):
-            for s in m.segments:
-                w.writerow([res.query, rank, m.video_id, m.path, f"{m.score:.4f}", int(m.copy), f"{s.q_start:.2f}",
-                            f"{s.q_end:.2f}", f"{s.r_start:.2f}", f"{s.r_end:.2f}", f"{s.score:.4f}", int(s.copy),
-                            int(s.repeat), ""])
-    for path, why in failed:
-        w.writerow([path] + [""] * 12 + [why])
 
 
 def main(argv=None) -> int:
@@ -123,6 +94,9 @@ def main(argv=None) -> int:
                          f"tn: {TemporalNetwork.copy_threshold})")
     ap.add_argument("--json", metavar="FILE", help="also write the result as JSON")
     ap.add_argument("--report", metavar="FILE", help="write a CSV report: one row per matched segment")
+    ap.add_argument("--explain", metavar="DIR",
+                    help="write per match its similarity map with the segments as boxes (…-map.png) and the "
+                         "segments' end frames, query beside reference (…-frames.png)")
     add_encoder_args(ap)
     args = ap.parse_args(argv)
     for name in ("topk", "topn", "candidates"):
@@ -178,6 +152,10 @@ def main(argv=None) -> int:
                     continue
                 results.append(res)
                 print(format_table(res))
+                if args.explain:
+                    from ..report.explain import write_explanations
+
+                    write_explanations(res, args.explain)
                 t = res.timings
                 print(f"time: {t['total']:.2f} s (features {t['features']:.2f}, search {t['search']:.3f}, "
                       f"align and refine {t['align']:.3f})")
@@ -187,9 +165,9 @@ def main(argv=None) -> int:
             return 2  # the one clip asked for could not be read
         if args.json:
             payload = results[0].to_json() if len(results) == 1 and len(paths) == 1 else [r.to_json() for r in results]
-            _write_atomic(args.json, lambda f: json.dump(payload, f, indent=2))
+            write_atomic(args.json, lambda f: json.dump(payload, f, indent=2))
         if args.report:
-            _write_atomic(args.report, lambda f: _report(f, results, failed))
+            write_segment_csv(args.report, [r.to_json() for r in results], failed)
         if len(paths) + len(missing) > 1:
             print(f"{len(results)} clip(s) searched, {sum(bool(r.matches) for r in results)} with matches, "
                   f"{len(failed)} unreadable")

@@ -127,9 +127,9 @@ def _run_local(config: EncoderConfig, paths: list[str]) -> Iterator[tuple[str, t
 
 
 def _run_ray(config: EncoderConfig, paths: list[str], workers: int) -> Iterator[tuple[str, tuple]]:
-    from ..services.ray_pool import encode_with_ray
+    from ..services.ray_pool import map_with_ray
 
-    yield from encode_with_ray(EncoderWorker, config, paths, workers)
+    yield from map_with_ray(EncoderWorker, config, paths, workers)
 
 
 def ingest(inputs: Iterable[str], db_path: str, config: EncoderConfig | None = None, workers: int = 1,

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..align import make_aligner
 from ..pipeline.views import pick
-from ..types import Match, VideoFeatures
+from ..types import Match, SimilarityMap, VideoFeatures
 from .config import QueryConfig, resolve
 from .maps import build_maps
 from .rank import rank
@@ -22,6 +22,8 @@ class QueryResult:
     duration: float
     matches: list[Match]
     timings: dict
+    # each match's similarity map by video id, for explanations (not part of the JSON)
+    maps: dict[str, SimilarityMap] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {"query": self.query, "duration": round(float(self.duration), 3),
@@ -41,7 +43,9 @@ def search_features(db, q: VideoFeatures, cfg: QueryConfig, aligner=None, query_
     cands = build_maps(db, q, s, pick(views or {}, cfg.views), exclude=exclude)
     t1 = time.perf_counter()
     matches = rank(cands, aligner, s)
-    return QueryResult(query_name, q.duration, matches, {"search": t1 - t0, "align": time.perf_counter() - t1})
+    found = {m.video_id for m in matches}
+    maps = {c.video_id: c.map for c in cands if c.video_id in found}
+    return QueryResult(query_name, q.duration, matches, {"search": t1 - t0, "align": time.perf_counter() - t1}, maps)
 
 
 def query_video(db, encoder: "VideoEncoder", path: str, cfg: QueryConfig, aligner=None) -> QueryResult:

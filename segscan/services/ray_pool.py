@@ -1,4 +1,4 @@
-"""Run a worker class (``segscan.pipeline.ingest.EncoderWorker``) as a pool of Ray actors.
+"""Run a worker class (the ingest's encoder, the detect job's query worker) as a pool of Ray actors.
 
 Connects to the cluster named by ``RAY_ADDRESS`` (set by ``ray job submit``) or starts
 a local one. Each actor gets ``threads`` torch threads and a matching CPU reservation.
@@ -25,7 +25,7 @@ def ensure_ray(num_cpus: int | None = None):
     return ray
 
 
-def encode_with_ray(worker_cls, config, paths: list[str], workers: int) -> Iterator[tuple[str, tuple]]:
+def map_with_ray(worker_cls, config, paths: list[str], workers: int) -> Iterator[tuple[str, tuple]]:
     """``worker_cls(config)(path)`` for every path, on ``workers`` actors (the caller names the
     worker, so this module needs nothing of the pipeline)."""
     from dataclasses import replace
