@@ -1,0 +1,160 @@
+"""The service and batch-job figures, on shared clips: latency under concurrent clients and
+the batch job's speed.
+
+    python -m segscan.bench.service [--requests 200 --clients 8 --uploads 100]
+
+1. A database of the shared clips (``../shared/media``, built once in ``bench-data/``).
+2. ``segscan serve`` started as its own process; ``--clients`` threads post a 10-second
+   360p copy cut from a shared clip, ``--requests`` in all; p50 / p95 latency, errors, and
+   temporary files left behind, with the single-client latency measured in the same run.
+3. ``segscan detect`` over ``--uploads`` short copies (5-10 s) in one folder: uploads'
+   total duration over wall time, report included.
+"""
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..corpus import DEFAULT_MEDIA
+
+
+def _copies(media: Path, out: Path, n: int, seconds: tuple[float, float], size=(640, 360), seed: int = 0):
+    """``n`` clips cut from the shared clips, re-encoded at ``size``: (paths, total seconds)."""
+    from ..synth import read_all, write_video
+
+    rng = np.random.default_rng(seed)
+    clips = sorted(p for p in media.rglob("*") if p.suffix.lower() in (".mp4", ".webm", ".mkv", ".mov"))
+    out.mkdir(parents=True, exist_ok=True)
+    paths, total = [], 0.0
+    for i in range(n):
+        p = out / f"upload-{i:03d}.mp4"
+        length = float(rng.uniform(*seconds))
+        if not p.exists():
+            src = clips[int(rng.integers(len(clips)))]
+            frames, times, dur = read_all(src, fps=25.0, size=size)
+            start = float(rng.uniform(0, max(0.0, dur - length)))
+            keep = [f for f, t in zip(frames, times) if start <= t < start + length] or frames[:int(25 * length)]
+            write_video(keep, p, 25.0, crf=26)
+        paths.append(p)
+        total += length
+    return paths, total
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def service_latency(db: Path, clip: Path, clients: int, requests: int) -> dict:
+    import httpx
+
+    port = _free_port()
+    before = set(glob.glob(os.path.join(tempfile.gettempdir(), "segscan-uploads-*", "*")))
+    proc = subprocess.Popen([sys.executable, "-m", "segscan", "serve", "--db", str(db), "--port", str(port),
+                             "--queue", str(4 * clients)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        t0 = time.time()
+        while True:
+            try:
+                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.time() - t0 > 300:
+                raise SystemExit("the service did not start: " + proc.stderr.read().decode()[-500:])
+            time.sleep(0.5)
+        data = clip.read_bytes()
+
+        def post(client):
+            t = time.perf_counter()
+            r = client.post(url + "/query", files={"clip": (clip.name, data, "video/mp4")}, timeout=600)
+            return time.perf_counter() - t, r.status_code
+
+        with httpx.Client() as c:
+            post(c)  # warm-up
+            single = [post(c)[0] for _ in range(5)]
+        lat, codes, lock = [], [], threading.Lock()
+        left = [requests]
+
+        def worker():
+            with httpx.Client() as c:
+                while True:
+                    with lock:
+                        if left[0] <= 0:
+                            return
+                        left[0] -= 1
+                    dt, code = post(c)
+                    with lock:
+                        lat.append(dt)
+                        codes.append(code)
+
+        t1 = time.time()
+        threads = [threading.Thread(target=worker) for _ in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.time() - t1
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+    leaked = set(glob.glob(os.path.join(tempfile.gettempdir(), "segscan-uploads-*", "*"))) - before
+    return {"clients": clients, "requests": len(lat), "errors": sum(c != 200 for c in codes),
+            "p50_s": float(np.percentile(lat, 50)), "p95_s": float(np.percentile(lat, 95)),
+            "single_client_p50_s": float(np.median(single)), "requests_per_s": len(lat) / wall,
+            "temporary_files_left": len(leaked)}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--media", default=str(DEFAULT_MEDIA))
+    ap.add_argument("--work", default="bench-data/service", help="database and clips (kept for reruns)")
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--requests", type=int, default=200)
+    ap.add_argument("--uploads", type=int, default=100)
+    ap.add_argument("--workers", type=int, default=1, help="the batch job's Ray workers")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args(argv)
+    media = Path(args.media)
+    if not media.is_dir():
+        print(f"error: {media} not found: this benchmark reads the shared clips", file=sys.stderr)
+        return 2
+    from ..pipeline.extract import EncoderConfig
+    from ..pipeline.ingest import ingest
+    from ..report.batch import DetectConfig, run_detect
+
+    work = Path(args.work)
+    db = work / "db"
+    ingest([str(media)], str(db), EncoderConfig(), workers=0, progress=True)
+    (clip,), _ = _copies(media, work / "clip", 1, (10.0, 10.0), seed=1)
+    figures = {"service": service_latency(db, clip, args.clients, args.requests)}
+    print(json.dumps(figures["service"], indent=2), flush=True)
+    uploads, seconds = _copies(media, work / "uploads", args.uploads, (5.0, 10.0), seed=2)
+    out = Path(tempfile.mkdtemp(prefix="segscan-detect-"))
+    t0 = time.time()
+    s = run_detect([str(work / "uploads")], str(out), DetectConfig(db=str(db)), workers=args.workers)
+    wall = time.time() - t0
+    figures["batch"] = {"uploads": len(uploads), "upload_seconds": round(seconds, 1), "wall_s": round(wall, 1),
+                        "x_realtime": round(seconds / wall, 2), "failed": len(s.failed), "workers": args.workers,
+                        "copies_declared": s.copies}
+    print(json.dumps(figures["batch"], indent=2))
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
