@@ -22,29 +22,20 @@ def _one_line(capsys):
     return err[-1]
 
 
-@pytest.mark.parametrize("argv", [
-    ["x.mp4", "--keyframe-fps", "0"],
-    ["x.mp4", "--keyframe-fps", "abc"],
-    ["x.mp4", "--workers", "-3"],
-    ["x.mp4", "--flush-every", "0"],
-    ["x.mp4", "--index", "nope"],
+@pytest.mark.parametrize("cli,argv", [
+    (ingest, ["x.mp4", "--keyframe-fps", "0"]),
+    (ingest, ["x.mp4", "--keyframe-fps", "abc"]),
+    (ingest, ["x.mp4", "--workers", "-3"]),
+    (ingest, ["x.mp4", "--flush-every", "0"]),
+    (ingest, ["x.mp4", "--index", "nope"]),
+    (query, ["x.mp4", "--topk", "0"]),
+    (query, ["x.mp4", "--views", "zoom"]),
+    (query, ["x.mp4", "--region-bg-quantile", "2"]),
+    (query, ["x.mp4", "--aligner-param", "novalue"]),
 ])
-def test_bad_ingest_arguments_exit_2(argv, capsys):
+def test_bad_arguments_exit_2(cli, argv, capsys):
     with pytest.raises(SystemExit) as e:
-        ingest.main(argv)
-    assert e.value.code == 2
-    assert "error:" in _one_line(capsys)
-
-
-@pytest.mark.parametrize("argv", [
-    ["x.mp4", "--topk", "0"],
-    ["x.mp4", "--views", "zoom"],
-    ["x.mp4", "--region-bg-quantile", "2"],
-    ["x.mp4", "--aligner-param", "novalue"],
-])
-def test_bad_query_arguments_exit_2(argv, capsys):
-    with pytest.raises(SystemExit) as e:
-        query.main(argv)
+        cli.main(argv)
     assert e.value.code == 2
     assert "error:" in _one_line(capsys)
 

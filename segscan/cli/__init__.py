@@ -28,14 +28,26 @@ def add_encoder_args(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--debug", action="store_true", help="show the traceback of a failure (implies --verbose)")
 
 
-def positive_float(text: str) -> float:
+def _number(text: str, kind, low, strict: bool):
     try:
-        x = float(text)
+        x = kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not x > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        raise argparse.ArgumentTypeError(f"not {'an integer' if kind is int else 'a number'}: {text!r}") from None
+    if x < low or (strict and x == low):
+        raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {low}, got {text}")
     return x
+
+
+def positive_float(text: str) -> float:
+    return _number(text, float, 0, True)
+
+
+def positive_int(text: str) -> int:
+    return _number(text, int, 0, True)
+
+
+def non_negative_int(text: str) -> int:
+    return _number(text, int, 0, False)
 
 
 def encoder_config(args):

@@ -14,7 +14,7 @@ Exit status: 0 every upload searched, 1 some unreadable, 2 unusable arguments or
 import argparse
 import sys
 
-from . import add_encoder_args, encoder_config, run_main
+from . import add_encoder_args, encoder_config, non_negative_int, positive_int, run_main
 
 
 def main(argv=None) -> int:
@@ -23,17 +23,13 @@ def main(argv=None) -> int:
     ap.add_argument("inputs", nargs="+", help="upload files, folders or list files")
     ap.add_argument("--db", default="segscan-db", help="database directory (default: %(default)s)")
     ap.add_argument("--out", required=True, metavar="REPORT_DIR", help="report folder (created; reruns resume)")
-    ap.add_argument("--workers", type=int, default=1,
+    ap.add_argument("--workers", type=non_negative_int, default=1,
                     help="Ray workers; 0 = no Ray, this process (default: %(default)s)")
-    ap.add_argument("--topk", type=int, default=20, help="references listed per upload (default: %(default)s)")
+    ap.add_argument("--topk", type=positive_int, default=20, help="references listed per upload (default: %(default)s)")
     ap.add_argument("--no-pictures", dest="explain", action="store_false",
                     help="leave the similarity maps and frames out of the report (faster)")
     add_encoder_args(ap)
     args = ap.parse_args(argv)
-    if args.workers < 0:
-        ap.error("--workers must be >= 0")
-    if args.topk <= 0:
-        ap.error("--topk must be > 0")
 
     def run():
         from ..index.store import Database

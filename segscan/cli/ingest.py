@@ -12,25 +12,21 @@ reason, and the run goes on. Exit status: 0 if every input was ingested or skipp
 """
 import argparse
 
-from . import add_encoder_args, encoder_config, run_main
+from . import add_encoder_args, encoder_config, non_negative_int, positive_int, run_main
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("inputs", nargs="+", help="video files, folders or list files")
     ap.add_argument("--db", default="segscan-db", help="database directory (default: %(default)s)")
-    ap.add_argument("--workers", type=int, default=1,
+    ap.add_argument("--workers", type=non_negative_int, default=1,
                     help="Ray actors encoding in parallel; 0 = no Ray, encode in this process (default: %(default)s)")
     ap.add_argument("--index", default=None, choices=["flat", "ivfpq", "hnsw", "hnswlib"],
                     help="vector index of a new database (default: flat); an existing database keeps its own, "
                          "and naming another is refused")
-    ap.add_argument("--flush-every", type=int, default=50, help="save the index every N videos")
+    ap.add_argument("--flush-every", type=positive_int, default=50, help="save the index every N videos")
     add_encoder_args(ap)
     args = ap.parse_args(argv)
-    if args.workers < 0:
-        ap.error("--workers must be >= 0 (0: encode in this process)")
-    if args.flush_every <= 0:
-        ap.error("--flush-every must be > 0")
 
     def run():
         from ..pipeline.ingest import ingest
