@@ -13,7 +13,7 @@ from typing import Iterable, Iterator
 import av
 import numpy as np
 
-from .pipeline.decode import resize_rgb as resize
+from .pipeline.frames import resize_rgb as resize
 
 
 def write_video(frames: Iterable[np.ndarray], path: str | os.PathLike, fps: float = 25.0, crf: int = 23,

@@ -206,7 +206,7 @@ def test_bad_options():
 
 
 def test_letterbox_borders_removed(tmp_path):
-    from segscan.pipeline.decode import remove_borders
+    from segscan.pipeline.frames import remove_borders
 
     rng = np.random.default_rng(0)
     inner = rng.integers(60, 255, (60, 80, 3), dtype=np.uint8)

@@ -3,6 +3,7 @@ import json
 
 import ingest
 import videos
+from segscan.index.catalogue import find_video
 from segscan.index.store import Database
 
 
@@ -40,7 +41,7 @@ def test_list_show_remove_rebuild_and_the_manifest_history(corpus, encoder, tmp_
     assert f"-> {live} vectors" in capsys.readouterr().out
     with Database.open(db, readonly=True) as d:
         assert d.index.ntotal == live
-        res = d.search(d.features_by_num(d.find_video(gallery[0]).num).global_feats[:1], 5)
+        res = d.search(d.features_by_num(find_video(d, gallery[0]).num).global_feats[:1], 5)
         assert all(d.video_by_num(n) is not None for n in res[0][1])  # nothing removed is found
 
 

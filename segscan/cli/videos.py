@@ -47,6 +47,7 @@ def main(argv=None) -> int:
 
     def run():
         from ..errors import StoreError
+        from ..index.catalogue import find_video
         from ..index.store import Database
 
         readonly = args.command in ("list", "show", "stats")
@@ -74,7 +75,7 @@ def main(argv=None) -> int:
             manifest = {e["path"]: e for e in db.manifest()} if args.command == "show" else {}
             for ref in args.videos:
                 try:
-                    rec = db.find_video(ref)
+                    rec = find_video(db, ref)
                 except StoreError as exc:
                     print(f"error: {exc}", file=sys.stderr)
                     missing += 1

@@ -7,10 +7,9 @@ Layout of a database directory (``--db``, default ``./segscan-db``)::
                      temporary name and renamed, so it is either the old or the new one
     .lock            held by the one writer (ingest) while it runs
 
-Each video is committed to LMDB in one transaction (record, keyframe times and
-features together), so an interrupted ingest leaves whole videos or none. The index
-records which videos it covers; when the database is opened for writing it is brought
-in step with the store (videos added or removed since the last save).
+Each video is committed to LMDB in one transaction (record, keyframe times and features
+together), so an interrupted ingest leaves whole videos or none. The index records which
+videos it covers; opened for writing, it is brought in step with the store.
 """
 from __future__ import annotations
 
@@ -26,6 +25,7 @@ import numpy as np
 
 from ..errors import StoreError
 from ..types import VideoFeatures
+from .catalogue import catalogue_stats, record_event
 from .ids import make_ids, split_ids
 from .indexfile import read_index_file, write_index_file
 from .lock import acquire_writer_lock, release_writer_lock
@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_DB = "segscan-db"
 FORMAT_VERSION = 1
-MANIFEST_HISTORY = 50  # events kept per path
 
 
 class Database:
@@ -115,7 +114,7 @@ class Database:
     def _get_json(self, db, key: bytes):
         with self.env.begin(db=db) as txn:
             v = txn.get(key)
-        return json.loads(v) if v is not None else None
+            return json.loads(v) if v is not None else None
 
     def _init_meta(self, feature_config, index_kind, index_params):
         if not self.meta:
@@ -159,8 +158,7 @@ class Database:
         return make_index(cfg["kind"], self.dim, **cfg.get("params", {}))
 
     def _load_index(self):
-        self.index = self._new_index()
-        self._covered = set()
+        self.index, self._covered = self._new_index(), set()
         found = read_index_file(self._index_path())
         if found:
             header, payload = found
@@ -173,8 +171,7 @@ class Database:
     def _sync_index(self):
         """Bring the index in step with the store (after a crash, or another kind of index)."""
         stored = set(self._num_to_id)
-        missing = sorted(stored - self._covered)
-        extra = sorted(self._covered - stored)
+        missing, extra = sorted(stored - self._covered), sorted(self._covered - stored)
         if extra:
             self.index.remove_videos(extra)
             self._covered -= set(extra)
@@ -182,7 +179,7 @@ class Database:
             f = self.features_by_num(num)
             self.index.add(make_ids(num, len(f)), f.global_feats)
             self._covered.add(num)
-        if (missing or extra):
+        if missing or extra:
             log.info("index brought in step with the store: %d added, %d removed", len(missing), len(extra))
             if not self.readonly:
                 self._dirty = True
@@ -203,8 +200,7 @@ class Database:
             self.meta["index"] = {"kind": kind, "params": params or {}}
             with self.env.begin(write=True, db=self.db_meta) as txn:
                 txn.put(b"config", json.dumps(self.meta).encode())
-        self.index = self._new_index()
-        self._covered = set()
+        self.index, self._covered = self._new_index(), set()
         nums = sorted(self._num_to_id)
         if self.meta["index"]["kind"] == "ivfpq" and nums:  # train on everything at once
             feats = [self.features_by_num(n) for n in nums]
@@ -264,19 +260,6 @@ class Database:
         self.record_manifest(rec.path, "removed", video_id=rec.video_id, reason=reason)
         return True
 
-    def find_video(self, ref: str) -> VideoRecord:
-        """A video by id, unique id prefix or path; StoreError when none or several match."""
-        rec = self.get_video(ref)
-        if rec is not None:
-            return rec
-        path = str(Path(ref).expanduser().resolve())
-        hits = [r for r in self.videos() if r.video_id.startswith(ref) or r.path in (ref, path)]
-        if len(hits) == 1:
-            return hits[0]
-        if not hits:
-            raise StoreError(f"no video {ref!r} in {self.root} (an id, a unique id prefix, or the ingested path)")
-        raise StoreError(f"{ref!r} names {len(hits)} videos in {self.root}: give more of the id")
-
     def get_video(self, video_id: str) -> VideoRecord | None:
         v = self._get_json(self.db_videos, video_id.encode())
         return VideoRecord(**v) if v is not None else None
@@ -301,24 +284,8 @@ class Database:
         return len(self._num_to_id)
 
     def record_manifest(self, path: str, status: str, **fields):
-        """Record what happened to ``path``: its entry's ``history`` lists every event, oldest first.
-
-        A rerun that skips a stored video leaves its status as it was ("ok" or "partial"), so
-        the status always says whether the path's video is in the catalogue.
-        """
-        key = str(path).encode()
-        event = {"status": status, "time": time.time(),
-                 **{k: fields[k] for k in ("video_id", "reason") if k in fields}}
-        with self.env.begin(write=True, db=self.db_manifest) as txn:
-            raw = txn.get(key)
-            prev = json.loads(raw) if raw else None
-            history = (list(prev.get("history", [])) if prev else []) + [event]
-            if status == "skipped" and prev and prev.get("status") in ("ok", "partial"):
-                entry = dict(prev)
-            else:
-                entry = {"path": str(path), "status": status, "time": event["time"], **fields}
-            entry["history"] = history[-MANIFEST_HISTORY:]
-            txn.put(key, json.dumps(entry).encode())
+        """Record what happened to ``path`` (:func:`segscan.index.catalogue.record_event`)."""
+        record_event(self.env, self.db_manifest, path, status, fields)
 
     def manifest(self) -> list[dict]:
         with self.env.begin(db=self.db_manifest) as txn:
@@ -326,15 +293,8 @@ class Database:
 
     def search(self, q: np.ndarray, k: int):
         """Top-k neighbours per query row: list of (scores, video_nums, keyframe_idx)."""
-        out = []
-        for s, ids in self.index.search(q, k):
-            nums, kf = split_ids(ids)
-            out.append((s, nums, kf))
-        return out
+        return [(s, *split_ids(ids)) for s, ids in self.index.search(q, k)]
 
     def stats(self) -> dict:
-        size = sum(f.stat().st_size for f in self.root.rglob("*") if f.is_file())
-        hours = sum(r.duration for r in self.videos()) / 3600.0
-        return {"videos": len(self), "vectors": self.index.ntotal, "bytes": size,
-                "index_bytes": self._index_path().stat().st_size if self._index_path().exists() else 0,
-                "hours": hours, "index": self.meta["index"]["kind"]}
+        """Sizes: videos, vectors, bytes on disk (all, index), hours of video, index kind."""
+        return catalogue_stats(self)

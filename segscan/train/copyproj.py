@@ -31,7 +31,7 @@ from ..corpus import images_in
 from ..errors import VideoError
 from ..synth import SpatialEdit, picture_in_picture
 from ..pipeline.decode import DecodeOptions, VideoReader
-from ..pipeline.decode import resize_rgb as resize
+from ..pipeline.frames import resize_rgb as resize
 from ..pipeline.features import FeatureExtractor, Whitening, whitening_path
 from ..pipeline.ingest import VIDEO_EXTS
 

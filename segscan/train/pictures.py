@@ -1,0 +1,71 @@
+"""The descriptor's training pictures: train-folder photos, BSDS500 train photos and frames
+of the benchmark's train content groups, each photo its own group and each clip one group,
+drawn so that a batch never holds two pictures of one group."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..corpus import clips_of, images_in, load_clips, photos_of
+from .augment import copy_view
+
+log = logging.getLogger(__name__)
+SOURCE_SIZE = 256  # pictures are held at this size (short side) before augmentation
+
+
+def _short_side(img: Image.Image, size: int) -> Image.Image:
+    w, h = img.size
+    f = size / min(w, h)
+    return img.resize((max(size, int(round(w * f))), max(size, int(round(h * f)))), Image.BILINEAR)
+
+
+class Pictures:
+    """The training pictures: photos (one group each) and clip frames (one group per clip)."""
+
+    def __init__(self, photos: list[Path], clips: list[Path], fps: float):
+        from ..errors import VideoError
+        from ..pipeline.decode import DecodeOptions, VideoReader
+
+        self.images: list[Image.Image] = []
+        self.group: list[int] = []
+        for p in photos:
+            self.images.append(_short_side(Image.open(p).convert("RGB"), SOURCE_SIZE))
+            self.group.append(len(self.group))
+        g0 = len(self.group)
+        for k, p in enumerate(clips):
+            try:
+                for fr in VideoReader(p, DecodeOptions(fps=fps, size=(SOURCE_SIZE * 4 // 3, SOURCE_SIZE))):
+                    self.images.append(Image.fromarray(fr.image))
+                    self.group.append(g0 + k)
+            except VideoError as exc:
+                log.warning("skipping %s", exc)
+        self.group_arr = np.asarray(self.group)
+        self.n_groups = int(self.group_arr.max()) + 1 if self.group else 0
+        self.by_group = [np.flatnonzero(self.group_arr == g) for g in range(self.n_groups)]
+
+    def batch(self, rng: np.random.Generator, n: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Two views each of n pictures from n distinct groups, as float (n, 3, size, size)."""
+        groups = rng.choice(self.n_groups, n, replace=False)
+        idx = [int(rng.choice(self.by_group[g])) for g in groups]
+        a, b = [], []
+        for i in idx:
+            other = self.images[int(rng.integers(len(self.images)))]
+            a.append(copy_view(self.images[i], other, rng, size))
+            b.append(copy_view(self.images[i], other, rng, size))
+
+        def t(v):
+            return torch.from_numpy(np.stack(v)).permute(0, 3, 1, 2).float().contiguous(memory_format=torch.channels_last)
+        return t(a), t(b)
+
+
+def load_pictures(media: Path, images: Path, photos: Path, fps: float, split_seed: int) -> Pictures:
+    clips = [c.path for c in clips_of(load_clips(media), split_seed, "train")] if media.is_dir() else []
+    pics = (photos_of("train", photos) if photos.is_dir() else []) + (
+        images_in(images, "__train__") if images.is_dir() else [])
+    if not clips and not pics:
+        raise FileNotFoundError(f"no training data: neither {media} nor {photos} nor {images} is there")
+    return Pictures(pics, clips, fps)
