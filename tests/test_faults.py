@@ -80,3 +80,30 @@ def test_kill_at_20_random_points_then_rerun(corpus, tmp_path):
     assert _check_consistent(db, names) == len(names)
     assert not list(db.glob("*.tmp")), "a temporary file left behind"
     assert any(0 < c < len(names) for c in counts), f"no kill landed mid-ingest: {counts}"
+
+
+def _mount_tmpfs(where: Path, size: str) -> bool:
+    where.mkdir(parents=True, exist_ok=True)
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True)
+    return r.returncode == 0
+
+
+def test_a_full_disk_is_one_line_and_the_rerun_completes(corpus, tmp_path, capsys):
+    import ingest
+
+    mnt = tmp_path / "small"
+    if not _mount_tmpfs(mnt, "140k"):
+        pytest.skip("cannot mount a small tmpfs here (needs root and mount rights)")
+    try:
+        root, _ = corpus
+        db = mnt / "db"
+        gallery = str(root / "gallery")
+        assert ingest.main([gallery, "--db", str(db), "--workers", "0", "-q"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "out of disk space" in err[0], err
+        assert not list(db.glob("*.tmp")), "a partial index file left behind"
+        subprocess.run(["mount", "-o", "remount,size=8m", str(mnt)], check=True)
+        assert ingest.main([gallery, "--db", str(db), "--workers", "0", "-q"]) == 0
+        assert _check_consistent(db, {p.name for p in (root / "gallery").iterdir()}) == 4
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)

@@ -28,9 +28,13 @@ def read_index_file(path: Path) -> tuple[dict, bytes] | None:
 def write_index_file(path: Path, header: dict, payload: bytes) -> None:
     head = json.dumps(header).encode()
     tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(MAGIC + struct.pack(">Q", len(head)) + head)
-        f.write(payload)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(MAGIC + struct.pack(">Q", len(head)) + head)
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:  # a full disk, say: the old file stays, the partial one goes
+        tmp.unlink(missing_ok=True)
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc

@@ -1,6 +1,6 @@
 """The database: an LMDB store (the source of truth) plus a vector index derived from it.
 
-Layout of a database directory (``--db``, default ``./segscan-db``)::
+Layout of a database folder (``--db``, default ``./segscan-db``)::
 
     store.lmdb/      LMDB environment: meta, videos, hashes, features, manifest
     index.bin        the vector index: a JSON header + the backend's bytes, written to a
@@ -58,13 +58,9 @@ class Database:
     def open(cls, root: str | os.PathLike = DEFAULT_DB, readonly: bool = False, create: bool | None = None,
              feature_config: dict | None = None, index_kind: str | None = None, index_params: dict | None = None,
              map_size: int = 1 << 40) -> "Database":
-        """Open (or create, when writable) the database at ``root``.
-
-        ``feature_config`` is what the caller's extractor produces; a database made with
-        another configuration is refused, since its vectors would not be comparable.
-        ``index_kind`` is that of a new database (default flat); naming another kind than an
-        existing database's is refused rather than ignored.
-        """
+        """Open (or create, when writable) the database at ``root``. A database made with another
+        ``feature_config`` than the caller's extractor makes (vectors not comparable) or another
+        ``index_kind`` (that of a new database, default flat) is refused, not silently used."""
         root = Path(root)
         create = (not readonly) if create is None else create
         store = root / "store.lmdb"
@@ -103,18 +99,23 @@ class Database:
     def close(self):
         if self.env is None:
             return
-        if not self.readonly and self._dirty:
-            self.flush()
-        self.env.close()
-        self.env = None
-        if self._lock_fd is not None:
-            release_writer_lock(self._lock_fd)
-            self._lock_fd = None
+        try:
+            if not self.readonly and self._dirty:
+                self.flush()
+        finally:  # a failed flush (a full disk) still releases the store and the writer's lock
+            self.env.close()
+            self.env = None
+            if self._lock_fd is not None:
+                release_writer_lock(self._lock_fd)
+                self._lock_fd = None
+
+    def _get(self, db, key: bytes) -> bytes | None:
+        with self.env.begin(db=db) as txn:
+            return txn.get(key)
 
     def _get_json(self, db, key: bytes):
-        with self.env.begin(db=db) as txn:
-            v = txn.get(key)
-            return json.loads(v) if v is not None else None
+        v = self._get(db, key)
+        return json.loads(v) if v is not None else None
 
     def _init_meta(self, feature_config, index_kind, index_params):
         if not self.meta:
@@ -212,8 +213,7 @@ class Database:
         self.flush()
 
     def has_hash(self, content_hash: str) -> str | None:
-        with self.env.begin(db=self.db_hash) as txn:
-            v = txn.get(content_hash.encode())
+        v = self._get(self.db_hash, content_hash.encode())
         return v.decode() if v is not None else None
 
     def add_video(self, path: str, content_hash: str, info: dict, feats: VideoFeatures,
@@ -269,8 +269,7 @@ class Database:
         return self.get_video(vid) if vid else None
 
     def features_by_num(self, num: int) -> VideoFeatures:
-        with self.env.begin(db=self.db_feats) as txn:
-            b = txn.get(num_key(num))
+        b = self._get(self.db_feats, num_key(num))
         if b is None:
             raise StoreError(f"features of video number {num} missing from the store")
         return unpack_features(b)
