@@ -103,15 +103,27 @@ def test_ingest_names_each_bad_input_in_one_line_and_exits_1(kind, says, corpus,
     root, _ = corpus
     arg = _make(kind, tmp_path, root)
     db = tmp_path / "db"
-    code = ingest.main([arg, str(root / "gallery" / "rocket.mp4"), "--db", str(db), "--workers", "0", "-q"])
+    code = ingest.main([arg, "--db", str(db), "--workers", "0", "-q"])
     out = capsys.readouterr()
     assert code == 1, out
     assert "Traceback" not in out.out + out.err
     failed = [line for line in out.out.splitlines() if line.strip().startswith("failed:")]
     assert len(failed) == 1 and says in failed[0], failed
-    with Database.open(db, readonly=True) as d:  # the good video is in, whole; the bad one recorded
-        assert [r.path.rsplit("/", 1)[1] for r in d.videos()] == ["rocket.mp4"]
-        assert any(e["status"] == "failed" for e in d.manifest())
+    with Database.open(db, readonly=True) as d:  # nothing stored, the failure recorded
+        assert not list(d.videos())
+        assert [e["status"] for e in d.manifest()] == ["failed"]
+
+
+def test_bad_inputs_beside_a_good_one_leave_it_whole(corpus, tmp_path, capsys):
+    root, _ = corpus
+    args = [_make(k, tmp_path, root) for k, _ in FILE_CASES]
+    db = tmp_path / "db"
+    assert ingest.main(args + [str(root / "gallery" / "rocket.mp4"), "--db", str(db), "--workers", "0", "-q"]) == 1
+    failed = [line for line in capsys.readouterr().out.splitlines() if line.strip().startswith("failed:")]
+    assert len(failed) == len(FILE_CASES)
+    with Database.open(db, readonly=True) as d:
+        (rec,) = d.videos()
+        assert rec.path.endswith("rocket.mp4") and len(d.features_by_num(rec.num)) == rec.n_keyframes
 
 
 QUERY_CASES = [("missing", "no such file"), ("empty", "empty"), ("text", "not a readable"),
