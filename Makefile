@@ -10,7 +10,7 @@ DEMO := demo
 $(BIN)/activate: pyproject.toml
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,service]'
 	# ultralytics pulls the GUI build of OpenCV; the headless one is what a server needs
 	$(BIN)/pip install -q --force-reinstall --no-deps opencv-python-headless || true
 	touch $(BIN)/activate

@@ -1,6 +1,7 @@
 """Fault injection: an ingest killed with SIGKILL at random points loses, duplicates and
 half-writes nothing; the rerun completes the catalogue with an index equal to one rebuilt
 from the store. Slow (about 3 minutes): ``make test-slow``."""
+import json
 import os
 import shutil
 import signal
@@ -105,5 +106,27 @@ def test_a_full_disk_is_one_line_and_the_rerun_completes(corpus, tmp_path, capsy
         subprocess.run(["mount", "-o", "remount,size=8m", str(mnt)], check=True)
         assert ingest.main([gallery, "--db", str(db), "--workers", "0", "-q"]) == 0
         assert _check_consistent(db, {p.name for p in (root / "gallery").iterdir()}) == 4
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+def test_a_database_on_a_read_only_filesystem_can_be_queried(corpus, encoder, tmp_path, capsys):
+    import ingest
+    import query
+
+    mnt = tmp_path / "ro"
+    if not _mount_tmpfs(mnt, "8m"):
+        pytest.skip("cannot mount a tmpfs here (needs root and mount rights)")
+    try:
+        root, _ = corpus
+        assert ingest.main([str(root / "gallery"), "--db", str(mnt / "db"), "--workers", "0", "-q"]) == 0
+        subprocess.run(["mount", "-o", "remount,ro", str(mnt)], check=True)
+        out = tmp_path / "r.json"
+        assert query.main([str(root / "query.mp4"), "--db", str(mnt / "db"), "--json", str(out), "-q"]) == 0
+        assert json.loads(out.read_text())["results"][0]["path"].endswith("coffee.mp4")
+        capsys.readouterr()
+        assert ingest.main([str(root / "gallery"), "--db", str(mnt / "db"), "--workers", "0", "-q"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error:"), err
     finally:
         subprocess.run(["umount", str(mnt)], capture_output=True)

@@ -36,8 +36,9 @@ class QueryConfig:
     min_score: float | None = None
     threshold: float | None = None
     # query-side views also searched, each map cell keeping the best (segscan.pipeline.views):
-    # "flip" (copies are often mirrored), "quarters", "centre"
-    views: tuple[str, ...] = ("flip",)
+    # "flip" (copies are often mirrored), "quarters" (a copy in a corner of other footage: picture-in-
+    # picture), "centre". Quarters cost four more feature passes per query keyframe (docs/BENCHMARKS.md)
+    views: tuple[str, ...] = ("flip", "quarters")
     # similarity normalisation: subtract from each query keyframe's similarities the mean of its
     # neighbours ranked bg_ranks[0]..bg_ranks[1] (what an unrelated keyframe scores in this index),
     # so thresholds mean the same with a thousand or a million keyframes indexed; None = off
