@@ -7,6 +7,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytest.importorskip("fastapi")
@@ -133,14 +134,14 @@ def test_videos_ingested_meanwhile_become_visible(served, encoder):
 
 
 def test_bounded_load_on_loopback(served):
-    """8 concurrent clients, 24 requests: all answered 200, none left on disk."""
+    """8 concurrent clients, 16 requests: all answered 200, none left on disk."""
     client, svc, base, root = served
     data = (root / "query.mp4").read_bytes()
     codes, times = [], []
     lock = threading.Lock()
 
     def worker():
-        for _ in range(3):
+        for _ in range(2):
             t0 = time.perf_counter()
             r = client.post("/query", files={"clip": ("c.mp4", data, "video/mp4")})
             with lock:
@@ -152,6 +153,6 @@ def test_bounded_load_on_loopback(served):
         t.start()
     for t in threads:
         t.join(timeout=600)
-    assert codes.count(200) == 24, codes
+    assert codes.count(200) == 16, codes
     assert not list(svc.upload_dir.iterdir())
-    print(f"p50 {sorted(times)[12]:.2f} s, p95 {sorted(times)[22]:.2f} s")
+    print(f"p50 {np.percentile(times, 50):.2f} s, p95 {np.percentile(times, 95):.2f} s")
