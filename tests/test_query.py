@@ -91,6 +91,6 @@ def test_settings_come_from_the_config_else_from_the_aligner():
 
 
 def test_table_times_show_tenths_of_a_second():
-    from segscan.cli.query import fmt_time
+    from segscan.report.rows import fmt_time
 
     assert [fmt_time(t) for t in (0.0, 1.5, 7.46, 61.25, -0.2)] == ["00:00.0", "00:01.5", "00:07.5", "01:01.2", "00:00.0"]

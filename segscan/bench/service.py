@@ -34,7 +34,9 @@ def _copies(media: Path, out: Path, n: int, seconds: tuple[float, float], size=(
     from ..synth import read_all, write_video
 
     rng = np.random.default_rng(seed)
-    clips = sorted(p for p in media.rglob("*") if p.suffix.lower() in (".mp4", ".webm", ".mkv", ".mov"))
+    from ..pipeline.ingest import expand_inputs
+
+    clips = expand_inputs([str(media)])[0]
     out.mkdir(parents=True, exist_ok=True)
     paths, total = [], 0.0
     for i in range(n):

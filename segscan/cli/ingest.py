@@ -12,6 +12,7 @@ reason, and the run goes on. Exit status: 0 if every input was ingested or skipp
 """
 import argparse
 
+from ..index.vectors import BACKENDS
 from . import add_encoder_args, encoder_config, non_negative_int, positive_int, run_main
 
 
@@ -21,7 +22,7 @@ def main(argv=None) -> int:
     ap.add_argument("--db", default="segscan-db", help="database directory (default: %(default)s)")
     ap.add_argument("--workers", type=non_negative_int, default=1,
                     help="Ray actors encoding in parallel; 0 = no Ray, encode in this process (default: %(default)s)")
-    ap.add_argument("--index", default=None, choices=["flat", "ivfpq", "hnsw", "hnswlib"],
+    ap.add_argument("--index", default=None, choices=BACKENDS,
                     help="vector index of a new database (default: flat); an existing database keeps its own, "
                          "and naming another is refused")
     ap.add_argument("--flush-every", type=positive_int, default=50, help="save the index every N videos")

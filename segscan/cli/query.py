@@ -20,13 +20,7 @@ from . import add_encoder_args, encoder_config, run_main
 from ..align.tn import TemporalNetwork
 from ..pipeline.views import VIEWS
 from ..query import QueryConfig
-from ..report.rows import write_atomic, write_segment_csv
-
-
-def fmt_time(t: float) -> str:
-    """mm:ss.s (segment ends are placed to a fraction of a keyframe; whole seconds would hide it)."""
-    t = round(max(0.0, t), 1)
-    return f"{int(t // 60):02d}:{t % 60:04.1f}"
+from ..report.rows import fmt_time, write_atomic, write_segment_csv
 
 
 def format_table(res) -> str:

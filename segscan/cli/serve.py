@@ -10,7 +10,7 @@ optional 'topk', 'views'), GET /readyz, GET /healthz. Errors are typed 4xx with 
 """
 import argparse
 
-from . import add_encoder_args, encoder_config, run_main
+from . import add_encoder_args, encoder_config, positive_float, positive_int, run_main
 
 
 def main(argv=None) -> int:
@@ -22,16 +22,14 @@ def main(argv=None) -> int:
     ap.add_argument("--allow-root", action="append", default=[], metavar="DIR",
                     help="server-side paths may be queried when they resolve inside DIR (repeatable; default: none, "
                          "uploads only)")
-    ap.add_argument("--max-upload-mb", type=float, default=1024.0, help="default: %(default)s")
-    ap.add_argument("--max-duration", type=float, default=3600.0, help="longest clip in seconds (default: %(default)s)")
-    ap.add_argument("--timeout", type=float, default=300.0, help="seconds per request (default: %(default)s)")
-    ap.add_argument("--queue", type=int, default=16,
+    ap.add_argument("--max-upload-mb", type=positive_float, default=1024.0, help="default: %(default)s")
+    ap.add_argument("--max-duration", type=positive_float, default=3600.0,
+                    help="longest clip in seconds (default: %(default)s)")
+    ap.add_argument("--timeout", type=positive_float, default=300.0, help="seconds per request (default: %(default)s)")
+    ap.add_argument("--queue", type=positive_int, default=16,
                     help="requests running or waiting; more are answered 429 (default: %(default)s)")
     add_encoder_args(ap)
     args = ap.parse_args(argv)
-    for name in ("max_upload_mb", "max_duration", "timeout", "queue"):
-        if getattr(args, name) <= 0:
-            ap.error(f"--{name.replace('_', '-')} must be > 0")
 
     def run():
         import uvicorn

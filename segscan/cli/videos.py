@@ -15,6 +15,7 @@ import argparse
 import json
 import sys
 
+from ..index.vectors import BACKENDS
 from . import run_main
 
 
@@ -33,7 +34,7 @@ def main(argv=None) -> int:
     ap.add_argument("command", choices=["list", "show", "remove", "rebuild", "stats"])
     ap.add_argument("videos", nargs="*", help="show/remove: video ids, id prefixes or ingested paths")
     ap.add_argument("--db", default="segscan-db", help="database directory (default: %(default)s)")
-    ap.add_argument("--index", default=None, choices=["flat", "ivfpq", "hnsw", "hnswlib"],
+    ap.add_argument("--index", default=None, choices=BACKENDS,
                     help="rebuild: as this kind of index (default: the database's own)")
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ap.add_argument("--debug", action="store_true", help="show the traceback of a failure")

@@ -35,6 +35,7 @@ from .vectors import index_state, make_index, set_index_state
 log = logging.getLogger(__name__)
 
 DEFAULT_DB = "segscan-db"
+INDEX_FILE = "index.bin"
 FORMAT_VERSION = 1
 
 
@@ -152,7 +153,7 @@ class Database:
         return dict(self.meta["features"])
 
     def _index_path(self) -> Path:
-        return self.root / "index.bin"
+        return self.root / INDEX_FILE
 
     def _new_index(self):
         cfg = self.meta["index"]

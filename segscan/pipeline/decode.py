@@ -62,6 +62,7 @@ class DecodeReport:
     last_time: float = 0.0  # of the last kept frame
     first_decoded: float | None = None
     last_decoded: float = 0.0
+    decoded_end: float = 0.0  # where the decoded picture ends: the last frame's time plus one frame period
     bad_packets: int = 0
     truncated: bool = False
     errors: list[str] = field(default_factory=list)
@@ -198,7 +199,7 @@ class VideoReader:
     def _check_complete(self) -> None:
         """A stream whose frames stop well before the container's duration was cut off."""
         dur, fps = self.info.duration, self.info.fps
-        end = self.report.last_decoded + (1.0 / fps if fps > 0 else 0.0)
+        end = self.report.decoded_end = self.report.last_decoded + (1.0 / fps if fps > 0 else 0.0)
         # a second (or 5%) of slack: containers round, and audio may outlast the picture
         if dur > 0 and self.report.frames_decoded and dur - end > max(1.0, 0.05 * dur):
             self.report.truncated = True

@@ -100,7 +100,7 @@ class VideoEncoder:
         if rep.truncated or not info["duration"]:
             # what was read, not what the container claims: a cut-off file is not stored as whole
             info["container_duration"] = info["duration"]
-            info["duration"] = rep.last_decoded + (1.0 / info["fps"] if info["fps"] > 0 else 0.0)
+            info["duration"] = rep.decoded_end
         if rep.partial:
             info["decoded_span"] = [round(x, 3) for x in rep.decoded_span]
 

@@ -100,13 +100,14 @@ def expand_inputs(inputs: Iterable[str]) -> tuple[list[str], list[tuple[str, str
     return paths, missing
 
 
-def _encode_safely(encoder: VideoEncoder, path: str):
-    """Run the encoder; typed input errors become ('error', reason), bugs ('bug', traceback)."""
+def call_safely(fn, path: str):
+    """``fn(path)``; typed input errors become ('error', reason), bugs ('bug', traceback): one
+    broken video must not end a job over a catalogue or a folder of uploads."""
     try:
-        return ("ok", encoder(path))
+        return ("ok", fn(path))
     except VideoError as exc:
         return ("error", exc.reason)
-    except Exception as exc:  # noqa: BLE001 - one broken video must not end a catalogue ingest
+    except Exception as exc:  # noqa: BLE001 - see the docstring
         return ("bug", f"{exc.__class__.__name__}: {exc}\n{traceback.format_exc()}")
 
 
@@ -117,7 +118,7 @@ class EncoderWorker:
         self.encoder = VideoEncoder(config)
 
     def __call__(self, path: str):
-        return path, _encode_safely(self.encoder, path)
+        return path, call_safely(self.encoder, path)
 
 
 def _run_local(config: EncoderConfig, paths: list[str]) -> Iterator[tuple[str, tuple]]:

@@ -29,10 +29,11 @@ def expand(names) -> list[str]:
 def pick(features: dict, names) -> list:
     """The feature sets of ``names`` from an encoded clip's views; a clip encoded without one
     of them is an error rather than a silent loss of that view."""
-    missing = [n for n in expand(names) if n not in features]
+    wanted = expand(names)
+    missing = [n for n in wanted if n not in features]
     if missing:
         raise ValueError(f"query features lack the view(s) {', '.join(missing)}")
-    return [features[n] for n in expand(names)]
+    return [features[n] for n in wanted]
 
 
 def view_images(images: np.ndarray, names) -> list[tuple[str, np.ndarray]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from tqdm import tqdm
 
 from ..pipeline.extract import EncoderConfig
 from ..query import QueryConfig
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -48,15 +51,15 @@ class DetectWorker:
         self.db = Database.open(cfg.db, readonly=True, feature_config=feature_config(enc_cfg))
 
     def __call__(self, path: str):
-        from ..errors import VideoError
+        from ..pipeline.ingest import call_safely
         from ..query import query_video
 
-        try:
-            res = query_video(self.db, self.encoder, path, self.cfg.query, self.aligner)
-        except VideoError as exc:
-            return path, ("error", exc.reason)
-        except Exception as exc:  # noqa: BLE001 - one broken upload must not end the job
-            return path, ("error", f"internal error: {exc.__class__.__name__}: {exc}")
+        status, res = call_safely(lambda p: query_video(self.db, self.encoder, p, self.cfg.query, self.aligner), path)
+        if status == "bug":
+            log.error("%s: %s", path, res)
+            return path, ("error", "internal error: " + res.splitlines()[0])
+        if status == "error":
+            return path, ("error", res)
         pictures = {}
         if self.cfg.explain:
             from .explain import map_picture, png_bytes, thumb_strip

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from .rows import write_atomic, write_segment_csv
+from .rows import fmt_time, write_atomic, write_segment_csv
 
 STYLE = """
 body{font-family:system-ui,sans-serif;margin:24px;color:#222;background:#fafafa}
@@ -16,10 +16,6 @@ table{border-collapse:collapse;margin:6px 0} td,th{padding:3px 8px;border-bottom
 font-size:13px} .pics{display:flex;gap:12px;align-items:flex-start;flex-wrap:wrap;margin:6px 0 14px}
 .pics figure{margin:0} figcaption{font-size:12px;color:#666} .summary td{font-size:14px}
 """
-
-
-def _t(x: float) -> str:
-    return f"{int(x // 60):02d}:{x % 60:04.1f}"
 
 
 def _img(b64: str | None, alt: str) -> str:
@@ -40,8 +36,8 @@ def upload_section(row: dict) -> str:
         parts.append("<table><tr><th>#</th><th>reference</th><th>score</th><th>copy</th><th>segments "
                      "(upload &harr; reference)</th></tr>")
         for i, m in enumerate(matches, 1):
-            segs = "<br>".join(f"{_t(s['query_start'])}&ndash;{_t(s['query_end'])} &harr; "
-                               f"{_t(s['ref_start'])}&ndash;{_t(s['ref_end'])} ({s['score']:.2f}"
+            segs = "<br>".join(f"{fmt_time(s['query_start'])}&ndash;{fmt_time(s['query_end'])} &harr; "
+                               f"{fmt_time(s['ref_start'])}&ndash;{fmt_time(s['ref_end'])} ({s['score']:.2f}"
                                f"{', copy' if s.get('copy') else ''}{', repeated' if s.get('repeat') else ''})"
                                for s in m["segments"])
             parts.append(f"<tr><td>{i}</td><td>{html.escape(m['path'])}</td><td>{m['score']:.3f}</td>"

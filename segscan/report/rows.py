@@ -1,4 +1,5 @@
-"""The CSV report, one row per matched segment, from the query JSON; and atomic writes."""
+"""The CSV report, one row per matched segment, from the query JSON; segment times as people
+read them; and atomic writes."""
 from __future__ import annotations
 
 import csv
@@ -6,6 +7,12 @@ import os
 
 COLUMNS = ["query", "rank", "video_id", "reference", "video_score", "copy", "query_start", "query_end",
            "ref_start", "ref_end", "segment_score", "segment_copy", "repeat", "error"]
+
+
+def fmt_time(t: float) -> str:
+    """mm:ss.s (segment ends are placed to a fraction of a keyframe; whole seconds would hide it)."""
+    t = round(max(0.0, t), 1)
+    return f"{int(t // 60):02d}:{t % 60:04.1f}"
 
 
 def write_atomic(path, write, mode: str = "w") -> None:

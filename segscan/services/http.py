@@ -39,8 +39,6 @@ def create_app(cfg: ServiceConfig, service: QueryService | None = None):
 
     app = FastAPI(title="segscan", lifespan=lifespan,
                   description="Segment-level video copy detection: POST a clip, get the catalogue videos it copies.")
-    app.state.service = svc
-
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError):
         return JSONResponse({"error": str(exc)}, status_code=exc.status)
@@ -70,10 +68,8 @@ def create_app(cfg: ServiceConfig, service: QueryService | None = None):
 
     @app.get("/readyz")
     async def readyz():
-        if not svc.ready:
-            raise ServiceError(503, "not ready: " + (svc.failed or "loading models and database"))
-        db = svc._loaded.db
-        return {"status": "ready", "videos": len(db), "keyframes": db.index.ntotal}
+        svc.check_ready()
+        return {"status": "ready", "videos": len(svc.db), "keyframes": svc.db.index.ntotal}
 
     @app.post("/query")
     async def query(clip: UploadFile | None = File(None), path: str | None = Form(None),
@@ -83,7 +79,7 @@ def create_app(cfg: ServiceConfig, service: QueryService | None = None):
         if (clip is None) == (path is None):
             raise ServiceError(422, "send exactly one of: a 'clip' upload, a server-side 'path'")
         try:
-            view_list = check_views([v for v in views.replace(",", " ").split() if v]) if views is not None else None
+            view_list = check_views(views.replace(",", " ").split()) if views is not None else None
         except ValueError as exc:
             raise ServiceError(422, str(exc)) from None
         svc.admit()

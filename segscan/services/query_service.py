@@ -10,14 +10,11 @@ import os
 import shutil
 import tempfile
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import (
-    CorruptVideoError,
-    EmptyVideoError,
     NotAVideoError,
     NoVideoStreamError,
     SegscanError,
@@ -25,6 +22,7 @@ from ..errors import (
     VideoNotFoundError,
     VideoTooLargeError,
 )
+from ..index.store import INDEX_FILE
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +38,6 @@ class ServiceConfig:
     queue: int = 16  # requests running or waiting; one more gets 429
     encoder: object = None  # EncoderConfig (default: the query CLI's defaults)
     query: object = None  # QueryConfig (default: the query path's)
-    aligner: str | None = None
 
 
 class ServiceError(Exception):
@@ -58,9 +55,7 @@ def status_of(exc: VideoError) -> int:
         return 415
     if isinstance(exc, VideoTooLargeError):
         return 413
-    if isinstance(exc, (EmptyVideoError, CorruptVideoError)):
-        return 400
-    return 400
+    return 400  # empty, corrupt or otherwise unreadable
 
 
 def inside_roots(path: str, roots) -> Path:
@@ -76,13 +71,6 @@ def inside_roots(path: str, roots) -> Path:
     raise ServiceError(403, f"{path}: outside the allowed roots")
 
 
-@dataclass
-class _Loaded:
-    db: object
-    index_stamp: tuple
-    opened: float = field(default_factory=time.time)
-
-
 class QueryService:
     """What the app calls: loads once (``start``), then ``query(path, **params)`` -> JSON dict."""
 
@@ -90,11 +78,12 @@ class QueryService:
         self.cfg = cfg
         self.ready = False
         self.failed: str | None = None
-        self._lock = threading.Lock()  # one query at a time; reloads happen between them
         self._pending = 0
         self._pending_lock = threading.Lock()
+        # one worker: queries run one at a time (the backbone uses every core) and reloads between them
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segscan-query")
-        self._loaded: _Loaded | None = None
+        self.db = None  # the open database, and the index file's stamp when it was opened
+        self._stamp: tuple | None = None
         self.upload_dir = Path(tempfile.mkdtemp(prefix="segscan-uploads-"))  # private: mode 0700
         self.encoder = self.aligner = None
 
@@ -109,7 +98,7 @@ class QueryService:
             self.cfg.encoder = self.cfg.encoder or EncoderConfig()
             self.cfg.query = self.cfg.query or QueryConfig()
             q = self.cfg.query
-            self.aligner = make_aligner(self.cfg.aligner or q.aligner, **q.aligner_params)
+            self.aligner = make_aligner(q.aligner, **q.aligner_params)
             self.encoder = VideoEncoder(self.cfg.encoder)
             self._reload(force=True)
             self.ready = True
@@ -119,13 +108,13 @@ class QueryService:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
-        if self._loaded is not None:
-            self._loaded.db.close()
+        if self.db is not None:
+            self.db.close()
         shutil.rmtree(self.upload_dir, ignore_errors=True)
 
     def _index_stamp(self) -> tuple:
         try:
-            st = os.stat(Path(self.cfg.db) / "index.bin")
+            st = os.stat(Path(self.cfg.db) / INDEX_FILE)
             return (st.st_mtime_ns, st.st_size)
         except OSError:
             return (0, 0)
@@ -136,19 +125,22 @@ class QueryService:
         from ..pipeline.extract import feature_config
 
         stamp = self._index_stamp()
-        if not force and self._loaded is not None and stamp == self._loaded.index_stamp:
+        if not force and self.db is not None and stamp == self._stamp:
             return
         # LMDB opens one environment once per process: close, then reopen (queries are not running)
-        if self._loaded is not None:
-            self._loaded.db.close()
-            self._loaded = None
-        db = Database.open(self.cfg.db, readonly=True, feature_config=feature_config(self.cfg.encoder))
-        self._loaded = _Loaded(db, stamp)
+        if self.db is not None:
+            self.db.close()
+            self.db = None
+        self.db = Database.open(self.cfg.db, readonly=True, feature_config=feature_config(self.cfg.encoder))
+        self._stamp = stamp
 
     # -- requests --------------------------------------------------------------------
-    def admit(self) -> None:
+    def check_ready(self) -> None:
         if not self.ready:
             raise ServiceError(503, "not ready: " + (self.failed or "loading models and database"))
+
+    def admit(self) -> None:
+        self.check_ready()
         with self._pending_lock:
             if self._pending >= self.cfg.queue:
                 raise ServiceError(429, f"busy: {self._pending} requests running or waiting; retry later")
@@ -179,11 +171,9 @@ class QueryService:
             cfg = dataclasses.replace(cfg, topk=topk)
         if views is not None:
             cfg = dataclasses.replace(cfg, views=tuple(views))
-        with self._lock:
-            self.check_video(path)
-            self._reload()
-            res = query_video(self._loaded.db, self.encoder, path, cfg, self.aligner)
-        return res.to_json()
+        self.check_video(path)
+        self._reload()
+        return query_video(self.db, self.encoder, path, cfg, self.aligner).to_json()
 
     async def query(self, path: str, **params) -> dict:
         loop = asyncio.get_running_loop()
@@ -199,8 +189,7 @@ class QueryService:
 
     async def save_upload(self, upload) -> Path:
         """Stream an upload to a private temporary file, refusing it past the byte limit."""
-        suffix = Path(upload.filename or "clip").suffix[:8] if upload.filename else ""
-        fd, name = tempfile.mkstemp(dir=self.upload_dir, suffix=suffix)
+        fd, name = tempfile.mkstemp(dir=self.upload_dir, suffix=Path(upload.filename or "").suffix[:8])
         size = 0
         try:
             with os.fdopen(fd, "wb") as f:
