@@ -188,6 +188,8 @@ class CandidateMap:
     dense: np.ndarray | None = None
     ref_global: np.ndarray | None = None
     query_global: np.ndarray | None = None
+    # (query, reference) durations in seconds: segments end no later (None: unknown)
+    durations: tuple[float, float] | None = None
 
     def __post_init__(self):
         shape = self.map.values.shape

@@ -30,6 +30,17 @@ def _no_frames(path):
         s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
 
 
+def _huge(path, side=8256):
+    """One black frame above the decoder's 8192 x 8192 pixel limit (MJPEG: quick to write)."""
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("mjpeg", rate=1)
+        s.width = s.height = side
+        s.pix_fmt = "yuvj420p"
+        fr = av.VideoFrame.from_ndarray(np.zeros((side, side, 3), np.uint8), format="rgb24")
+        for pkt in list(s.encode(fr.reformat(format="yuvj420p"))) + list(s.encode()):
+            out.mux(pkt)
+
+
 def _make(kind, d, corpus_root):
     """Create the bad input ``kind`` under ``d``; returns the argument to pass."""
     good = corpus_root / "gallery" / "rocket.mp4"
@@ -70,6 +81,16 @@ def _make(kind, d, corpus_root):
         (d / "sub").mkdir()
         (d / "list2.txt").write_text("sub\n")
         return str(d / "list2.txt")
+    elif kind == "huge_resolution":
+        p = d / "huge.avi"
+        _huge(p)
+    elif kind == "fifo":  # opening a named pipe for reading would block the ingest
+        os.mkfifo(p)
+    elif kind == "zip_renamed":
+        p.write_bytes(b"PK\x03\x04" + bytes(2000))
+    elif kind == "list_blank":
+        (d / "blank.txt").write_text("\n# nothing here\n   \n")
+        return str(d / "blank.txt")
     elif kind == "directory_named_mp4":
         p.mkdir()
         (p / "readme").write_text("x")
@@ -95,6 +116,10 @@ FILE_CASES = [
     ("list_missing", "listed in"),
     ("list_empty_folder", "folder holds no video file"),
     ("directory_named_mp4", "folder holds no video file"),
+    ("huge_resolution", "pixels"),
+    ("fifo", "not a regular file"),
+    ("zip_renamed", "not a readable media file"),
+    ("list_blank", "list file names no video"),
 ]
 
 

@@ -83,6 +83,55 @@ def test_kill_at_20_random_points_then_rerun(corpus, tmp_path):
     assert any(0 < c < len(names) for c in counts), f"no kill landed mid-ingest: {counts}"
 
 
+def _descendants(root: int) -> set[int]:
+    children = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            ppid = int(Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(pid))
+    todo, found = list(children.get(root, [])), set()
+    while todo:
+        pid = todo.pop()
+        if pid not in found:
+            found.add(pid)
+            todo += children.get(pid, [])
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return b"zombie" not in Path(f"/proc/{pid}/status").read_bytes().lower()
+    except OSError:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc (Linux)")
+def test_a_killed_ray_ingest_leaves_no_ray_process_behind(corpus, tmp_path):
+    root, _ = corpus
+    cmd = _ingest_cmd(root / "gallery", tmp_path / "db")
+    cmd[cmd.index("--workers") + 1] = "1"
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline, tree = time.time() + 120, set()
+    while time.time() < deadline and proc.poll() is None:  # until the Ray worker runs
+        tree = _descendants(proc.pid)
+        if any(b"ray::" in Path(f"/proc/{p}/cmdline").read_bytes() for p in tree if _alive(p)):
+            break
+        time.sleep(0.2)
+    else:
+        pytest.skip("the ingest ended before its Ray worker could be seen")
+    tree = _descendants(proc.pid)  # the agents start with the raylet: take the tree once more
+    proc.kill()
+    proc.wait()
+    deadline = time.time() + 15
+    while time.time() < deadline and any(_alive(p) for p in tree):
+        time.sleep(0.5)
+    left = [Path(f"/proc/{p}/cmdline").read_bytes()[:60] for p in tree if _alive(p)]
+    assert not left, f"processes of the killed ingest still running: {left}"
+
+
 def _mount_tmpfs(where: Path, size: str) -> bool:
     where.mkdir(parents=True, exist_ok=True)
     r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True)

@@ -212,6 +212,8 @@ def test_a_half_second_clip_is_stored_with_two_keyframes_and_found(corpus, encod
         assert rec.n_keyframes == 2
         res = query_video(db, encoder, str(short), QueryConfig())
     assert res.matches and res.matches[0].path.endswith("short.mp4") and res.matches[0].copy
+    for seg in res.matches[0].segments:  # the segment stays inside both half-second videos
+        assert seg.q_end <= res.duration + 1e-6 and seg.r_end <= rec.duration + 1e-6
 
 
 def test_a_cut_off_upload_is_stored_as_partial_with_its_decoded_span(corpus, encoder, tmp_path):

@@ -51,6 +51,8 @@ class IngestSummary:
 
 
 def _why_missing(p: Path) -> str:
+    if p.exists():  # a named pipe, socket or device: reading one could block or never end
+        return "not a regular file (a pipe, socket or device)"
     if p.is_symlink():
         return "broken symbolic link or link loop"
     return "no such file or directory"
@@ -82,17 +84,19 @@ def expand_inputs(inputs: Iterable[str]) -> tuple[list[str], list[tuple[str, str
         if p.is_dir():
             folder(p)
         elif p.is_file() and p.suffix.lower() in LIST_EXTS:
-            for line in p.read_text(errors="replace").splitlines():
-                line = line.strip()
-                if line and not line.startswith("#"):
-                    q = Path(line).expanduser()
-                    q = q if q.is_absolute() else (p.parent / q)
-                    if q.is_dir():
-                        folder(q, f"; listed in {p}")
-                    elif q.is_file():
-                        add(q)
-                    else:
-                        missing.append((str(q), f"{_why_missing(q)} (listed in {p})"))
+            entries = [ln.strip() for ln in p.read_text(errors="replace").splitlines()]
+            entries = [ln for ln in entries if ln and not ln.startswith("#")]
+            if not entries:
+                missing.append((str(p), "list file names no video (only blank or # lines)"))
+            for line in entries:
+                q = Path(line).expanduser()
+                q = q if q.is_absolute() else (p.parent / q)
+                if q.is_dir():
+                    folder(q, f"; listed in {p}")
+                elif q.is_file():
+                    add(q)
+                else:
+                    missing.append((str(q), f"{_why_missing(q)} (listed in {p})"))
         elif p.is_file():
             add(p)
         else:

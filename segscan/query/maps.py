@@ -121,5 +121,6 @@ def build_maps(db, q: VideoFeatures, s: Settings, views=(), exclude=()) -> list[
             dense = m.values  # the map is the region similarity
         else:
             dense = region_similarity(f, q, views)
-        out.append(CandidateMap(rec.video_id, rec.path, c.prescore, m, dense, f.global_feats, q.global_feats))
+        out.append(CandidateMap(rec.video_id, rec.path, c.prescore, m, dense, f.global_feats, q.global_feats,
+                                durations=(q.duration, rec.duration)))
     return out

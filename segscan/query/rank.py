@@ -12,6 +12,17 @@ from .config import Settings
 from .exclusive import exclusive_references, exclusive_segments
 
 
+def _clipped(seg, durations):
+    """The segment with its ends inside both videos: a keyframe stands for the step after it,
+    which for the last keyframe can run past the end of a short video."""
+    if not durations:
+        return seg
+    qd, rd = durations
+    q_end = min(seg.q_end, qd) if qd > 0 else seg.q_end
+    r_end = min(seg.r_end, rd) if rd > 0 else seg.r_end
+    return replace(seg, q_end=max(q_end, seg.q_start), r_end=max(r_end, seg.r_start))
+
+
 def rank(cands: list[CandidateMap], aligner, s: Settings) -> list[Match]:
     """The ranked matches of one query's candidates (at most ``topk``), best first.
 
@@ -34,7 +45,7 @@ def rank(cands: list[CandidateMap], aligner, s: Settings) -> list[Match]:
         found = exclusive_references(found, cfg.min_keyframes)
     matches = []
     for c, ss in found:
-        ss = [replace(x, copy=x.score >= s.threshold) for x in sorted(ss, key=lambda x: x.q_start)]
+        ss = [replace(_clipped(x, c.durations), copy=x.score >= s.threshold) for x in sorted(ss, key=lambda x: x.q_start)]
         matches.append(Match(c.video_id, c.path, max(x.score for x in ss), ss, c.prescore,
                              copy=any(x.copy for x in ss)))
     matches.sort(key=lambda m: (-m.score, -m.prescore))
