@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from segscan.index.store import Database
+from segscan.services.reaper import descendants
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -83,28 +84,28 @@ def test_kill_at_20_random_points_then_rerun(corpus, tmp_path):
     assert any(0 < c < len(names) for c in counts), f"no kill landed mid-ingest: {counts}"
 
 
-def _descendants(root: int) -> set[int]:
-    children = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            ppid = int(Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        children.setdefault(ppid, []).append(int(pid))
-    todo, found = list(children.get(root, [])), set()
-    while todo:
-        pid = todo.pop()
-        if pid not in found:
-            found.add(pid)
-            todo += children.get(pid, [])
-    return found
-
-
 def _alive(pid: int) -> bool:
     try:
         return b"zombie" not in Path(f"/proc/{pid}/status").read_bytes().lower()
     except OSError:
         return False
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc (Linux)")
+def test_the_reaper_ends_what_a_killed_process_had_started():
+    """A parent starts the reaper and a long child, then is killed: the child goes too."""
+    code = ("import subprocess, sys, time; from segscan.services.ray_pool import _reap_when_gone; "
+            "_reap_when_gone(); c = subprocess.Popen(['sleep', '120']); print(c.pid, flush=True); time.sleep(120)")
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    child = int(parent.stdout.readline())
+    time.sleep(1.5)  # the reaper has looked at the tree at least once
+    assert _alive(child)
+    parent.kill()
+    parent.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and _alive(child):
+        time.sleep(0.2)
+    assert not _alive(child), "the killed parent's child outlived it"
 
 
 @pytest.mark.slow
@@ -116,13 +117,13 @@ def test_a_killed_ray_ingest_leaves_no_ray_process_behind(corpus, tmp_path):
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline, tree = time.time() + 120, set()
     while time.time() < deadline and proc.poll() is None:  # until the Ray worker runs
-        tree = _descendants(proc.pid)
+        tree = descendants(proc.pid)
         if any(b"ray::" in Path(f"/proc/{p}/cmdline").read_bytes() for p in tree if _alive(p)):
             break
         time.sleep(0.2)
     else:
         pytest.skip("the ingest ended before its Ray worker could be seen")
-    tree = _descendants(proc.pid)  # the agents start with the raylet: take the tree once more
+    tree = descendants(proc.pid)  # the agents start with the raylet: take the tree once more
     proc.kill()
     proc.wait()
     deadline = time.time() + 15

@@ -28,72 +28,14 @@ def ensure_ray(num_cpus: int | None = None):
     return ray
 
 
-# Waits for the driver to go (its parent changes), then kills the processes the driver had
-# started (the local Ray cluster): a driver killed with SIGKILL cannot stop its cluster, and
-# Ray's dashboard and runtime-env agents notice a dead raylet only after a minute or more.
-_REAPER = """
-import os, signal, sys, time
-parent = int(sys.argv[1])
-
-
-def descendants(root):
-    children = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                children.setdefault(int(f.read().rsplit(b")", 1)[1].split()[1]), []).append(int(pid))
-        except (OSError, ValueError, IndexError):
-            pass
-    todo, found = list(children.get(root, [])), set()
-    while todo:
-        pid = todo.pop()
-        if pid not in found:
-            found.add(pid)
-            todo += children.get(pid, [])
-    return found - {os.getpid()}
-
-
-def session_of(pid):
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            args = f.read().split(b"\\0")
-    except OSError:
-        return None
-    found = [a.split(b"=", 1)[1].decode() for a in args if a.startswith(b"--session-dir=")]
-    return found[0] + "/" if found else None
-
-
-def session_files_open(pid, sessions):
-    try:
-        return any(os.readlink(f"/proc/{pid}/fd/{fd}").startswith(sessions) for fd in os.listdir(f"/proc/{pid}/fd"))
-    except OSError:
-        return False
-
-
-# the tree is taken while the driver lives: when it dies, Ray's head processes die with it and
-# its agents are re-parented; an agent started since the last look is known by its log files
-# (under the session folder its head processes were started with)
-tree, sessions = set(), set()
-while os.getppid() == parent:
-    tree = descendants(parent)
-    sessions |= {s for s in map(session_of, tree) if s}
-    time.sleep(0.5)
-if sessions:
-    tree |= {int(p) for p in filter(str.isdigit, os.listdir("/proc")) if session_files_open(p, tuple(sessions))}
-tree.discard(os.getpid())
-for pid in tree:
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except OSError:
-        pass
-"""
-
-
 def _reap_when_gone():
-    """Start the reaper of the local Ray cluster this process starts (Linux only)."""
+    """Start the watcher that ends the local Ray cluster this process starts if it dies
+    without stopping it (``segscan.services.reaper``; Linux only)."""
     if not os.path.isdir("/proc"):
         return
-    subprocess.Popen([sys.executable, "-c", _REAPER, str(os.getpid())],
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    subprocess.Popen([sys.executable, "-m", "segscan.services.reaper", str(os.getpid())], env=env,
                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                      start_new_session=True, close_fds=True)
 
