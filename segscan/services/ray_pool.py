@@ -11,6 +11,8 @@ import subprocess
 import sys
 from typing import Iterator
 
+from . import reaper
+
 log = logging.getLogger(__name__)
 
 
@@ -33,9 +35,8 @@ def _reap_when_gone():
     without stopping it (``segscan.services.reaper``; Linux only)."""
     if not os.path.isdir("/proc"):
         return
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-    subprocess.Popen([sys.executable, "-m", "segscan.services.reaper", str(os.getpid())], env=env,
+    # run as a script (it needs only the standard library), so any interpreter can start it
+    subprocess.Popen([sys.executable, reaper.__file__, str(os.getpid())],
                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                      start_new_session=True, close_fds=True)
 

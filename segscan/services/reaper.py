@@ -1,4 +1,4 @@
-"""Ends a local Ray cluster whose driver died: ``python -m segscan.services.reaper DRIVER_PID``.
+"""Ends a local Ray cluster whose driver died: ``python reaper.py DRIVER_PID``.
 
 A driver killed with SIGKILL cannot stop the cluster it started, and Ray's dashboard and
 runtime-env agents notice a dead raylet only after a minute or more. This watcher, started
