@@ -159,9 +159,10 @@ class Match:
     segments: list[Segment] = field(default_factory=list)
     prescore: float = 0.0
     copy: bool = False  # one of its segments is declared a copy
+    similarity: float | None = None  # the comparator's video-to-video similarity (None: no comparator)
 
     def to_json(self) -> dict:
-        return {
+        out = {
             "video_id": self.video_id,
             "path": self.path,
             "score": round(float(self.score), 4),
@@ -169,6 +170,9 @@ class Match:
             "prescore": round(float(self.prescore), 4),
             "segments": [s.to_json() for s in self.segments],
         }
+        if self.similarity is not None:
+            out["similarity"] = round(float(self.similarity), 4)
+        return out
 
 
 @dataclass
@@ -190,6 +194,7 @@ class CandidateMap:
     query_global: np.ndarray | None = None
     # (query, reference) durations in seconds: segments end no later (None: unknown)
     durations: tuple[float, float] | None = None
+    similarity: float | None = None  # the comparator's video-to-video similarity (None: no comparator)
 
     def __post_init__(self):
         shape = self.map.values.shape

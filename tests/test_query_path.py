@@ -65,3 +65,56 @@ def test_a_copy_in_a_corner_is_found_through_the_quarter_views(corpus, encoder, 
     assert not whole.matches or whole.matches[0].score < res.matches[0].score
     seg = max(res.matches[0].segments, key=lambda s: s.q_end - s.q_start)
     assert abs(seg.r_start - (seg.q_start + 2.0)) < 1.0 and seg.q_end - seg.q_start >= 3.0, seg
+
+
+def test_a_comparator_scores_every_candidate_and_orders_the_matches(corpus, encoder, gallery_db, monkeypatch):
+    """With a comparator set, each candidate carries its similarity and the matches are ranked by
+    it; segments and copy decisions stay the aligner's."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    import segscan.compare
+    from segscan.align import make_aligner
+    from segscan.query import QueryConfig, resolve
+    from segscan.query.maps import build_maps
+    from segscan.query.rank import rank
+    from segscan.pipeline.views import pick
+
+    class Reversed:  # scores the shortlist in the reverse of the index's order
+        def scores(self, queries, refs):
+            assert len(queries) == 1 + 5  # the query and its views: flip, four quarters
+            return np.arange(len(refs), dtype=np.float32)
+
+    root, _ = corpus
+    monkeypatch.setattr(segscan.compare, "get_comparator", lambda name, backbone: Reversed())
+    cfg = QueryConfig(comparator="visil")
+    al = make_aligner(cfg.aligner)
+    s = resolve(cfg, al)
+    enc = encoder(str(root / "query.mp4"), views=cfg.views)
+    with Database.open(gallery_db, readonly=True, feature_config=encoder.feature_config()) as db:
+        cands = build_maps(db, enc.features, s, pick(enc.views, cfg.views))
+    assert len(cands) == 4 and [c.similarity for c in cands] == [0.0, 1.0, 2.0, 3.0]
+    plain = rank([replace(c, similarity=None) for c in cands], al, s)
+    # the copy's map given to every candidate, so each is listed and the order shows
+    same = [replace(c, map=cands[0].map, dense=cands[0].dense, ref_global=cands[0].ref_global) for c in cands]
+    ranked = rank(same, al, replace(s, config=replace(cfg, exclusive_refs=False)))
+    assert len(ranked) == 4 and [m.similarity for m in ranked] == [3.0, 2.0, 1.0, 0.0]
+    assert all("similarity" in m.to_json() for m in ranked) and all("similarity" not in m.to_json() for m in plain)
+    first = next(m for m in plain if m.video_id == cands[0].video_id)
+    for m in ranked:  # every candidate carries the copy's map: the same segments as the copy's
+        assert [x.to_json() for x in m.segments] == [x.to_json() for x in first.segments] and m.copy == first.copy
+
+
+def test_query_py_ranks_by_the_shipped_comparator(corpus, gallery_db, tmp_path):
+    import query
+
+    root, truth = corpus
+    out = tmp_path / "visil.json"
+    assert query.main([str(root / "query.mp4"), "--db", str(gallery_db), "--comparator", "visil",
+                       "--json", str(out), "-q"]) == 0
+    res = json.loads(out.read_text())["results"]
+    assert res and all("similarity" in r for r in res)
+    assert res[0]["path"].endswith(truth["reference"])
+    sims = [r["similarity"] for r in res]
+    assert sims == sorted(sims, reverse=True)

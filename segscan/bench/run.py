@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..align import make_aligner
+from ..compare import COMPARATORS
 from ..pipeline.extract import EncoderConfig, VideoEncoder
 from ..pipeline.ingest import ingest
 from ..pipeline.views import check_views
@@ -58,6 +59,8 @@ def main(argv=None) -> int:
                          "(default: the query path's, the median)")
     ap.add_argument("--views", nargs="*", default=None, metavar="VIEW",
                     help="query-side views searched (default: the query path's; segscan.pipeline.views)")
+    ap.add_argument("--comparator", default=None, choices=COMPARATORS,
+                    help="rank each query's matches by this comparator's similarity (segscan.compare)")
     ap.add_argument("--spd-weights", default=None, metavar="PT",
                     help="SPD weights to evaluate (default: the shipped ones)")
     ap.add_argument("--json", default=None, help="also write results here (they always go to the benchmark folder, "
@@ -105,6 +108,7 @@ def main(argv=None) -> int:
         qcfg.region_bg_quantile = args.region_bg_quantile
     if args.views is not None:
         qcfg.views = check_views(args.views)
+    qcfg.comparator = args.comparator
     maps = query_settings(args.map, qcfg)
     base = bench / f"distractor-base-{fkey}.npz"
     tune_on = Path(args.tune_on) if args.tune_on else None

@@ -18,6 +18,7 @@ import sys
 
 from . import add_encoder_args, encoder_config, run_main
 from ..align.tn import TemporalNetwork
+from ..compare import COMPARATORS
 from ..pipeline.views import VIEWS
 from ..query import QueryConfig
 from ..report.rows import fmt_time, write_atomic, write_segment_csv
@@ -78,6 +79,9 @@ def main(argv=None) -> int:
     ap.add_argument("--no-exclusive", dest="exclusive", action="store_false",
                     help="list every reference place a query span matches (by default one per query span, unless "
                          "the reference repeats itself there)")
+    ap.add_argument("--comparator", default=QueryConfig.comparator, choices=COMPARATORS,
+                    help="rank the matches by a learned video-to-video comparator's similarity (visil: "
+                         "segscan.compare.visil; segments and copy decisions stay the aligner's; default: off)")
     ap.add_argument("--min-score", type=float, default=None,
                     help="list segments (and videos) scoring at least this, in the aligner's score units "
                          f"(default: the aligner's own; spd and tn: {TemporalNetwork.list_floor})")
@@ -130,7 +134,7 @@ def main(argv=None) -> int:
                           map_mode=args.map_mode, min_score=args.min_score, threshold=args.threshold,
                           region_bg_quantile=args.region_bg_quantile,
                           views=tuple(v for v in args.views if args.flip or v != "flip"),
-                          exclusive=args.exclusive)
+                          exclusive=args.exclusive, comparator=args.comparator)
         enc_cfg = encoder_config(args)
         paths, missing = expand_inputs(args.clips)
         failed = list(missing)

@@ -63,6 +63,9 @@ class QueryConfig:
     # across references, one source per query span unless the references share that footage
     # (exclusive.exclusive_references)
     exclusive_refs: bool = True
+    # a learned video-to-video comparator ("visil": segscan.compare.visil) scores every candidate;
+    # the matches are then ranked by its similarity (segments and copy decisions are unchanged)
+    comparator: str | None = None
 
 
 @dataclass(frozen=True)

@@ -112,8 +112,9 @@ def build_maps(db, q: VideoFeatures, s: Settings, views=(), exclude=()) -> list[
             if bgs is not None:
                 m.values -= bgs[:, None]
             maps.append(m)
+    sims = _similarities(db, q, views, refs, s.config.comparator)
     out = []
-    for c, f, m in zip(cands, refs, maps):
+    for c, f, m, sim in zip(cands, refs, maps, sims):
         rec = db.video_by_num(c.num)
         if q.region_feats is None:
             dense = None
@@ -122,5 +123,18 @@ def build_maps(db, q: VideoFeatures, s: Settings, views=(), exclude=()) -> list[
         else:
             dense = region_similarity(f, q, views)
         out.append(CandidateMap(rec.video_id, rec.path, c.prescore, m, dense, f.global_feats, q.global_feats,
-                                durations=(q.duration, rec.duration)))
+                                durations=(q.duration, rec.duration), similarity=sim))
     return out
+
+
+def _similarities(db, q: VideoFeatures, views, refs: list[VideoFeatures], name: str | None) -> list:
+    """The comparator's similarity of the query with each candidate (None each without one)."""
+    if not name:
+        return [None] * len(refs)
+    if q.region_feats is None:
+        raise ValueError(f"the {name} comparator needs the query's region features (EncoderConfig.keep_regions)")
+    from ..compare import get_comparator
+
+    comp = get_comparator(name, db.feature_config.get("backbone", ""))
+    regions = [f.region_feats if f.region_feats is not None else f.global_feats[:, None, :] for f in refs]
+    return [float(x) for x in comp.scores([q.region_feats] + [v.region_feats for v in views], regions)]

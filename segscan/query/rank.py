@@ -47,6 +47,9 @@ def rank(cands: list[CandidateMap], aligner, s: Settings) -> list[Match]:
     for c, ss in found:
         ss = [replace(_clipped(x, c.durations), copy=x.score >= s.threshold) for x in sorted(ss, key=lambda x: x.q_start)]
         matches.append(Match(c.video_id, c.path, max(x.score for x in ss), ss, c.prescore,
-                             copy=any(x.copy for x in ss)))
-    matches.sort(key=lambda m: (-m.score, -m.prescore))
+                             copy=any(x.copy for x in ss), similarity=c.similarity))
+    if cands and cands[0].similarity is not None:  # a comparator scored the candidates: its order
+        matches.sort(key=lambda m: (-m.similarity, -m.score))
+    else:
+        matches.sort(key=lambda m: (-m.score, -m.prescore))
     return matches[: cfg.topk]

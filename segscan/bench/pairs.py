@@ -1,0 +1,105 @@
+"""A split's query-reference video pairs with their region features, for video comparators.
+
+Each query keeps its region vectors and its views' (the query path's, stacked), the
+references it truly copies (with the copied query spans) and the candidates the query path
+shortlists for it that it does not copy: the hard negatives a comparator must reject.
+"""
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..align import make_aligner
+from ..index.store import Database
+from ..pipeline.extract import EncoderConfig, VideoEncoder, feature_config
+from ..pipeline.views import expand
+from ..query import QueryConfig
+from ..query.rank import rank
+from .metrics import average_precision
+from .splits import feature_key, load_splits, method_settings, query_settings, ref_id
+
+
+def held_out(qid: str, share: float = 0.2) -> bool:
+    """The train queries a comparator's training keeps aside to pick its checkpoint (by id hash)."""
+    return zlib.crc32(qid.encode()) % 1000 < share * 1000
+
+
+@dataclass
+class QueryPairs:
+    qid: str
+    regions: np.ndarray  # (V, Q, A, D): the query, then its views
+    times: np.ndarray  # (Q,)
+    positives: dict[str, list[tuple[float, float]]] = field(default_factory=dict)  # ref -> copied query spans
+    negatives: list[str] = field(default_factory=list)  # shortlisted references it does not copy
+    candidates: list[str] = field(default_factory=list)  # the shortlist, in the query path's order
+    prescores: list[float] = field(default_factory=list)  # the index's pre-score of each
+    # the query path's verdict on each: its best segment's score where it lists the reference,
+    # else the pre-score minus 2 (after every listed one)
+    listed: list[float] = field(default_factory=list)
+
+
+def load_pairs(bench: Path, part: str, progress: bool = True) -> tuple[list[QueryPairs], dict[str, np.ndarray]]:
+    """(every query of ``part`` with its pairs, region vectors (R, B, D) by reference id) of a
+    benchmark folder the benchmark has run on (its database and query features cached)."""
+    encoder = VideoEncoder(EncoderConfig())
+    settings = query_settings("regions", QueryConfig())
+    splits, _ = load_splits(bench, [part], encoder, settings, progress=progress)
+    split = splits[part]
+    aligner = make_aligner(settings.config.aligner, **settings.config.aligner_params)
+    ranked = method_settings(settings, aligner)
+    fkey = feature_key(encoder.config)
+    names = expand(settings.config.views)
+    refs: dict[str, np.ndarray] = {}
+    with Database.open(bench / f"db-{fkey}", readonly=True, feature_config=feature_config(encoder.config)) as db:
+        for rec in db.videos():
+            f = db.features_by_num(rec.num)
+            r = f.region_feats if f.region_feats is not None else f.global_feats[:, None, :]
+            refs[ref_id(rec.path)] = np.asarray(r, np.float32)  # stored as float16
+    out = []
+    for q in split.queries:
+        z = np.load(bench / f"features-{fkey}" / part / f"{q.qid}.npz")
+        stack = np.stack([z["regions"]] + [z[f"{n}_regions"] for n in names]).astype(np.float32)
+        qp = QueryPairs(q.qid, stack, z["times"], candidates=list(q.refs), prescores=[c.prescore for c in q.cands])
+        for key, boxes in split.labels.items():
+            qid, ref = key.split("-", 1)
+            if qid == q.qid and ref in refs:
+                qp.positives[ref] = [(float(b[0]), float(b[2])) for b in boxes]
+        qp.negatives = [r for r in q.refs if r not in qp.positives]
+        best = {m.video_id: m.score for m in rank(q.cands, aligner, ranked)}
+        qp.listed = [best.get(c.video_id, c.prescore - 2.0) for c in q.cands]
+        out.append(qp)
+    return out, refs
+
+
+def scores(model, queries: list[QueryPairs], refs: dict) -> list[np.ndarray]:
+    """Per query, the similarity of each shortlisted reference (``model``: a
+    :class:`segscan.compare.visil.ViSiL`, any of its ablations)."""
+    out = []
+    with torch.inference_mode():
+        for q in queries:
+            s, _, _ = model(torch.from_numpy(q.regions), [torch.from_numpy(refs[r]) for r in q.candidates])
+            out.append(s.numpy())
+    return out
+
+
+def pair_metrics(queries: list[QueryPairs], scored: list[np.ndarray]) -> dict:
+    """Pair AP (every query's shortlisted pairs pooled and ranked by similarity) and video mAP
+    (per copying query, its shortlist ranked by similarity); a copied reference the shortlist
+    missed counts as not found in both."""
+    flags, vals, aps = [], [], []
+    for q, s in zip(queries, scored):
+        is_pos = np.array([r in q.positives for r in q.candidates], bool)
+        flags.append(is_pos)
+        vals.append(s)
+        if q.positives:
+            order = np.argsort(-s, kind="stable")
+            aps.append(average_precision(list(is_pos[order]), len(q.positives)))
+    f, v = np.concatenate(flags), np.concatenate(vals)
+    order = np.argsort(-v, kind="stable")
+    copies = sum(len(q.positives) for q in queries)
+    return {"pair_ap": float(average_precision(list(f[order]), copies)),
+            "video_map": float(np.mean(aps)) if aps else 0.0, "pairs": int(len(f)), "copies": copies}

@@ -1,0 +1,103 @@
+"""The ViSiL comparator: its frame similarity is the query path's, batching changes nothing,
+training separates copies from hard negatives, and the query path ranks by it."""
+import numpy as np
+import pytest
+import torch
+
+from segscan.bench.pairs import QueryPairs, pair_metrics, scores
+from segscan.compare.visil import Comparator, ViSiL, ViSiLConfig, load, save
+from segscan.index.simmap import chamfer_similarity
+from segscan.train.visil import temporal_edit, triplet_loss
+
+
+def unit(x):
+    return (x / np.linalg.norm(x, axis=-1, keepdims=True)).astype(np.float32)
+
+
+def test_without_attention_and_comparator_it_is_the_query_paths_region_similarity():
+    rng = np.random.default_rng(0)
+    q = unit(rng.normal(size=(3, 11, 9, 32)))  # the query and two views
+    refs = [unit(rng.normal(size=(n, 9, 32))) for n in (5, 17)] + [unit(rng.normal(size=(6, 1, 32)))]
+    m = ViSiL(ViSiLConfig(dim=32, attention=False, comparator=False))
+    sf, lengths = m.frame_similarity(torch.from_numpy(q), [torch.from_numpy(r) for r in refs])
+    assert lengths.tolist() == [5, 17, 6]
+    for i, r in enumerate(refs):
+        want = np.maximum.reduce([chamfer_similarity(q[v], r) for v in range(3)])
+        np.testing.assert_allclose(sf[i, :, :len(r)].numpy(), want, atol=1e-5)
+        assert not sf[i, :, len(r):].any()  # padding
+
+
+def test_a_batch_of_candidates_scores_as_each_alone():
+    rng = np.random.default_rng(1)
+    q = torch.from_numpy(unit(rng.normal(size=(2, 13, 9, 32))))
+    refs = [torch.from_numpy(unit(rng.normal(size=(n, 9, 32)))) for n in (3, 9, 30)]
+    m = ViSiL(ViSiLConfig(dim=32)).eval()
+    with torch.no_grad():
+        torch.nn.init.normal_(m.conv1.bias, std=0.5)  # padding must stay zero despite biases
+        s, sv, valid = m(q, refs)
+        for i, r in enumerate(refs):
+            s1, sv1, v1 = m(q, [r])
+            assert float(s[i]) == pytest.approx(float(s1[0]), abs=1e-5)
+            np.testing.assert_allclose(sv[i, :, :sv1.shape[2]].numpy(), sv1[0].numpy(), atol=1e-5)
+            assert int(valid[i].sum()) == sv1.shape[2] == -(-len(r) // 4)
+
+
+def test_weights_round_trip(tmp_path):
+    m = ViSiL(ViSiLConfig(dim=16))
+    with torch.no_grad():
+        m.context.add_(1.0)
+    save(m, tmp_path / "v.pt")
+    back = load(tmp_path / "v.pt")
+    assert back.cfg == m.cfg
+    for a, b in zip(m.state_dict().values(), back.state_dict().values()):
+        assert torch.equal(a, b)
+    rng = np.random.default_rng(2)
+    q = [unit(rng.normal(size=(8, 9, 16)))]
+    s = Comparator(back).scores(q, [unit(rng.normal(size=(n, 9, 16))) for n in (4, 7)])
+    assert s.shape == (2,) and np.isfinite(s).all()
+
+
+def _copy_world(rng, n_refs=12, dim=32):
+    """References of random region vectors; each query copies 6-10 keyframes of one of them
+    (with noise) inside keyframes of another; the other references are its hard negatives."""
+    refs = {f"r{i}": unit(rng.normal(size=(int(rng.integers(12, 20)), 9, dim))) for i in range(n_refs)}
+    names = list(refs)
+    queries = []
+    for k in range(16):
+        src, filler = rng.choice(names, 2, replace=False)
+        a = int(rng.integers(0, 4))
+        n = int(rng.integers(6, 10))
+        body = unit(refs[src][a:a + n] + 0.15 * rng.normal(size=refs[src][a:a + n].shape))
+        pad = unit(refs[filler][:3] + 2.0 * rng.normal(size=(3, 9, dim)))
+        regions = np.concatenate([pad, body, pad])[None]
+        times = np.arange(len(regions[0]), dtype=float)
+        queries.append(QueryPairs(f"q{k}", regions, times, positives={src: [(3.0, 3.0 + n - 1)]},
+                                  negatives=[r for r in names if r != src], candidates=names))
+    return queries, refs
+
+
+def test_training_separates_copies_from_hard_negatives():
+    rng = np.random.default_rng(3)
+    queries, refs = _copy_world(rng)
+    torch.manual_seed(0)
+    model = ViSiL(ViSiLConfig(dim=32))
+    before = pair_metrics(queries, scores(model.eval(), queries, refs))["pair_ap"]
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for step in range(60):
+        model.train()
+        opt.zero_grad()
+        loss = sum(triplet_loss(model, queries[i], refs, rng, 4, 0.5, 0.1) for i in rng.integers(16, size=4)) / 4
+        loss.backward()
+        opt.step()
+    after = pair_metrics(queries, scores(model.eval(), queries, refs))["pair_ap"]
+    assert after > before + 0.1 and after > 0.8, (before, after)
+
+
+def test_temporal_edits_keep_part_of_the_copied_span():
+    rng = np.random.default_rng(4)
+    times = np.arange(30, dtype=float)
+    q = QueryPairs("q", np.zeros((1, 30, 9, 4), np.float32), times)
+    for _ in range(200):
+        rows = temporal_edit(q, [(10.0, 14.0)], rng)
+        assert len(rows) and rows.min() >= 0 and rows.max() < 30
+        assert ((times[rows] >= 10) & (times[rows] <= 14)).sum() >= 1
