@@ -89,6 +89,9 @@ def _done(jsonl: Path) -> dict[str, dict]:
 
 @dataclass
 class DetectSummary:
+    """What a batch run did: uploads seen, skipped (already in the report), searched, found
+    copying, failed (with the reason), and the time it took against the uploads' duration."""
+
     uploads: int = 0
     skipped: int = 0
     searched: int = 0
