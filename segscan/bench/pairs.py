@@ -18,6 +18,7 @@ from ..index.store import Database
 from ..pipeline.extract import EncoderConfig, VideoEncoder, feature_config
 from ..pipeline.views import expand
 from ..query import QueryConfig
+from ..query.maps import region_vectors
 from ..query.rank import rank
 from .metrics import average_precision
 from .splits import feature_key, load_splits, method_settings, query_settings, ref_id
@@ -56,18 +57,18 @@ def load_pairs(bench: Path, part: str, progress: bool = True) -> tuple[list[Quer
     refs: dict[str, np.ndarray] = {}
     with Database.open(bench / f"db-{fkey}", readonly=True, feature_config=feature_config(encoder.config)) as db:
         for rec in db.videos():
-            f = db.features_by_num(rec.num)
-            r = f.region_feats if f.region_feats is not None else f.global_feats[:, None, :]
-            refs[ref_id(rec.path)] = np.asarray(r, np.float32)  # stored as float16
+            refs[ref_id(rec.path)] = np.asarray(region_vectors(db.features_by_num(rec.num)), np.float32)  # float16
+    spans: dict[str, dict[str, list[tuple[float, float]]]] = {}  # qid -> ref -> copied query spans
+    for key, boxes in split.labels.items():
+        qid, ref = key.split("-", 1)
+        if ref in refs:
+            spans.setdefault(qid, {})[ref] = [(float(b[0]), float(b[2])) for b in boxes]
     out = []
     for q in split.queries:
         z = np.load(bench / f"features-{fkey}" / part / f"{q.qid}.npz")
         stack = np.stack([z["regions"]] + [z[f"{n}_regions"] for n in names]).astype(np.float32)
-        qp = QueryPairs(q.qid, stack, z["times"], candidates=list(q.refs), prescores=[c.prescore for c in q.cands])
-        for key, boxes in split.labels.items():
-            qid, ref = key.split("-", 1)
-            if qid == q.qid and ref in refs:
-                qp.positives[ref] = [(float(b[0]), float(b[2])) for b in boxes]
+        qp = QueryPairs(q.qid, stack, z["times"], positives=spans.get(q.qid, {}), candidates=list(q.refs),
+                        prescores=[c.prescore for c in q.cands])
         qp.negatives = [r for r in q.refs if r not in qp.positives]
         best = {m.video_id: m.score for m in rank(q.cands, aligner, ranked)}
         qp.listed = [best.get(c.video_id, c.prescore - 2.0) for c in q.cands]

@@ -7,8 +7,9 @@ path shortlists for it (a copied reference the shortlist missed counts as not fo
 Rows: the index's pre-score (the shortlist's own order); the query path's order without
 a comparator (its best segment score per listed reference); the Chamfer similarity of the
 whitened region vectors (the query path's region maps before each row's background is
-subtracted); the same with the learned attention; the full comparator. Pair AP pools all queries' pairs (copy detection: one
-threshold for every query); video mAP ranks each copying query's shortlist. Time: per candidate pair, batched per query, at the split's
+subtracted); the same with the learned attention; the full comparator. Pair AP pools all
+queries' pairs (copy detection: one threshold for every query); video mAP ranks each
+copying query's shortlist. Time: per candidate pair, batched per query, at the split's
 sizes, and for a 60 x 60 keyframe map with one view and with the query path's six.
 """
 from __future__ import annotations

@@ -35,13 +35,19 @@ def _normalise(rows, ranks: tuple[int, int], k: int):
     return out, np.array(bgs, dtype=np.float32)
 
 
+def region_vectors(f: VideoFeatures) -> np.ndarray:
+    """(R, B, D) region vectors of a stored video; one stored without them stands for each
+    keyframe by its global vector (B = 1)."""
+    return f.region_feats if f.region_feats is not None else f.global_feats[:, None, :]
+
+
 def region_similarity(f: VideoFeatures, q: VideoFeatures, views=()):
     """(Q, R) Chamfer similarity of the query's keyframes with a reference's, the best of the
     query and its ``views`` (the mirrored query, crops: :mod:`segscan.pipeline.views`).
 
     A video stored without region vectors is compared through its global vectors.
     """
-    ref = f.region_feats if f.region_feats is not None else f.global_feats[:, None, :]
+    ref = region_vectors(f)
     s = chamfer_similarity(q.region_feats, ref)
     for v in views:
         if v.region_feats is not None:
@@ -136,5 +142,5 @@ def _similarities(db, q: VideoFeatures, views, refs: list[VideoFeatures], name: 
     from ..compare import get_comparator
 
     comp = get_comparator(name, db.feature_config.get("backbone", ""))
-    regions = [f.region_feats if f.region_feats is not None else f.global_feats[:, None, :] for f in refs]
-    return [float(x) for x in comp.scores([q.region_feats] + [v.region_feats for v in views], regions)]
+    query = [q.region_feats] + [v.region_feats for v in views if v.region_feats is not None]
+    return [float(x) for x in comp.scores(query, [region_vectors(f) for f in refs])]

@@ -30,8 +30,6 @@ from ..compare.visil import ViSiL, ViSiLConfig, load, save, similarity_regularis
 from ..detectors.cards import write_card
 from ..pipeline.backbones import DEFAULT_BACKBONE
 
-log = logging.getLogger(__name__)
-
 
 def temporal_edit(q: QueryPairs, spans: list[tuple[float, float]], rng) -> np.ndarray:
     """Row indices of an edited anchor: speed, dropped keyframes, cut ends (keeping at least
