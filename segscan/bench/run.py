@@ -64,7 +64,7 @@ def main(argv=None) -> int:
     ap.add_argument("--spd-weights", default=None, metavar="PT",
                     help="SPD weights to evaluate (default: the shipped ones)")
     ap.add_argument("--json", default=None, help="also write results here (they always go to the benchmark folder, "
-                    "results-MAP-dN.json)")
+                    "results-MAP-dN.json, results-MAP-COMPARATOR-dN.json with --comparator)")
     ap.add_argument("--vcdb", default=None, metavar="DIR",
                     help="evaluate on a real VCDB copy instead: DIR holds label_file.json, pair_file.csv and the "
                          "videos (any file whose name is a video id); aligners run with their shipped defaults")
@@ -169,12 +169,14 @@ def main(argv=None) -> int:
     text = json.dumps({"rows": rows, "methods": results, "cost": cost, "config": asdict(cfg),
                        "distractors": args.distractors, "map": maps.map_mode, "views": list(qcfg.views),
                        "written": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=2, default=float) + "\n"
-    own = bench / f"results-{maps.map_mode}-d{args.distractors}.json"
+    # a comparator's run keeps a file of its own, so it neither replaces nor is compared with a plain one
+    tag = f"-{qcfg.comparator}" if qcfg.comparator else ""
+    own = bench / f"results-{maps.map_mode}{tag}-d{args.distractors}.json"
     out = Path(args.json) if args.json else own
     for path in {out, own}:
         path.write_text(text)
     if args.distractors:
-        base = bench / f"results-{maps.map_mode}-d0.json"
+        base = bench / f"results-{maps.map_mode}{tag}-d0.json"
         if base.exists():
             bj = json.loads(base.read_text())
             b = {r["method"]: r["f1"] for r in bj["rows"]}
