@@ -30,19 +30,39 @@ class VideoInfo:
             raise ValueError(f"frame size must be positive, got {self.width}x{self.height}")
 
 
-@dataclass
 class Frame:
-    """One decoded basis frame: RGB uint8 HxWx3 and its presentation time in seconds."""
+    """One decoded basis frame: RGB uint8 HxWx3 and its presentation time in seconds.
 
-    index: int
-    time: float
-    image: np.ndarray
+    The picture is either given (``image``) or made on first access by ``load``: the decoder
+    hands out every basis frame, but scaling and border removal cost more than decoding,
+    so only the frames a keyframe selector keeps pay for them.
+    """
 
-    def __post_init__(self):
-        if self.image.ndim != 3 or self.image.shape[2] != 3 or self.image.dtype != np.uint8:
+    __slots__ = ("index", "time", "_image", "_load")
+
+    def __init__(self, index: int, time: float, image: np.ndarray | None = None, load=None):
+        if (image is None) == (load is None):
+            raise ValueError("a Frame takes exactly one of image or load")
+        self.index, self.time, self._image, self._load = index, time, None, load
+        if image is not None:
+            self._image = self._checked(image)
+
+    @staticmethod
+    def _checked(image: np.ndarray) -> np.ndarray:
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise ValueError(
-                f"frame image must be HxWx3 uint8, got shape {self.image.shape} dtype {self.image.dtype}"
+                f"frame image must be HxWx3 uint8, got shape {image.shape} dtype {image.dtype}"
             )
+        return image
+
+    @property
+    def image(self) -> np.ndarray:
+        if self._image is None:
+            self._image, self._load = self._checked(self._load()), None
+        return self._image
+
+    def __repr__(self):
+        return f"Frame(index={self.index}, time={self.time:.3f})"
 
 
 @dataclass

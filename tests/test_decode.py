@@ -272,3 +272,27 @@ def test_a_short_clip_still_gets_two_keyframes():
     assert long == [0.0, 1.0, 2.0, 3.0, 4.0]  # longer clips: the plain grid
     three = [f.time for f in UniformSelector(fps=1.0, min_keyframes=3).select(_basis(np.arange(8) / 8.0))]
     assert len(three) == 3 and three[0] == 0.0 and three[-1] == 0.875 and three == sorted(three)
+
+
+def test_only_the_selected_keyframes_are_converted(tmp_path, monkeypatch):
+    """Scaling and border removal run for the frames a selector keeps, not for every basis frame."""
+    p = tmp_path / "v.mp4"
+    write_video(list(_frames(60)), p, fps=30)
+    calls = []
+    real = VideoReader._convert
+    monkeypatch.setattr(VideoReader, "_convert", lambda self, fr: calls.append(1) or real(self, fr))
+    reader = VideoReader(p, DecodeOptions(fps=8.0, size=(32, 24)))
+    keys = list(UniformSelector(fps=1.0).select(reader))
+    assert reader.report.frames_kept == 16 and len(keys) == 2 and not calls
+    assert keys[0].image.shape == (24, 32, 3) and keys[1].image.shape == (24, 32, 3)
+    keys[0].image  # noqa: B018 - a second access converts nothing more
+    assert len(calls) == 2
+
+
+def test_a_frame_takes_a_picture_or_a_loader():
+    from segscan.types import Frame
+
+    with pytest.raises(ValueError, match="exactly one"):
+        Frame(0, 0.0)
+    with pytest.raises(ValueError, match="HxWx3 uint8"):
+        Frame(0, 0.0, load=lambda: np.zeros((4, 4), np.uint8)).image

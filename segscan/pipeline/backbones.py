@@ -78,7 +78,10 @@ def _efficientnet_lite0() -> nn.Module:
     model = EfficientNet.from_name("efficientnet-lite0")
     state = torch.load(path, map_location="cpu", weights_only=True)
     model.load_state_dict(state, strict=True)
-    model.set_swish(memory_efficient=False)
+    # Lite0 is built with ReLU6, the activation its ImageNet weights were trained with; the
+    # package's set_swish() would replace it with Swish and scramble every feature map.
+    if not isinstance(model._swish, nn.ReLU6):
+        raise WeightsNotFoundError("efficientnet-lite0 was not built with ReLU6; the weights would not fit")
     stem = nn.Sequential(model._conv_stem, model._bn0, model._swish)
     # group the MBConv blocks into stages that end where the channel count changes
     stages, current = [], []

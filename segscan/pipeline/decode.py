@@ -252,7 +252,7 @@ class VideoReader:
     def _emit(self, index: int, t: float, fr) -> Frame:
         self.report.frames_kept += 1
         self.report.last_time = t
-        return Frame(index=index, time=t, image=self._convert(fr))
+        return Frame(index=index, time=t, load=lambda: self._convert(fr))
 
     def _convert(self, fr) -> np.ndarray:
         w, h = self.options.size

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 from ..errors import WeightsNotFoundError
 from .backbones import DEFAULT_BACKBONE, BackboneSpec, load_backbone
+from .fuse import fuse_batchnorm
 
 log = logging.getLogger(__name__)
 
@@ -150,6 +151,8 @@ class FeatureExtractor:
         self.spec: BackboneSpec
         self.spec, model = load_backbone(backbone)
         self.embedder = model if self.spec.global_dim else None
+        if self.embedder is None:
+            fuse_batchnorm(model)  # inference only: same features, one pass less per layer
         self.model = None if self.embedder else model.to(self.device).to(memory_format=torch.channels_last)
         self.layers = 0 if self.embedder else layers
         self.batch_size = batch_size
