@@ -27,9 +27,10 @@ from ..compare import COMPARATORS
 from ..pipeline.extract import EncoderConfig, VideoEncoder
 from ..pipeline.ingest import ingest
 from ..pipeline.views import check_views
+from ..index.regioncodec import CODECS, DEFAULT_CODEC
 from ..query import QueryConfig
 from .scoring import RESULT_COLS, evaluate, per_edit_f1, predict, table, tune
-from .splits import check_same_split, feature_key, load_splits, method_settings, negative_weight, query_settings
+from .splits import check_same_split, database_dir, feature_key, load_splits, method_settings, negative_weight, query_settings
 from .vcdb import run_vcdb
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,9 @@ def main(argv=None) -> int:
                     help="query-side views searched (default: the query path's; segscan.pipeline.views)")
     ap.add_argument("--comparator", default=None, choices=COMPARATORS,
                     help="rank each query's matches by this comparator's similarity (segscan.compare)")
+    ap.add_argument("--region-codec", default=DEFAULT_CODEC, choices=CODECS,
+                    help="how the gallery's database keeps region vectors (segscan.index.regioncodec); another "
+                         "than the default gets a database of its own in the folder, and its own results file")
     ap.add_argument("--spd-weights", default=None, metavar="PT",
                     help="SPD weights to evaluate (default: the shipped ones)")
     ap.add_argument("--json", default=None, help="also write results here (they always go to the benchmark folder, "
@@ -93,8 +97,9 @@ def main(argv=None) -> int:
 
     ecfg = EncoderConfig(**({"backbone": args.backbone} if args.backbone else {}))
     fkey = feature_key(ecfg)
-    db_dir = bench / f"db-{fkey}"
-    summary = ingest([str(bench / "gallery.txt")], str(db_dir), ecfg, workers=0, progress=progress)
+    db_dir = database_dir(bench, ecfg, args.region_codec)
+    summary = ingest([str(bench / "gallery.txt")], str(db_dir), ecfg, workers=0, progress=progress,
+                     region_codec=args.region_codec)
     ingest_log = db_dir.with_name(db_dir.name + "-ingest.json")
     if summary.added:  # remember the speed measured when the gallery was ingested
         ingest_log.write_text(json.dumps({"x_realtime": summary.speed, "video_s": summary.video_seconds,
@@ -114,7 +119,8 @@ def main(argv=None) -> int:
     tune_on = Path(args.tune_on) if args.tune_on else None
     if tune_on:
         check_same_split(bench, tune_on)
-    more = {"distractors": args.distractors, "base": base, "seed": args.seed, "progress": progress}
+    more = {"distractors": args.distractors, "base": base, "seed": args.seed, "progress": progress,
+            "region_codec": args.region_codec}
     splits, stats = load_splits(bench, ["test"] if tune_on else ["train", "test"], encoder, maps, **more)
     if tune_on:
         splits["train"] = load_splits(tune_on, ["train"], encoder, maps, **more)[0]["train"]
@@ -154,6 +160,8 @@ def main(argv=None) -> int:
         "ingest_x_realtime": round(ingest_speed, 2) if ingest_speed else None,
         "query_p50_s": float(np.percentile(qs, 50)), "query_p95_s": float(np.percentile(qs, 95)),
         "index_bytes_per_hour": stats["index_bytes"] / hours, "store_bytes_per_hour": stats["bytes"] / hours,
+        "region_codec": stats["region_codec"],
+        "feature_bytes_per_keyframe": stats["feature_bytes"] / max(stats["vectors"], 1),
         "gallery_videos": stats["videos"], "gallery_keyframes": stats["vectors"] + args.distractors,
         "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
         "build_s": t_build, "total_s": time.time() - t_all, "test_queries": n_test,
@@ -169,8 +177,10 @@ def main(argv=None) -> int:
     text = json.dumps({"rows": rows, "methods": results, "cost": cost, "config": asdict(cfg),
                        "distractors": args.distractors, "map": maps.map_mode, "views": list(qcfg.views),
                        "written": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=2, default=float) + "\n"
-    # a comparator's run keeps a file of its own, so it neither replaces nor is compared with a plain one
-    tag = f"-{qcfg.comparator}" if qcfg.comparator else ""
+    # a comparator's or another region codec's run keeps a file of its own, so it neither replaces
+    # nor is compared with a plain one
+    tag = (f"-{qcfg.comparator}" if qcfg.comparator else "") + (
+        f"-{args.region_codec}" if args.region_codec != DEFAULT_CODEC else "")
     own = bench / f"results-{maps.map_mode}{tag}-d{args.distractors}.json"
     out = Path(args.json) if args.json else own
     for path in {out, own}:

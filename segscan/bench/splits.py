@@ -18,6 +18,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..align import make_aligner
+from ..index.regioncodec import DEFAULT_CODEC
 from ..index.store import Database
 from ..pipeline.extract import EncoderConfig, VideoEncoder, feature_config
 from ..pipeline.views import expand, pick
@@ -97,6 +98,12 @@ def feature_key(ecfg: EncoderConfig) -> str:
     return hashlib.sha1(json.dumps(feature_config(ecfg), sort_keys=True).encode()).hexdigest()[:10]
 
 
+def database_dir(bench: Path, ecfg: EncoderConfig, region_codec: str = DEFAULT_CODEC) -> Path:
+    """The folder's database for this feature configuration (one per region codec but the default)."""
+    tail = "" if region_codec == DEFAULT_CODEC else f"-{region_codec}"
+    return bench / f"db-{feature_key(ecfg)}{tail}"
+
+
 def query_settings(map_mode: str | None = None, cfg: QueryConfig | None = None) -> Settings:
     """The settings the benchmark builds maps with: the query path's defaults (or ``cfg``), with the
     map kind fixed (``map_mode``, else the default aligner's), so every method sees the same maps."""
@@ -144,12 +151,13 @@ def encode_queries(bench: Path, part: str, encoder: VideoEncoder, db, settings: 
 
 
 def load_splits(bench: Path, parts: list[str], encoder, settings: Settings, distractors: int = 0,
-                base: Path | None = None, seed: int = 0, progress: bool = True) -> tuple[dict, dict]:
+                base: Path | None = None, seed: int = 0, progress: bool = True,
+                region_codec: str = DEFAULT_CODEC) -> tuple[dict, dict]:
     """The maps of ``parts`` against ``bench``'s database (with ``distractors`` distractor keyframes
-    from the base file ``base``), and the database's stats."""
+    from the base file ``base``; region vectors kept as ``region_codec``), and the database's stats."""
     ecfg = encoder.config
     fkey = feature_key(ecfg)
-    db_dir = bench / f"db-{fkey}"
+    db_dir = database_dir(bench, ecfg, region_codec)
     if not db_dir.exists():
         raise SystemExit(f"error: {db_dir} not found; run the benchmark on {bench} once first "
                          "(python -m segscan.bench run)")

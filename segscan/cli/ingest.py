@@ -12,6 +12,7 @@ reason, and the run goes on. Exit status: 0 if every input was ingested or skipp
 """
 import argparse
 
+from ..index.regioncodec import CODECS
 from ..index.vectors import BACKENDS
 from . import add_encoder_args, encoder_config, non_negative_int, positive_int, run_main
 
@@ -25,6 +26,9 @@ def main(argv=None) -> int:
     ap.add_argument("--index", default=None, choices=BACKENDS,
                     help="vector index of a new database (default: flat); an existing database keeps its own, "
                          "and naming another is refused")
+    ap.add_argument("--region-codec", default=None, choices=CODECS,
+                    help="how a new database keeps region vectors (default: float16, 4.6 KB a keyframe; int8 "
+                         "halves that, see docs/BENCHMARKS.md for its cost in F1); an existing database keeps its own")
     ap.add_argument("--flush-every", type=positive_int, default=50, help="save the index every N videos")
     add_encoder_args(ap)
     args = ap.parse_args(argv)
@@ -33,7 +37,7 @@ def main(argv=None) -> int:
         from ..pipeline.ingest import ingest
 
         s = ingest(args.inputs, args.db, encoder_config(args), workers=args.workers, index_kind=args.index,
-                   flush_every=args.flush_every, progress=not args.quiet)
+                   region_codec=args.region_codec, flush_every=args.flush_every, progress=not args.quiet)
         for line in s.lines():
             print(line)
         return 1 if s.failed else 0

@@ -9,6 +9,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..types import VideoFeatures
+from .regioncodec import DEFAULT_CODEC
+from .regioncodec import decode as decode_regions
+from .regioncodec import encode as encode_regions
 
 
 @dataclass
@@ -43,11 +46,11 @@ class VideoRecord:
             raise ValueError(f"{self.video_id}: {self.n_keyframes} keyframes but {len(self.times)} times")
 
 
-def pack_features(f: VideoFeatures) -> bytes:
+def pack_features(f: VideoFeatures, region_codec: str = DEFAULT_CODEC) -> bytes:
     buf = io.BytesIO()
     arrays = {"times": f.times, "global": f.global_feats.astype(np.float16)}
     if f.region_feats is not None:
-        arrays["regions"] = f.region_feats.astype(np.float16)
+        arrays.update(encode_regions(f.region_feats, region_codec))
     np.savez(buf, **arrays)
     return buf.getvalue()
 
@@ -63,7 +66,7 @@ def as_stored(g: np.ndarray) -> np.ndarray:
 
 def unpack_features(b: bytes, duration: float = 0.0) -> VideoFeatures:
     with np.load(io.BytesIO(b)) as z:
-        regions = z["regions"] if "regions" in z.files else None
+        regions = decode_regions(z)
         return VideoFeatures(times=z["times"], global_feats=as_stored(z["global"]), region_feats=regions,
                              duration=duration)
 

@@ -29,6 +29,7 @@ from .catalogue import catalogue_stats, record_event
 from .ids import make_ids, split_ids
 from .indexfile import read_index_file, write_index_file
 from .lock import acquire_writer_lock, release_writer_lock
+from .regioncodec import DEFAULT_CODEC, check_codec
 from .records import VideoRecord, as_stored, num_key, pack_features, unpack_features
 from .vectors import index_state, make_index, set_index_state
 
@@ -58,10 +59,11 @@ class Database:
     @classmethod
     def open(cls, root: str | os.PathLike = DEFAULT_DB, readonly: bool = False, create: bool | None = None,
              feature_config: dict | None = None, index_kind: str | None = None, index_params: dict | None = None,
-             map_size: int = 1 << 40) -> "Database":
+             region_codec: str | None = None, map_size: int = 1 << 40) -> "Database":
         """Open (or create, when writable) the database at ``root``. A database made with another
-        ``feature_config`` than the caller's extractor makes (vectors not comparable) or another
-        ``index_kind`` (that of a new database, default flat) is refused, not silently used."""
+        ``feature_config`` than the caller's extractor makes (vectors not comparable), another
+        ``index_kind`` (that of a new database, default flat) or another ``region_codec`` (how
+        region vectors are kept, :mod:`segscan.index.regioncodec`) is refused, not silently used."""
         root = Path(root)
         create = (not readonly) if create is None else create
         store = root / "store.lmdb"
@@ -84,7 +86,7 @@ class Database:
             raise StoreError(f"cannot open store {store}: {exc}") from exc
         db = cls(root, env, readonly, lock_fd)
         try:
-            db._init_meta(feature_config, index_kind, index_params or {})
+            db._init_meta(feature_config, index_kind, index_params or {}, region_codec)
             db._load_index()
         except Exception:
             db.close()
@@ -118,7 +120,9 @@ class Database:
         v = self._get(db, key)
         return json.loads(v) if v is not None else None
 
-    def _init_meta(self, feature_config, index_kind, index_params):
+    def _init_meta(self, feature_config, index_kind, index_params, region_codec=None):
+        if region_codec is not None:
+            check_codec(region_codec)
         if not self.meta:
             if self.readonly:
                 raise StoreError(f"{self.root} has no configuration; it was never written")
@@ -126,12 +130,16 @@ class Database:
                 raise StoreError(f"{self.root} is empty and no feature configuration was given")
             self.meta = {"format": FORMAT_VERSION, "features": feature_config,
                          "index": {"kind": index_kind or "flat", "params": index_params}, "next_num": 0,
+                         "region_codec": region_codec or DEFAULT_CODEC,
                          "created": time.time()}
             with self.env.begin(write=True, db=self.db_meta) as txn:
                 txn.put(b"config", json.dumps(self.meta).encode())
         if index_kind is not None and index_kind != self.meta["index"]["kind"]:
             raise StoreError(f"{self.root} has a {self.meta['index']['kind']} index, not {index_kind}: "
                              "leave the index kind out, or use another --db")
+        if region_codec is not None and region_codec != self.region_codec:
+            raise StoreError(f"{self.root} keeps region vectors as {self.region_codec}, not {region_codec}: "
+                             "leave the region codec out, or use another --db")
         if self.meta.get("format") != FORMAT_VERSION:
             raise StoreError(f"{self.root} has store format {self.meta.get('format')}, this segscan reads {FORMAT_VERSION}")
         if feature_config is not None and feature_config != self.meta["features"]:
@@ -147,6 +155,11 @@ class Database:
     @property
     def dim(self) -> int:
         return int(self.meta["features"]["dim"])
+
+    @property
+    def region_codec(self) -> str:
+        """How region vectors are kept (databases made before the choice existed: float16)."""
+        return self.meta.get("region_codec", DEFAULT_CODEC)
 
     @property
     def feature_config(self) -> dict:
@@ -236,7 +249,7 @@ class Database:
         with self.env.begin(write=True) as txn:
             txn.put(video_id.encode(), json.dumps(asdict(rec)).encode(), db=self.db_videos)
             txn.put(content_hash.encode(), video_id.encode(), db=self.db_hash)
-            txn.put(num_key(num), pack_features(feats), db=self.db_feats)
+            txn.put(num_key(num), pack_features(feats, self.region_codec), db=self.db_feats)
             txn.put(b"config", json.dumps(self.meta).encode(), db=self.db_meta)
         self._num_to_id[num] = video_id
         if len(feats):

@@ -139,14 +139,15 @@ def _run_ray(config: EncoderConfig, paths: list[str], workers: int) -> Iterator[
 
 def ingest(inputs: Iterable[str], db_path: str, config: EncoderConfig | None = None, workers: int = 1,
            index_kind: str | None = None, index_params: dict | None = None, flush_every: int = 50,
-           progress: bool = True) -> IngestSummary:
-    """Ingest videos into the database at ``db_path``; ``workers=0`` runs in this process."""
+           progress: bool = True, region_codec: str | None = None) -> IngestSummary:
+    """Ingest videos into the database at ``db_path``; ``workers=0`` runs in this process.
+    ``index_kind`` and ``region_codec`` set a new database's index and region-vector storage."""
     config = config or EncoderConfig()
     t0 = time.time()
     summary = IngestSummary()
     paths, missing = expand_inputs(inputs)
     with Database.open(db_path, feature_config=feature_config(config), index_kind=index_kind,
-                       index_params=index_params) as db:
+                       index_params=index_params, region_codec=region_codec) as db:
         for p, why in missing:
             db.record_manifest(p, "failed", reason=why)
             summary.failed.append((p, why))
