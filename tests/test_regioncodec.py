@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from segscan.errors import StoreError
+from segscan.errors import StoreError, WeightsNotFoundError
 from segscan.index import regioncodec
 from segscan.index.store import Database
 from segscan.query.maps import region_similarity
@@ -68,3 +68,54 @@ def test_a_database_keeps_its_codec(tmp_path):
         Database.open(tmp_path / "db", feature_config=CFG, region_codec="float16")
     with pytest.raises(ValueError, match="unknown region codec"):
         Database.open(tmp_path / "other", feature_config=CFG, region_codec="int3")
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return [regioncodec.Codebook.fit(seeded_vectors(5000, 64, seed=s), 16, w, iterations=8) for s, w in ((7, CFG["whitening"]), (9, ""))]
+
+
+@pytest.fixture
+def codebook(tmp_path, monkeypatch, fitted):
+    """A pq codebook fitted on vectors like the test features', where the store looks for it."""
+    cb = fitted[0]
+    path = tmp_path / "regionpq-test-L3.npz"
+    cb.save(path)
+    monkeypatch.setattr(regioncodec, "codebook_path", lambda backbone, layers: path)
+    return cb
+
+
+def test_pq_codes_decode_close_to_the_vectors(codebook):
+    x = seeded_vectors(2000, 64, seed=8)  # not the vectors it was fitted on
+    codes = codebook.encode(x)
+    assert codes.shape == (2000, 16) and codes.dtype == np.uint8
+    back = codebook.decode(codes)
+    np.testing.assert_allclose(np.linalg.norm(back, axis=1), 1.0, rtol=1e-5)
+    assert np.median((back * x).sum(1)) > 0.9
+    # the nearest centroid per group: no other code reconstructs a group better
+    sub = x.reshape(2000, 16, 4)[:50, 3]
+    best = ((sub[:, None, :] - codebook.centroids[3][None]) ** 2).sum(-1).argmin(1)
+    np.testing.assert_array_equal(codes[:50, 3], best)
+
+
+def test_pq_database_keeps_its_codebook(tmp_path, codebook, fitted):
+    f = _feats(30, seed=1)
+    with Database.open(tmp_path / "db", feature_config=CFG, region_codec="pq") as db:
+        db.add_video("/v.mp4", "0" * 64, {"duration": 30}, f)
+        assert db.meta["region_codebook"] == codebook.digest
+    with Database.open(tmp_path / "db", readonly=True) as db:
+        got = db.features_by_num(0).region_feats.astype(np.float32)
+    assert got.shape == (30, 9, 64)
+    assert np.median((got * f.region_feats.astype(np.float32)).sum(-1)) > 0.9
+    # another codebook in its place: the stored codes would decode to other vectors, so refused
+    other = regioncodec.Codebook(fitted[1].centroids, CFG["whitening"])
+    other.save(regioncodec.codebook_path("test", 3))
+    with pytest.raises(WeightsNotFoundError, match="encoded with codebook"):
+        Database.open(tmp_path / "db", readonly=True)
+
+
+def test_pq_without_a_codebook_creates_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(regioncodec, "codebook_path", lambda backbone, layers: tmp_path / "none.npz")
+    with pytest.raises(WeightsNotFoundError, match="no region codebook"):
+        Database.open(tmp_path / "db", feature_config=CFG, region_codec="pq")
+    assert not (tmp_path / "db").exists()

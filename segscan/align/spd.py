@@ -18,13 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ..detectors import WEIGHTS_DIR
 from ..detectors.cards import SPDCard
 from ..errors import WeightsNotFoundError
 from ..types import Segment, SimilarityMap
 from .base import line_mean, nms_segments, register, snap_to_unit_speed, trim_ends
 
 log = logging.getLogger(__name__)
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent.parent / "detectors" / "weights" / "spd-yolo11n.pt"
+DEFAULT_WEIGHTS = WEIGHTS_DIR / "spd-yolo11n.pt"
 
 
 def _merge(boxes: list[list[float]], iomin: float = 0.3) -> list[list[float]]:

@@ -25,9 +25,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..detectors import WEIGHTS_DIR
 from ..errors import WeightsNotFoundError
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "detectors" / "weights"
 
 
 @dataclass(frozen=True)

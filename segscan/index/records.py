@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..types import VideoFeatures
-from .regioncodec import DEFAULT_CODEC
+from .regioncodec import DEFAULT_CODEC, Codebook
 from .regioncodec import decode as decode_regions
 from .regioncodec import encode as encode_regions
 
@@ -46,11 +46,11 @@ class VideoRecord:
             raise ValueError(f"{self.video_id}: {self.n_keyframes} keyframes but {len(self.times)} times")
 
 
-def pack_features(f: VideoFeatures, region_codec: str = DEFAULT_CODEC) -> bytes:
+def pack_features(f: VideoFeatures, region_codec: str = DEFAULT_CODEC, codebook: Codebook | None = None) -> bytes:
     buf = io.BytesIO()
     arrays = {"times": f.times, "global": f.global_feats.astype(np.float16)}
     if f.region_feats is not None:
-        arrays.update(encode_regions(f.region_feats, region_codec))
+        arrays.update(encode_regions(f.region_feats, region_codec, codebook))
     np.savez(buf, **arrays)
     return buf.getvalue()
 
@@ -64,9 +64,9 @@ def as_stored(g: np.ndarray) -> np.ndarray:
     return g / np.maximum(np.linalg.norm(g, axis=1, keepdims=True), 1e-12)
 
 
-def unpack_features(b: bytes, duration: float = 0.0) -> VideoFeatures:
+def unpack_features(b: bytes, codebook: Codebook | None = None, duration: float = 0.0) -> VideoFeatures:
     with np.load(io.BytesIO(b)) as z:
-        regions = decode_regions(z)
+        regions = decode_regions(z, codebook)
         return VideoFeatures(times=z["times"], global_feats=as_stored(z["global"]), region_feats=regions,
                              duration=duration)
 

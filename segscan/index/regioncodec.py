@@ -1,19 +1,28 @@
 """How the store keeps region vectors, the bulk of a catalogue's bytes.
 
 Every keyframe keeps R region vectors (3x3) of D dimensions for the region maps and the
-comparator. Kept as float16 they take 2*R*D bytes (4.6 KB at 9 x 256); ``int8`` keeps each
+comparator. Kept as float16 they take 2*R*D bytes (4.6 KB at 9 x 256). ``int8`` keeps each
 vector as signed bytes scaled by its own largest magnitude (one float16 scale per vector),
-half the bytes. Region vectors are unit-length and whitened, so their components are of
-similar size and a per-vector scale loses little. Decoding gives float16 either way, so
-everything that reads region vectors is unchanged.
+half the bytes: region vectors are unit-length and whitened, so their components are of
+similar size and a per-vector scale loses little. ``pq`` keeps one byte per group of
+D/M dimensions, the index of the nearest of 256 centroids of that group (product
+quantisation, M = 64: 576 bytes a keyframe); its codebook is a trained component shipped
+per backbone (``segscan.train.regionpq``), fitted on train-split frames only. Decoding
+gives float16 whatever the codec, so everything that reads region vectors is unchanged.
 """
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Mapping
 
 import numpy as np
 
-CODECS = ("float16", "int8")
+from ..detectors import WEIGHTS_DIR
+from ..errors import WeightsNotFoundError
+
+CODECS = ("float16", "int8", "pq")
 DEFAULT_CODEC = "float16"
 
 
@@ -23,11 +32,85 @@ def check_codec(codec: str) -> str:
     return codec
 
 
-def encode(regions: np.ndarray, codec: str) -> dict[str, np.ndarray]:
+def codebook_path(backbone: str, layers: int) -> Path:
+    return WEIGHTS_DIR / f"regionpq-{backbone}-L{layers}.npz"
+
+
+@dataclass
+class Codebook:
+    """Product quantiser: (M, 256, D/M) centroids, for the feature configuration it was fitted on."""
+
+    centroids: np.ndarray
+    whitening: str  # digest of the whitening its vectors came through (feature_config["whitening"])
+
+    @property
+    def dim(self) -> int:
+        return int(self.centroids.shape[0] * self.centroids.shape[2])
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.centroids.astype(np.float32).tobytes()).hexdigest()[:16]
+
+    @classmethod
+    def fit(cls, x: np.ndarray, m: int, whitening: str, seed: int = 0, iterations: int = 25) -> "Codebook":
+        import faiss
+
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        if x.shape[1] % m:
+            raise ValueError(f"{x.shape[1]} dimensions do not split into {m} groups")
+        pq = faiss.ProductQuantizer(x.shape[1], m, 8)
+        pq.cp.seed, pq.cp.niter = seed, iterations
+        pq.train(x)
+        c = faiss.vector_to_array(pq.centroids).reshape(m, 256, x.shape[1] // m)
+        return cls(c.astype(np.float32), whitening)
+
+    def save(self, path, **meta) -> None:
+        np.savez(path, centroids=self.centroids, whitening=np.array(self.whitening), **meta)
+
+    @classmethod
+    def load(cls, path) -> "Codebook":
+        with np.load(path) as z:
+            return cls(z["centroids"].astype(np.float32), str(z["whitening"]))
+
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        """(N, D) vectors -> (N, M) uint8 codes: the nearest centroid of each group."""
+        m, _, sub = self.centroids.shape
+        xs = x.reshape(len(x), m, sub).astype(np.float32)
+        # |x - c|^2 = |x|^2 - 2 x.c + |c|^2: the first term does not change the argmin
+        dots = np.einsum("nms,mks->nmk", xs, self.centroids)
+        dist = (self.centroids ** 2).sum(-1)[None] - 2 * dots
+        return dist.argmin(-1).astype(np.uint8)
+
+    def decode(self, codes: np.ndarray) -> np.ndarray:
+        """(N, M) codes -> (N, D) unit vectors (the centroids put together, length restored)."""
+        m = self.centroids.shape[0]
+        x = self.centroids[np.arange(m)[None, :], codes.astype(np.int64)].reshape(len(codes), -1)
+        return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def load_codebook(features: dict) -> Codebook:
+    """The shipped codebook for a feature configuration, refused when fitted on other features."""
+    path = codebook_path(features["backbone"], features["layers"])
+    if not path.exists():
+        raise WeightsNotFoundError(f"no region codebook for {features['backbone']} at {path}; "
+                                   "fit one with python -m segscan.train.regionpq, or use another region codec")
+    cb = Codebook.load(path)
+    if cb.whitening != features.get("whitening") or cb.dim != features.get("dim"):
+        raise WeightsNotFoundError(f"{path} was fitted on other features ({cb.dim}-d, whitening {cb.whitening!r}) "
+                                   f"than these ({features.get('dim')}-d, whitening {features.get('whitening')!r})")
+    return cb
+
+
+def encode(regions: np.ndarray, codec: str, codebook: Codebook | None = None) -> dict[str, np.ndarray]:
     """(K, R, D) region vectors -> the arrays the store packs for ``codec``."""
     regions = np.asarray(regions, dtype=np.float32)
     if check_codec(codec) == "float16":
         return {"regions": regions.astype(np.float16)}
+    if codec == "pq":
+        if codebook is None:
+            raise ValueError("the pq region codec needs its codebook")
+        k, r, d = regions.shape
+        return {"regions_pq": codebook.encode(regions.reshape(k * r, d)).reshape(k, r, -1)}
     peak = np.abs(regions).max(axis=-1)  # (K, R)
     # the scale is stored as float16: quantise against the value decoding will see
     scale = peak.astype(np.float16).astype(np.float32)
@@ -36,7 +119,7 @@ def encode(regions: np.ndarray, codec: str) -> dict[str, np.ndarray]:
     return {"regions_i8": codes, "regions_scale": scale.astype(np.float16)}
 
 
-def decode(arrays: Mapping[str, np.ndarray]) -> np.ndarray | None:
+def decode(arrays: Mapping[str, np.ndarray], codebook: Codebook | None = None) -> np.ndarray | None:
     """The (K, R, D) float16 region vectors from packed arrays (None: stored without them)."""
     names = set(arrays.keys())  # a dict or an open .npz
     if "regions" in names:
@@ -45,11 +128,30 @@ def decode(arrays: Mapping[str, np.ndarray]) -> np.ndarray | None:
         codes = arrays["regions_i8"].astype(np.float32)
         scale = arrays["regions_scale"].astype(np.float32)[..., None] / 127.0
         return (codes * scale).astype(np.float16)
+    if "regions_pq" in names:
+        if codebook is None:
+            raise ValueError("region vectors stored with the pq codec need its codebook to be read")
+        codes = arrays["regions_pq"]
+        k, r, _ = codes.shape
+        return codebook.decode(codes.reshape(k * r, -1)).reshape(k, r, -1).astype(np.float16)
     return None
 
 
-def bytes_per_keyframe(regions: int, dim: int, codec: str) -> int:
+def bytes_per_keyframe(regions: int, dim: int, codec: str, groups: int = 64) -> int:
     """Bytes one keyframe's region vectors take under ``codec`` (arrays only, no container)."""
     if check_codec(codec) == "float16":
         return 2 * regions * dim
-    return regions * dim + 2 * regions
+    return regions * groups if codec == "pq" else regions * dim + 2 * regions
+
+
+def database_codebook(meta: dict) -> Codebook | None:
+    """The codebook a database's region vectors were encoded with (None unless its codec is pq);
+    ``meta["region_codebook"]`` is set when missing (a new database) and checked otherwise."""
+    if meta.get("region_codec", DEFAULT_CODEC) != "pq":
+        return None
+    cb = load_codebook(meta["features"])
+    want = meta.setdefault("region_codebook", cb.digest)
+    if want != cb.digest:
+        raise WeightsNotFoundError(f"this database's region vectors were encoded with codebook {want}, but the "
+                                   f"shipped one is {cb.digest}: use the segscan release that built it")
+    return cb

@@ -29,7 +29,7 @@ from .catalogue import catalogue_stats, record_event
 from .ids import make_ids, split_ids
 from .indexfile import read_index_file, write_index_file
 from .lock import acquire_writer_lock, release_writer_lock
-from .regioncodec import DEFAULT_CODEC, check_codec
+from .regioncodec import DEFAULT_CODEC, check_codec, database_codebook, load_codebook
 from .records import VideoRecord, as_stored, num_key, pack_features, unpack_features
 from .vectors import index_state, make_index, set_index_state
 
@@ -55,6 +55,7 @@ class Database:
         self._covered: set[int] = set()
         self._dirty = False
         self._num_to_id: dict[int, str] = {}
+        self.codebook = None  # the pq region codec's (regioncodec.database_codebook)
 
     @classmethod
     def open(cls, root: str | os.PathLike = DEFAULT_DB, readonly: bool = False, create: bool | None = None,
@@ -65,6 +66,10 @@ class Database:
         ``index_kind`` (that of a new database, default flat) or another ``region_codec`` (how
         region vectors are kept, :mod:`segscan.index.regioncodec`) is refused, not silently used."""
         root = Path(root)
+        if region_codec is not None:  # before anything is created
+            check_codec(region_codec)
+            if region_codec == "pq" and feature_config is not None:
+                load_codebook(feature_config)
         create = (not readonly) if create is None else create
         store = root / "store.lmdb"
         if root.exists() and not root.is_dir():
@@ -121,8 +126,6 @@ class Database:
         return json.loads(v) if v is not None else None
 
     def _init_meta(self, feature_config, index_kind, index_params, region_codec=None):
-        if region_codec is not None:
-            check_codec(region_codec)
         if not self.meta:
             if self.readonly:
                 raise StoreError(f"{self.root} has no configuration; it was never written")
@@ -132,6 +135,7 @@ class Database:
                          "index": {"kind": index_kind or "flat", "params": index_params}, "next_num": 0,
                          "region_codec": region_codec or DEFAULT_CODEC,
                          "created": time.time()}
+            database_codebook(self.meta)  # a pq database records its codebook's digest
             with self.env.begin(write=True, db=self.db_meta) as txn:
                 txn.put(b"config", json.dumps(self.meta).encode())
         if index_kind is not None and index_kind != self.meta["index"]["kind"]:
@@ -142,6 +146,7 @@ class Database:
                              "leave the region codec out, or use another --db")
         if self.meta.get("format") != FORMAT_VERSION:
             raise StoreError(f"{self.root} has store format {self.meta.get('format')}, this segscan reads {FORMAT_VERSION}")
+        self.codebook = database_codebook(self.meta)
         if feature_config is not None and feature_config != self.meta["features"]:
             raise StoreError(
                 f"{self.root} holds features {self.meta['features']} but the extractor makes {feature_config}; "
@@ -249,7 +254,7 @@ class Database:
         with self.env.begin(write=True) as txn:
             txn.put(video_id.encode(), json.dumps(asdict(rec)).encode(), db=self.db_videos)
             txn.put(content_hash.encode(), video_id.encode(), db=self.db_hash)
-            txn.put(num_key(num), pack_features(feats, self.region_codec), db=self.db_feats)
+            txn.put(num_key(num), pack_features(feats, self.region_codec, self.codebook), db=self.db_feats)
             txn.put(b"config", json.dumps(self.meta).encode(), db=self.db_meta)
         self._num_to_id[num] = video_id
         if len(feats):
@@ -286,7 +291,7 @@ class Database:
         b = self._get(self.db_feats, num_key(num))
         if b is None:
             raise StoreError(f"features of video number {num} missing from the store")
-        return unpack_features(b)
+        return unpack_features(b, self.codebook)
 
     def videos(self):
         with self.env.begin(db=self.db_videos) as txn:

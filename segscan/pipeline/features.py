@@ -20,13 +20,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..detectors import WEIGHTS_DIR
 from ..errors import WeightsNotFoundError
 from .backbones import DEFAULT_BACKBONE, BackboneSpec, load_backbone
 from .fuse import fuse_batchnorm
 
 log = logging.getLogger(__name__)
 
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "detectors" / "weights"
 _THREADS_SET = False
 
 

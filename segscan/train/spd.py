@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..detectors import WEIGHTS_DIR
 from ..detectors.spd.render import CHANNELS, IMGSZ, box_seconds_to_cells, window_labels, windows
 from ..detectors.spd.synth import synthetic_map
 
-WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 
 
 def real_maps(bench: Path, map_mode: str | None = None):
@@ -103,7 +103,7 @@ def main(argv=None) -> int:
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--out", default=str(WEIGHTS / "spd-yolo11n.pt"))
+    ap.add_argument("--out", default=str(WEIGHTS_DIR / "spd-yolo11n.pt"))
     args = ap.parse_args(argv)
     t0 = time.time()
     work = Path(args.work).resolve()

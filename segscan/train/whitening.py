@@ -25,9 +25,12 @@ from ..pipeline.ingest import VIDEO_EXTS
 log = logging.getLogger(__name__)
 
 
-def collect_regions(paths, extractor: FeatureExtractor, fps: float) -> np.ndarray:
+def collect_regions(paths, extractor: FeatureExtractor, fps: float, whitened: bool = False,
+                    desc: str = "whitening") -> np.ndarray:
+    """Region vectors of frames sampled at ``fps`` from ``paths``: raw L_N-iMAC, or as the
+    extractor gives them (``whitened``), one row per region."""
     chunks = []
-    for p in tqdm(paths, desc="whitening: decoding", unit="video"):
+    for p in tqdm(paths, desc=f"{desc}: decoding", unit="video"):
         try:
             reader = VideoReader(p, DecodeOptions(fps=fps, size=(extractor.spec.input_size,) * 2, crop_borders=True))
             images = [fr.image for fr in reader]
@@ -35,9 +38,25 @@ def collect_regions(paths, extractor: FeatureExtractor, fps: float) -> np.ndarra
             log.warning("skipping %s", exc)
             continue
         for i in range(0, len(images), extractor.batch_size):
-            r = extractor.raw_regions(np.stack(images[i:i + extractor.batch_size]))
-            chunks.append(r.reshape(-1, r.shape[-1]).numpy())
-    return np.concatenate(chunks) if chunks else np.zeros((0, extractor.raw_dim), np.float32)
+            batch = np.stack(images[i:i + extractor.batch_size])
+            r = extractor(batch)[1].astype(np.float32) if whitened else extractor.raw_regions(batch).numpy()
+            chunks.append(r.reshape(-1, r.shape[-1]))
+    dim = extractor.dim if whitened else extractor.raw_dim
+    return np.concatenate(chunks) if chunks else np.zeros((0, dim), np.float32)
+
+
+def training_clips(media: Path, split: str = "train", split_seed: int = 0) -> list[Path]:
+    """The videos of ``media`` a trained component may learn from: with ``split="train"`` only the
+    clips of the benchmark's train content groups (split ``split_seed``), so the test split stays unseen."""
+    paths = sorted(p for p in media.iterdir() if p.suffix.lower() in VIDEO_EXTS) if media.is_dir() else []
+    if split == "train":
+        from ..corpus import load_clips, split_groups
+
+        clips = load_clips(media)
+        groups = split_groups(clips, split_seed)
+        train = {c.path.name for c in clips if groups[c.content_group].startswith("train")}
+        paths = [p for p in paths if p.name in train]
+    return paths
 
 
 def main(argv=None) -> int:
@@ -56,14 +75,7 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
 
     media = Path(args.media)
-    paths = sorted(p for p in media.iterdir() if p.suffix.lower() in VIDEO_EXTS) if media.is_dir() else []
-    if args.split == "train":
-        from ..corpus import load_clips, split_groups
-
-        clips = load_clips(media)
-        split = split_groups(clips, args.split_seed)
-        train = {c.path.name for c in clips if split[c.content_group].startswith("train")}
-        paths = [p for p in paths if p.name in train]
+    paths = training_clips(media, args.split, args.split_seed)
     if not paths:
         print(f"error: no videos in {media}", file=sys.stderr)
         return 2
