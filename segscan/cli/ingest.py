@@ -27,8 +27,9 @@ def main(argv=None) -> int:
                     help="vector index of a new database (default: flat); an existing database keeps its own, "
                          "and naming another is refused")
     ap.add_argument("--region-codec", default=None, choices=CODECS,
-                    help="how a new database keeps region vectors (default: float16, 4.6 KB a keyframe; int8 "
-                         "halves that, see docs/BENCHMARKS.md for its cost in F1); an existing database keeps its own")
+                    help="how a new database keeps region vectors: float16 (default, 4.6 KB a keyframe), int8 "
+                         "(2.3 KB) or pq (576 bytes, product quantisation with the shipped codebook); their cost "
+                         "in F1 is in docs/BENCHMARKS.md. An existing database keeps its own")
     ap.add_argument("--flush-every", type=positive_int, default=50, help="save the index every N videos")
     add_encoder_args(ap)
     args = ap.parse_args(argv)

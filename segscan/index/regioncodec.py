@@ -101,6 +101,12 @@ def load_codebook(features: dict) -> Codebook:
     return cb
 
 
+def check_new_codec(codec: str, features: dict | None) -> None:
+    """Raise unless ``codec`` exists and, for pq, a codebook fits ``features``."""
+    if check_codec(codec) == "pq" and features is not None:
+        load_codebook(features)
+
+
 def encode(regions: np.ndarray, codec: str, codebook: Codebook | None = None) -> dict[str, np.ndarray]:
     """(K, R, D) region vectors -> the arrays the store packs for ``codec``."""
     regions = np.asarray(regions, dtype=np.float32)

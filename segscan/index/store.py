@@ -29,7 +29,7 @@ from .catalogue import catalogue_stats, record_event
 from .ids import make_ids, split_ids
 from .indexfile import read_index_file, write_index_file
 from .lock import acquire_writer_lock, release_writer_lock
-from .regioncodec import DEFAULT_CODEC, check_codec, database_codebook, load_codebook
+from .regioncodec import DEFAULT_CODEC, check_new_codec, database_codebook
 from .records import VideoRecord, as_stored, num_key, pack_features, unpack_features
 from .vectors import index_state, make_index, set_index_state
 
@@ -66,10 +66,8 @@ class Database:
         ``index_kind`` (that of a new database, default flat) or another ``region_codec`` (how
         region vectors are kept, :mod:`segscan.index.regioncodec`) is refused, not silently used."""
         root = Path(root)
-        if region_codec is not None:  # before anything is created
-            check_codec(region_codec)
-            if region_codec == "pq" and feature_config is not None:
-                load_codebook(feature_config)
+        if region_codec is not None:
+            check_new_codec(region_codec, feature_config)  # before anything is created
         create = (not readonly) if create is None else create
         store = root / "store.lmdb"
         if root.exists() and not root.is_dir():
