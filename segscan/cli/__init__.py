@@ -50,6 +50,24 @@ def non_negative_int(text: str) -> int:
     return _number(text, int, 0, False)
 
 
+def add_index_args(ap: argparse.ArgumentParser, what: str) -> None:
+    """--index and --shards, for the index of ``what`` (a new database, a rebuild)."""
+    from ..index.vectors import BACKENDS
+
+    ap.add_argument("--index", default=None, choices=BACKENDS, help=f"vector index of {what} (default: flat); "
+                    "an existing database keeps its own, and naming another is refused")
+    ap.add_argument("--shards", type=positive_int, default=None, metavar="N",
+                    help=f"split the index of {what} into N shards, each a file of its own that an ingest "
+                         "rewrites only when it added to it, searchable by N processes (default: one index)")
+
+
+def index_choice(args) -> tuple[str | None, dict | None]:
+    """(index kind, its parameters) from --index/--shards; (None, None) when neither is given."""
+    if args.shards and args.shards > 1:
+        return "sharded", {"shards": args.shards, "inner": args.index or "flat"}
+    return args.index, None
+
+
 def encoder_config(args):
     from ..pipeline.extract import EncoderConfig
 

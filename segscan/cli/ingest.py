@@ -13,8 +13,8 @@ reason, and the run goes on. Exit status: 0 if every input was ingested or skipp
 import argparse
 
 from ..index.regioncodec import CODECS
-from ..index.vectors import BACKENDS
-from . import add_encoder_args, encoder_config, non_negative_int, positive_int, run_main
+from . import (add_encoder_args, add_index_args, encoder_config, index_choice, non_negative_int, positive_int,
+               run_main)
 
 
 def main(argv=None) -> int:
@@ -23,9 +23,7 @@ def main(argv=None) -> int:
     ap.add_argument("--db", default="segscan-db", help="database directory (default: %(default)s)")
     ap.add_argument("--workers", type=non_negative_int, default=1,
                     help="Ray actors encoding in parallel; 0 = no Ray, encode in this process (default: %(default)s)")
-    ap.add_argument("--index", default=None, choices=BACKENDS,
-                    help="vector index of a new database (default: flat); an existing database keeps its own, "
-                         "and naming another is refused")
+    add_index_args(ap, "a new database")
     ap.add_argument("--region-codec", default=None, choices=CODECS,
                     help="how a new database keeps region vectors: float16 (default, 4.6 KB a keyframe), int8 "
                          "(2.3 KB) or pq (576 bytes, product quantisation with the shipped codebook); their cost "
@@ -34,11 +32,13 @@ def main(argv=None) -> int:
     add_encoder_args(ap)
     args = ap.parse_args(argv)
 
+    kind, params = index_choice(args)
+
     def run():
         from ..pipeline.ingest import ingest
 
-        s = ingest(args.inputs, args.db, encoder_config(args), workers=args.workers, index_kind=args.index,
-                   region_codec=args.region_codec, flush_every=args.flush_every, progress=not args.quiet)
+        s = ingest(args.inputs, args.db, encoder_config(args), workers=args.workers, index_kind=kind,
+                   index_params=params, region_codec=args.region_codec, flush_every=args.flush_every, progress=not args.quiet)
         for line in s.lines():
             print(line)
         return 1 if s.failed else 0

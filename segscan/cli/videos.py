@@ -3,7 +3,7 @@
   python videos.py list --db segscan-db
   python videos.py show 3f2a9c --db segscan-db
   python videos.py remove 3f2a9c /data/clip.mp4 --db segscan-db
-  python videos.py rebuild --db segscan-db [--index hnsw]
+  python videos.py rebuild --db segscan-db [--index hnsw] [--shards 4]
 
 A video is named by its id (as ``list`` and the query's JSON give it), a unique prefix of
 the id, or the path it was ingested from. ``remove`` deletes its record, features and index
@@ -15,8 +15,7 @@ import argparse
 import json
 import sys
 
-from ..index.vectors import BACKENDS
-from . import run_main
+from . import add_index_args, index_choice, run_main
 
 
 def _row(rec) -> dict:
@@ -34,8 +33,7 @@ def main(argv=None) -> int:
     ap.add_argument("command", choices=["list", "show", "remove", "rebuild", "stats"])
     ap.add_argument("videos", nargs="*", help="show/remove: video ids, id prefixes or ingested paths")
     ap.add_argument("--db", default="segscan-db", help="database directory (default: %(default)s)")
-    ap.add_argument("--index", default=None, choices=BACKENDS,
-                    help="rebuild: as this kind of index (default: the database's own)")
+    add_index_args(ap, "the rebuild (default: the database's own)")
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ap.add_argument("--debug", action="store_true", help="show the traceback of a failure")
     args = ap.parse_args(argv)
@@ -43,8 +41,9 @@ def main(argv=None) -> int:
         ap.error(f"{args.command} needs at least one video (an id, id prefix or path)")
     if args.command not in ("show", "remove") and args.videos:
         ap.error(f"{args.command} takes no video names")
-    if args.index and args.command != "rebuild":
-        ap.error("--index goes with rebuild")
+    if (args.index or args.shards) and args.command != "rebuild":
+        ap.error("--index and --shards go with rebuild")
+    kind, params = index_choice(args)
 
     def run():
         from ..errors import StoreError
@@ -68,7 +67,7 @@ def main(argv=None) -> int:
                 return 0
             if args.command == "rebuild":
                 before = db.index.ntotal
-                db.rebuild_index(args.index)
+                db.rebuild_index(kind, params)
                 print(f"index rebuilt ({db.meta['index']['kind']}): {before} -> {db.index.ntotal} vectors "
                       f"for {len(db)} video(s)")
                 return 0

@@ -45,12 +45,13 @@ def find_video(db, ref: str):
 
 
 def catalogue_stats(db) -> dict:
-    index_file = db._index_path()
+    from .indexfile import index_files
+
     with db.env.begin() as txn:  # LMDB's own page counts: no value is read
         st = txn.stat(db.db_feats)
     feature_bytes = st["psize"] * (st["branch_pages"] + st["leaf_pages"] + st["overflow_pages"])
     return {"videos": len(db), "vectors": db.index.ntotal, "feature_bytes": feature_bytes,
             "region_codec": db.region_codec,
             "bytes": sum(f.stat().st_size for f in db.root.rglob("*") if f.is_file()),
-            "index_bytes": index_file.stat().st_size if index_file.exists() else 0,
+            "index_bytes": sum(p.stat().st_size for p in index_files(db.root)),
             "hours": sum(r.duration for r in db.videos()) / 3600.0, "index": db.meta["index"]["kind"]}

@@ -38,3 +38,69 @@ def write_index_file(path: Path, header: dict, payload: bytes) -> None:
     except OSError as exc:  # a full disk, say: the old file stays, the partial one goes
         tmp.unlink(missing_ok=True)
         raise OSError(exc.errno, exc.strerror, str(path)) from exc
+
+
+INDEX_FILE = "index.bin"
+
+
+def shard_file(root: Path, shard: int) -> Path:
+    return root / f"index-{shard}.bin"
+
+
+def index_files(root: Path) -> list[Path]:
+    """The index files in a database folder: one, or one per shard."""
+    return sorted(p for p in [root / INDEX_FILE, *root.glob("index-*.bin")] if p.is_file())
+
+
+def _layout(root: Path, index, kind: str) -> list[tuple[Path, object, dict]]:
+    """(file, index part, the header fields that file must carry) for each file of ``index``."""
+    if kind != "sharded":
+        return [(root / INDEX_FILE, index, {"kind": kind})]
+    n = len(index.parts)
+    return [(shard_file(root, s), part, {"kind": index.inner, "shard": s, "shards": n})
+            for s, part in enumerate(index.parts)]
+
+
+def load_index_files(root: Path, index, kind: str, dim: int) -> set[int]:
+    """Fill ``index`` from its files; the video numbers they cover. A missing file, or one of
+    another kind, dimension or sharding, is passed over: its videos are then not covered, and
+    the database adds them again from the store."""
+    from .vectors import set_index_state
+
+    covered: set[int] = set()
+    for s, (path, part, fields) in enumerate(_layout(root, index, kind)):
+        found = read_index_file(path)
+        if not found:
+            continue
+        header, payload = found
+        if header.get("dim") != dim or any(header.get(k) != v for k, v in fields.items()):
+            continue
+        part.load_bytes(payload)
+        set_index_state(part, header.get("state", {}))
+        covered |= set(header["covered"])
+        if kind == "sharded":
+            index.dirty.discard(s)
+    return covered
+
+
+def save_index_files(root: Path, index, kind: str, dim: int, covered: set[int]) -> None:
+    """Write the index atomically, file by file: for a sharded index only the shards changed
+    since they were saved; files of an earlier layout (another sharding) are removed."""
+    from .vectors import index_state
+
+    layout = _layout(root, index, kind)
+    for s, (path, part, fields) in enumerate(layout):
+        if kind == "sharded":
+            if s not in index.dirty:
+                continue
+            mine = sorted(n for n in covered if n % len(layout) == s)
+        else:
+            mine = sorted(covered)
+        header = {**fields, "dim": dim, "covered": mine, "state": index_state(part)}
+        write_index_file(path, header, part.to_bytes())
+        if kind == "sharded":
+            index.dirty.discard(s)
+    keep = {p for p, _, _ in layout}
+    for p in index_files(root):
+        if p not in keep:
+            p.unlink(missing_ok=True)

@@ -5,6 +5,7 @@ Layout of a database folder (``--db``, default ``./segscan-db``)::
     store.lmdb/      LMDB environment: meta, videos, hashes, features, manifest
     index.bin        the vector index: a JSON header + the backend's bytes, written to a
                      temporary name and renamed, so it is either the old or the new one
+                     (a sharded index: index-0.bin, index-1.bin, ..., one per shard)
     .lock            held by the one writer (ingest) while it runs
 
 Each video is committed to LMDB in one transaction (record, keyframe times and features
@@ -27,16 +28,15 @@ from ..errors import StoreError
 from ..types import VideoFeatures
 from .catalogue import catalogue_stats, record_event
 from .ids import make_ids, split_ids
-from .indexfile import read_index_file, write_index_file
+from .indexfile import load_index_files, save_index_files
 from .lock import acquire_writer_lock, release_writer_lock
 from .regioncodec import DEFAULT_CODEC, check_new_codec, database_codebook
 from .records import VideoRecord, as_stored, num_key, pack_features, unpack_features
-from .vectors import index_state, make_index, set_index_state
+from .vectors import make_index
 
 log = logging.getLogger(__name__)
 
 DEFAULT_DB = "segscan-db"
-INDEX_FILE = "index.bin"
 FORMAT_VERSION = 1
 
 
@@ -168,22 +168,13 @@ class Database:
     def feature_config(self) -> dict:
         return dict(self.meta["features"])
 
-    def _index_path(self) -> Path:
-        return self.root / INDEX_FILE
-
     def _new_index(self):
         cfg = self.meta["index"]
         return make_index(cfg["kind"], self.dim, **cfg.get("params", {}))
 
     def _load_index(self):
-        self.index, self._covered = self._new_index(), set()
-        found = read_index_file(self._index_path())
-        if found:
-            header, payload = found
-            if header.get("kind") == self.meta["index"]["kind"] and header.get("dim") == self.dim:
-                self.index.load_bytes(payload)
-                set_index_state(self.index, header.get("state", {}))
-                self._covered = set(header["covered"])
+        self.index = self._new_index()
+        self._covered = load_index_files(self.root, self.index, self.meta["index"]["kind"], self.dim)
         self._sync_index()
 
     def _sync_index(self):
@@ -204,12 +195,10 @@ class Database:
                 self.flush()
 
     def flush(self):
-        """Write the index atomically (temporary file, fsync, rename)."""
+        """Write the index atomically (temporary file, fsync, rename; a sharded one shard by shard)."""
         if self.readonly:
             raise StoreError("database opened read-only")
-        header = {"kind": self.meta["index"]["kind"], "dim": self.dim, "covered": sorted(self._covered),
-                  "state": index_state(self.index)}
-        write_index_file(self._index_path(), header, self.index.to_bytes())
+        save_index_files(self.root, self.index, self.meta["index"]["kind"], self.dim, self._covered)
         self._dirty = False
 
     def rebuild_index(self, kind: str | None = None, params: dict | None = None):

@@ -239,7 +239,12 @@ class HnswlibIndex:
 BACKENDS = ("flat", "ivfpq", "hnsw", "hnswlib")
 
 
-def make_index(kind: str, dim: int, **params) -> FaissIndex | HnswlibIndex:
+def make_index(kind: str, dim: int, **params):
+    """A backend of ``kind``; "sharded" takes ``shards`` and ``inner`` (the shards' kind) too."""
+    if kind == "sharded":
+        from .shards import ShardedIndex
+
+        return ShardedIndex(dim, **params)
     if kind == "hnswlib":
         return HnswlibIndex(dim, **params)
     if kind in ("flat", "ivfpq", "hnsw"):

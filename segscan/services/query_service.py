@@ -22,7 +22,7 @@ from ..errors import (
     VideoNotFoundError,
     VideoTooLargeError,
 )
-from ..index.store import INDEX_FILE
+from ..index.indexfile import index_files
 
 log = logging.getLogger(__name__)
 
@@ -113,11 +113,15 @@ class QueryService:
         shutil.rmtree(self.upload_dir, ignore_errors=True)
 
     def _index_stamp(self) -> tuple:
-        try:
-            st = os.stat(Path(self.cfg.db) / INDEX_FILE)
-            return (st.st_mtime_ns, st.st_size)
-        except OSError:
-            return (0, 0)
+        """When and how large each index file is: any change means an ingest flushed."""
+        stamp = []
+        for p in index_files(Path(self.cfg.db)):
+            try:
+                st = os.stat(p)
+            except OSError:  # removed between listing and stat: a rewrite is under way
+                continue
+            stamp.append((p.name, st.st_mtime_ns, st.st_size))
+        return tuple(stamp)
 
     def _reload(self, force: bool = False) -> None:
         """Reopen the database when its index file changed (an ingest flushed new videos)."""

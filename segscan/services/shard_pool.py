@@ -1,0 +1,64 @@
+"""Serve a sharded database's index from Ray actors, one actor a shard; the driver merges.
+
+    from segscan.services.shard_pool import serve_shards
+    with Database.open(db_dir, readonly=True) as db:
+        actors = serve_shards(db)        # the index's searches now fan out to the actors
+        results = search_features(db, feats)
+
+Each actor reads its shard's file from the database folder (storage every node of the
+cluster sees), so the index as a whole never has to fit one process; the driver sends the
+query vectors to every shard and merges their top k (:func:`segscan.index.shards.merge_rows`),
+which gives what one index over the same vectors gives. The actors serve the shard files as
+they were when started: after an ingest, reopen the database and serve it again.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .ray_pool import ensure_ray
+
+
+class ShardServer:
+    """One shard of an index, loaded from its file and searched on request."""
+
+    def __init__(self, path: str, kind: str, dim: int, params: dict):
+        from ..index.indexfile import read_index_file
+        from ..index.vectors import make_index, set_index_state
+
+        self.index = make_index(kind, dim, **params)
+        found = read_index_file(Path(path))
+        if found is None:
+            raise FileNotFoundError(f"no index shard at {path}: flush the database first")
+        header, payload = found
+        self.index.load_bytes(payload)
+        set_index_state(self.index, header.get("state", {}))
+
+    def search(self, q, k: int):
+        return self.index.search(q, k)
+
+    def ntotal(self) -> int:
+        return self.index.ntotal
+
+
+def serve_shards(db, cpus_per_shard: float = 0.5) -> list:
+    """Start one actor per shard of ``db``'s sharded index and route its searches to them;
+    returns the actors (they live as long as the Ray session, or until killed)."""
+    from ..index.indexfile import shard_file
+
+    index = db.index
+    if getattr(index, "kind", None) != "sharded":
+        raise ValueError(f"{db.root} has a {db.meta['index']['kind']} index, not a sharded one "
+                         "(rebuild it with: python videos.py rebuild --shards N)")
+    ray = ensure_ray()
+    actor = ray.remote(num_cpus=cpus_per_shard)(ShardServer)
+    actors = [actor.remote(str(shard_file(db.root, s)), index.inner, index.dim, index.params)
+              for s in range(len(index.parts))]
+    counts = ray.get([a.ntotal.remote() for a in actors])
+    if sum(counts) != index.ntotal:  # the files are not what this process holds (an unsaved change)
+        raise RuntimeError(f"the shard files hold {sum(counts)} vectors, the open index {index.ntotal}: flush first")
+
+    def search(q, k):
+        return ray.get([a.search.remote(q, k) for a in actors])
+
+    index.searcher = search
+    return actors
