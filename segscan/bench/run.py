@@ -67,8 +67,8 @@ def main(argv=None) -> int:
                          "than the default gets a database of its own in the folder, and its own results file")
     ap.add_argument("--spd-weights", default=None, metavar="PT",
                     help="SPD weights to evaluate (default: the shipped ones)")
-    ap.add_argument("--json", default=None, help="also write results here (they always go to the benchmark folder, "
-                    "results-MAP-dN.json, results-MAP-COMPARATOR-dN.json with --comparator)")
+    ap.add_argument("--json", default=None, help="also write results here (they always go to the benchmark folder: "
+                    "results-MAP-dN.json, with -BACKBONE, -COMPARATOR and -CODEC before -dN when not the defaults)")
     ap.add_argument("--vcdb", default=None, metavar="DIR",
                     help="evaluate on a real VCDB copy instead: DIR holds label_file.json, pair_file.csv and the "
                          "videos (any file whose name is a video id); aligners run with their shipped defaults")
@@ -177,10 +177,11 @@ def main(argv=None) -> int:
     text = json.dumps({"rows": rows, "methods": results, "cost": cost, "config": asdict(cfg),
                        "distractors": args.distractors, "map": maps.map_mode, "views": list(qcfg.views),
                        "written": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=2, default=float) + "\n"
-    # a comparator's or another region codec's run keeps a file of its own, so it neither replaces
-    # nor is compared with a plain one
-    tag = (f"-{qcfg.comparator}" if qcfg.comparator else "") + (
-        f"-{args.region_codec}" if args.region_codec != DEFAULT_CODEC else "")
+    # a run on another backbone, with a comparator or another region codec keeps a file of its own,
+    # so it neither replaces nor is compared with a plain one
+    other = [ecfg.backbone if ecfg.backbone != EncoderConfig().backbone else "", qcfg.comparator or "",
+             args.region_codec if args.region_codec != DEFAULT_CODEC else ""]
+    tag = "".join(f"-{t}" for t in other if t)
     own = bench / f"results-{maps.map_mode}{tag}-d{args.distractors}.json"
     out = Path(args.json) if args.json else own
     for path in {out, own}:
