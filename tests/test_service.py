@@ -116,9 +116,14 @@ def test_limits_and_a_full_queue(served):
 
 def test_not_ready_is_503(corpus, tmp_path):
     cfg = ServiceConfig(db=str(tmp_path / "none"))
-    client = TestClient(create_app(cfg, QueryService(cfg)))  # no start-up: models never loaded
-    assert "not ready" in _err(client.get("/readyz"), 503)
-    assert "not ready" in _err(client.post("/query", data={"path": "/x.mp4"}), 503)
+    svc = QueryService(cfg)
+    client = TestClient(create_app(cfg, svc))  # no start-up: models never loaded
+    try:
+        assert "not ready" in _err(client.get("/readyz"), 503)
+        assert "not ready" in _err(client.post("/query", data={"path": "/x.mp4"}), 503)
+    finally:
+        svc.close()  # its private upload folder goes with it
+    assert not svc.upload_dir.exists()
 
 
 def test_videos_ingested_meanwhile_become_visible(served, encoder):

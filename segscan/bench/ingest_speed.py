@@ -95,26 +95,29 @@ def main(argv=None) -> int:
     if not paths:
         print(f"error: no videos (is {args.media} there?)", file=sys.stderr)
         return 2
-    work = Path(tempfile.mkdtemp(prefix="segscan-ingest-speed-"))
-    listing = work / "videos.txt"
-    listing.write_text("".join(p + "\n" for p in paths))
-    root = Path(__file__).resolve().parents[2]
-    py = sys.executable
-    runs = {
-        "plain baseline": [py, "-m", "segscan.bench.ingest_speed", "--plain", str(listing), str(work / "plain.npz")],
-        "ingest.py --workers 0": [py, str(root / "ingest.py"), str(listing), "--db", str(work / "db0"),
-                                  "--workers", "0", "-q"],
-        "ingest.py --workers 1 (Ray)": [py, str(root / "ingest.py"), str(listing), "--db", str(work / "db1"),
-                                        "--workers", "1", "-q"],
-    }
-    secs = video_seconds(paths)
-    print(f"{len(paths)} videos, {secs:.1f} s of video; whole processes, one after another")
-    print("| contender | wall s | x real time | ratio to plain |\n|---|---|---|---|")
-    base = None
-    for name, cmd in runs.items():
-        wall = timed(cmd)
-        base = base or wall
-        print(f"| {name} | {wall:.1f} | {secs / wall:.1f} | {base / wall:.2f} |", flush=True)
+    # the databases and vectors made here are only for timing: removed afterwards
+    with tempfile.TemporaryDirectory(prefix="segscan-ingest-speed-") as tmp:
+        work = Path(tmp)
+        listing = work / "videos.txt"
+        listing.write_text("".join(p + "\n" for p in paths))
+        root = Path(__file__).resolve().parents[2]
+        py = sys.executable
+        runs = {
+            "plain baseline": [py, "-m", "segscan.bench.ingest_speed", "--plain", str(listing),
+                               str(work / "plain.npz")],
+            "ingest.py --workers 0": [py, str(root / "ingest.py"), str(listing), "--db", str(work / "db0"),
+                                      "--workers", "0", "-q"],
+            "ingest.py --workers 1 (Ray)": [py, str(root / "ingest.py"), str(listing), "--db", str(work / "db1"),
+                                            "--workers", "1", "-q"],
+        }
+        secs = video_seconds(paths)
+        print(f"{len(paths)} videos, {secs:.1f} s of video; whole processes, one after another")
+        print("| contender | wall s | x real time | ratio to plain |\n|---|---|---|---|")
+        base = None
+        for name, cmd in runs.items():
+            wall = timed(cmd)
+            base = base or wall
+            print(f"| {name} | {wall:.1f} | {secs / wall:.1f} | {base / wall:.2f} |", flush=True)
     print(f"default descriptor: {descriptor_images_per_s():.1f} images/s at 224x224 (batch 32)")
     return 0
 
