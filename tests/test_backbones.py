@@ -128,3 +128,17 @@ def test_folding_batchnorm_keeps_the_features(name):
             assert cos.min() > 0.9999
     with pytest.raises(ValueError, match="eval mode"):
         fuse_batchnorm(fused.train())
+
+
+def test_folding_same_padding_gives_identical_features():
+    from segscan.pipeline.fuse import fold_same_padding
+
+    _, plain = load_backbone("efficientnet-lite0")
+    _, folded = load_backbone("efficientnet-lite0")
+    assert fold_same_padding(folded) > 5
+    kept = [m for m in folded.modules() if isinstance(getattr(m, "static_padding", None), torch.nn.ZeroPad2d)]
+    assert all(m.static_padding.padding[0] != m.static_padding.padding[1] for m in kept)  # only asymmetric stay
+    x = torch.randn(2, 3, 224, 224)
+    with torch.inference_mode():
+        for a, b in zip(plain(x), folded(x)):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)

@@ -1,4 +1,5 @@
-"""Inference-time folding of batch normalisation into the convolution before it.
+"""Inference-time folding of batch normalisation (and of separate zero padding) into the
+convolution before it.
 
 A frozen BatchNorm is an affine map per channel, so it can be merged into the preceding
 convolution's weights and bias: the features are the same up to float rounding and the
@@ -43,4 +44,23 @@ def fuse_batchnorm(model: nn.Module) -> int:
                 setattr(module, conv_name, fuse_conv_bn_eval(conv, bn))
                 setattr(module, bn_name, nn.Identity())
                 folded += 1
+    return folded
+
+
+@torch.no_grad()
+def fold_same_padding(model: nn.Module) -> int:
+    """Give each convolution whose separate "same" zero padding (``static_padding``, as the
+    EfficientNet-Lite package builds them) is symmetric that padding itself: the output is
+    identical and the backbone skips a copy of every padded feature map. Asymmetric padding
+    (stride 2 on even sizes) stays as it is. Returns how many were folded."""
+    folded = 0
+    for module in model.modules():
+        pad = getattr(module, "static_padding", None)
+        if not (isinstance(module, nn.Conv2d) and isinstance(pad, nn.ZeroPad2d)):
+            continue
+        left, right, top, bottom = pad.padding
+        if left == right and top == bottom and module.padding in ((0, 0), 0):
+            module.padding = (top, left)
+            module.static_padding = nn.Identity()
+            folded += 1
     return folded
