@@ -52,7 +52,7 @@ def index_files(root: Path) -> list[Path]:
     return sorted(p for p in [root / INDEX_FILE, *root.glob("index-*.bin")] if p.is_file())
 
 
-def _layout(root: Path, index, kind: str) -> list[tuple[Path, object, dict]]:
+def index_layout(root: Path, index, kind: str) -> list[tuple[Path, object, dict]]:
     """(file, index part, the header fields that file must carry) for each file of ``index``."""
     if kind != "sharded":
         return [(root / INDEX_FILE, index, {"kind": kind})]
@@ -61,23 +61,32 @@ def _layout(root: Path, index, kind: str) -> list[tuple[Path, object, dict]]:
             for s, part in enumerate(index.parts)]
 
 
-def load_index_files(root: Path, index, kind: str, dim: int) -> set[int]:
-    """Fill ``index`` from its files; the video numbers they cover. A missing file, or one of
-    another kind, dimension or sharding, is passed over: its videos are then not covered, and
-    the database adds them again from the store."""
+def load_index_file(path: Path, part, fields: dict, dim: int) -> list[int] | None:
+    """Fill ``part`` from ``path`` when that file carries ``fields`` and ``dim``; the video
+    numbers it covers, or None (no such file, or one of another kind, dimension or sharding)."""
     from .vectors import set_index_state
 
+    found = read_index_file(path)
+    if not found:
+        return None
+    header, payload = found
+    if header.get("dim") != dim or any(header.get(k) != v for k, v in fields.items()):
+        return None
+    part.load_bytes(payload)
+    set_index_state(part, header.get("state", {}))
+    return header["covered"]
+
+
+def load_index_files(root: Path, index, kind: str, dim: int) -> set[int]:
+    """Fill ``index`` from its files; the video numbers they cover. A file passed over by
+    :func:`load_index_file` leaves its videos uncovered, and the database adds them again from
+    the store."""
     covered: set[int] = set()
-    for s, (path, part, fields) in enumerate(_layout(root, index, kind)):
-        found = read_index_file(path)
-        if not found:
+    for s, (path, part, fields) in enumerate(index_layout(root, index, kind)):
+        got = load_index_file(path, part, fields, dim)
+        if got is None:
             continue
-        header, payload = found
-        if header.get("dim") != dim or any(header.get(k) != v for k, v in fields.items()):
-            continue
-        part.load_bytes(payload)
-        set_index_state(part, header.get("state", {}))
-        covered |= set(header["covered"])
+        covered.update(got)
         if kind == "sharded":
             index.dirty.discard(s)
     return covered
@@ -88,7 +97,7 @@ def save_index_files(root: Path, index, kind: str, dim: int, covered: set[int]) 
     since they were saved; files of an earlier layout (another sharding) are removed."""
     from .vectors import index_state
 
-    layout = _layout(root, index, kind)
+    layout = index_layout(root, index, kind)
     for s, (path, part, fields) in enumerate(layout):
         if kind == "sharded":
             if s not in index.dirty:

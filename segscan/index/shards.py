@@ -26,8 +26,8 @@ def merge_rows(parts: list[Rows], k: int) -> Rows:
     """Merge the shards' per-row results into the top ``k`` of each row, best first."""
     out = []
     for row in zip(*parts):
-        s = np.concatenate([r[0] for r in row]) if row else np.zeros(0, np.float32)
-        i = np.concatenate([r[1] for r in row]) if row else np.zeros(0, np.int64)
+        s = np.concatenate([r[0] for r in row])
+        i = np.concatenate([r[1] for r in row])
         # best score first; among equal scores the smaller id, so the order does not depend on the shards
         order = np.lexsort((i, -s))[:k]
         out.append((s[order].astype(np.float32), i[order].astype(np.int64)))
@@ -69,9 +69,10 @@ class ShardedIndex:
             self.dirty.add(int(s))
 
     def remove_videos(self, nums) -> None:
-        nums = [int(n) for n in nums]
-        for s in {int(x) for x in shard_of(np.array(nums, dtype=np.int64), len(self.parts))} if nums else ():
-            self.parts[s].remove_videos([n for n in nums if n % len(self.parts) == s])
+        n = len(self.parts)
+        nums = [int(x) for x in nums]
+        for s in {x % n for x in nums}:
+            self.parts[s].remove_videos([x for x in nums if x % n == s])
             self.dirty.add(s)
 
     def search(self, q: np.ndarray, k: int) -> Rows:

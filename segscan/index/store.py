@@ -133,7 +133,7 @@ class Database:
                          "index": {"kind": index_kind or "flat", "params": index_params}, "next_num": 0,
                          "region_codec": region_codec or DEFAULT_CODEC,
                          "created": time.time()}
-            database_codebook(self.meta)  # a pq database records its codebook's digest
+            self.codebook = database_codebook(self.meta)  # a pq database records its codebook's digest
             with self.env.begin(write=True, db=self.db_meta) as txn:
                 txn.put(b"config", json.dumps(self.meta).encode())
         if index_kind is not None and index_kind != self.meta["index"]["kind"]:
@@ -144,7 +144,8 @@ class Database:
                              "leave the region codec out, or use another --db")
         if self.meta.get("format") != FORMAT_VERSION:
             raise StoreError(f"{self.root} has store format {self.meta.get('format')}, this segscan reads {FORMAT_VERSION}")
-        self.codebook = database_codebook(self.meta)
+        if self.codebook is None:
+            self.codebook = database_codebook(self.meta)
         if feature_config is not None and feature_config != self.meta["features"]:
             raise StoreError(
                 f"{self.root} holds features {self.meta['features']} but the extractor makes {feature_config}; "

@@ -21,17 +21,13 @@ from .ray_pool import ensure_ray
 class ShardServer:
     """One shard of an index, loaded from its file and searched on request."""
 
-    def __init__(self, path: str, kind: str, dim: int, params: dict):
-        from ..index.indexfile import read_index_file
-        from ..index.vectors import make_index, set_index_state
+    def __init__(self, path: str, fields: dict, dim: int, params: dict):
+        from ..index.indexfile import load_index_file
+        from ..index.vectors import make_index
 
-        self.index = make_index(kind, dim, **params)
-        found = read_index_file(Path(path))
-        if found is None:
-            raise FileNotFoundError(f"no index shard at {path}: flush the database first")
-        header, payload = found
-        self.index.load_bytes(payload)
-        set_index_state(self.index, header.get("state", {}))
+        self.index = make_index(fields["kind"], dim, **params)
+        if load_index_file(Path(path), self.index, fields, dim) is None:
+            raise FileNotFoundError(f"no index shard {fields.get('shard')} at {path}: flush the database first")
 
     def search(self, q, k: int):
         return self.index.search(q, k)
@@ -43,7 +39,7 @@ class ShardServer:
 def serve_shards(db, cpus_per_shard: float = 0.5) -> list:
     """Start one actor per shard of ``db``'s sharded index and route its searches to them;
     returns the actors (they live as long as the Ray session, or until killed)."""
-    from ..index.indexfile import shard_file
+    from ..index.indexfile import index_layout
 
     index = db.index
     if getattr(index, "kind", None) != "sharded":
@@ -51,8 +47,8 @@ def serve_shards(db, cpus_per_shard: float = 0.5) -> list:
                          "(rebuild it with: python videos.py rebuild --shards N)")
     ray = ensure_ray()
     actor = ray.remote(num_cpus=cpus_per_shard)(ShardServer)
-    actors = [actor.remote(str(shard_file(db.root, s)), index.inner, index.dim, index.params)
-              for s in range(len(index.parts))]
+    actors = [actor.remote(str(path), fields, index.dim, index.params)
+              for path, _, fields in index_layout(db.root, index, "sharded")]
     counts = ray.get([a.ntotal.remote() for a in actors])
     if sum(counts) != index.ntotal:  # the files are not what this process holds (an unsaved change)
         raise RuntimeError(f"the shard files hold {sum(counts)} vectors, the open index {index.ntotal}: flush first")

@@ -26,7 +26,6 @@ from ..detectors.spd.render import CHANNELS, IMGSZ, box_seconds_to_cells, window
 from ..detectors.spd.synth import synthetic_map
 
 
-
 def real_maps(bench: Path, map_mode: str | None = None):
     """(map, boxes-in-cells) for every candidate map of the train split's queries."""
     from ..bench.splits import cached_queries, load_split

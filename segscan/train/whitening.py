@@ -50,11 +50,9 @@ def training_clips(media: Path, split: str = "train", split_seed: int = 0) -> li
     clips of the benchmark's train content groups (split ``split_seed``), so the test split stays unseen."""
     paths = sorted(p for p in media.iterdir() if p.suffix.lower() in VIDEO_EXTS) if media.is_dir() else []
     if split == "train":
-        from ..corpus import load_clips, split_groups
+        from ..corpus import clips_of, load_clips
 
-        clips = load_clips(media)
-        groups = split_groups(clips, split_seed)
-        train = {c.path.name for c in clips if groups[c.content_group].startswith("train")}
+        train = {c.path.name for c in clips_of(load_clips(media), split_seed, "train")}
         paths = [p for p in paths if p.name in train]
     return paths
 
