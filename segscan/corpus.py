@@ -75,13 +75,15 @@ def images_in(folder: str | Path, contains: str = "") -> list[Path]:
 
 
 def photo_part(path: Path, root: Path = DEFAULT_PHOTOS) -> str:
-    """'train' or 'test' for a descriptor photo, by its source folder (a fifth of the
-    folders, chosen by a hash of the name, are kept out of training), so near-identical
-    photos of one source never sit on both sides."""
-    folder = path.relative_to(root).parts[0]
-    return "test" if zlib.crc32(folder.encode()) % 5 == 0 else "train"
+    """'train', 'val' or 'test' for a descriptor photo, by its source folder, so
+    near-identical photos of one source never sit on two sides. A fifth of the folders
+    (by a hash of the name) are test, never trained on; a tenth are 'val', which a
+    training run may hold out to choose between runs without reading test."""
+    h = zlib.crc32(path.relative_to(root).parts[0].encode())
+    return "test" if h % 5 == 0 else "val" if h % 10 == 1 else "train"
 
 
-def photos_of(part: str, root: str | Path = DEFAULT_PHOTOS) -> list[Path]:
+def photos_of(part: str | tuple[str, ...], root: str | Path = DEFAULT_PHOTOS) -> list[Path]:
     root = Path(root)
-    return [p for p in images_in(root) if photo_part(p, root) == part]
+    parts = (part,) if isinstance(part, str) else part
+    return [p for p in images_in(root) if photo_part(p, root) in parts]

@@ -6,7 +6,7 @@ from PIL import Image
 
 from segscan.bench.descriptor import EDITS, edit, micro_ap
 from segscan.train.augment import copy_view
-from segscan.train.descriptor import CopyDescriptor, info_nce_koleo
+from segscan.train.descriptor import CopyDescriptor, NegativeMemory, info_nce_koleo
 
 
 def _picture(seed, size=96):
@@ -33,6 +33,26 @@ def test_info_nce_prefers_matching_views():
     # KoLeo ignores the positive: collapsing the negatives together raises it
     same = torch.nn.functional.normalize(torch.ones(16, 32) + 0.01 * torch.randn(16, 32, generator=g), dim=1)
     assert info_nce_koleo(same, same, 0.05, 1.0)[1]["koleo"] > info_nce_koleo(a, near, 0.05, 1.0)[1]["koleo"]
+
+
+def test_memory_negatives_raise_the_loss_and_skip_the_own_group():
+    g = torch.Generator().manual_seed(1)
+    a = torch.nn.functional.normalize(torch.randn(8, 32, generator=g), dim=1)
+    b = torch.nn.functional.normalize(a + 0.3 * torch.randn(8, 32, generator=g), dim=1)
+    groups = np.arange(8)
+    mem = NegativeMemory(size=12, dim=32)
+    mem.push(torch.cat([a, b]), np.concatenate([groups, groups]))  # 16 pushed, the newest 12 kept
+    assert len(mem.z) == 12 and list(mem.groups[:8]) == list(range(8))
+    plain = float(info_nce_koleo(a, b, 0.1, 0.0)[0])
+    # the memory holds the batch's own views: unmasked they are near-positives and cost a lot
+    z, same = mem.negatives(groups)
+    assert same.shape == (8, 12) and int(same.sum()) == 12
+    masked = float(info_nce_koleo(a, b, 0.1, 0.0, z, same)[0])
+    unmasked = float(info_nce_koleo(a, b, 0.1, 0.0, z, torch.zeros_like(same))[0])
+    assert plain <= masked + 1e-6 < unmasked
+    # unrelated memory entries are extra negatives: the loss can only grow
+    other = torch.nn.functional.normalize(torch.randn(12, 32, generator=g), dim=1)
+    assert float(info_nce_koleo(a, b, 0.1, 0.0, other, torch.zeros(8, 12, dtype=torch.bool))[0]) > plain
 
 
 def test_only_the_later_stages_train():

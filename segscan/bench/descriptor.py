@@ -60,16 +60,20 @@ class Pictures:
     ref_kind: list[str]  # "frame" or "photo" per reference
 
 
-def load_pictures(media: Path, photos: Path, images: Path, n_frames: int, n_photos: int, seed: int) -> Pictures:
+def load_pictures(media: Path, photos: Path, images: Path, n_frames: int, n_photos: int, seed: int,
+                  part: str = "test") -> Pictures:
+    """``part`` 'test' reads test clips and test photo folders; 'val' reads only the val
+    photo folders (a training run started with --hold-out-val never saw them; every clip
+    outside test was trained on), to choose between runs without reading test."""
     from ..pipeline.decode import DecodeOptions, VideoReader
 
     rng = np.random.default_rng(seed)
     frames = []
-    for c in clips_of(load_clips(media), 0, "test"):
+    for c in (clips_of(load_clips(media), 0, "test") if part == "test" else []):
         got = [fr.image for fr in VideoReader(c.path, DecodeOptions(fps=0.25, size=(SIZE, SIZE)))]
         frames += got[:: max(1, len(got) // 3)][:3]  # a few frames per clip, far apart
     frames = [frames[i] for i in rng.permutation(len(frames))]
-    ph = photos_of("test", photos)
+    ph = photos_of(part, photos)
     ph = [ph[i] for i in rng.permutation(len(ph))]
     n_f, n_p = min(n_frames, len(frames) // 2), min(n_photos, len(ph) // 2)
     refs = frames[:n_f] + [_load(p) for p in ph[:n_p]]
@@ -204,6 +208,9 @@ def main(argv=None) -> int:
     ap.add_argument("--frames", type=int, default=60, help="reference frames from test clips")
     ap.add_argument("--photos", type=int, default=100, help="reference photos from test photo folders")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--part", choices=("test", "val"), default="test",
+                    help="test: held-out content (the figures to report); val: the val photo folders, "
+                         "for choosing between training runs")
     ap.add_argument("--views", nargs="*", default=[], metavar="VIEW",
                     help="also measure each descriptor with these query-side views searched "
                          "(segscan.pipeline.views: flip, quarters, centre)")
@@ -216,7 +223,8 @@ def main(argv=None) -> int:
         if not Path(d).is_dir():
             print(f"error: {d} not found: the descriptor benchmark reads the shared corpus", file=sys.stderr)
             return 2
-    pics = load_pictures(Path(args.media), Path(args.photo_dir), Path(args.images), args.frames, args.photos, args.seed)
+    pics = load_pictures(Path(args.media), Path(args.photo_dir), Path(args.images), args.frames, args.photos, args.seed,
+                         args.part)
     print(f"{len(pics.refs)} references ({pics.ref_kind.count('frame')} frames, {pics.ref_kind.count('photo')} "
           f"photos), {len(pics.distractors)} distractors, {len(pics.negatives)} negative queries; {len(EDITS)} edits")
     names = args.descriptors + (["checkpoint"] if args.checkpoint else [])

@@ -107,14 +107,23 @@ def load_shipped(model: CopyDescriptor) -> None:
         model.proj.copy_(torch.as_tensor(w.proj * w.scale[None, :]))
 
 
-def info_nce_koleo(a: torch.Tensor, b: torch.Tensor, temperature: float, koleo: float) -> tuple[torch.Tensor, dict]:
-    """SimCLR-style InfoNCE over 2B views (each view's positive is its pair) + KoLeo entropy."""
+def info_nce_koleo(a: torch.Tensor, b: torch.Tensor, temperature: float, koleo: float,
+                   memory: torch.Tensor | None = None, memory_same: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
+    """SimCLR-style InfoNCE over 2B views (each view's positive is its pair) + KoLeo entropy.
+
+    ``memory`` (M, D): embeddings of earlier batches, extra negatives for every view
+    (``memory_same`` (B, M) marks those of a view's own group, which are left out)."""
     z = torch.cat([a, b])
     n = len(a)
     sim = z @ z.T
     eye = torch.eye(2 * n, dtype=torch.bool)
     pos = torch.cat([torch.arange(n, 2 * n), torch.arange(n)])
     logits = (sim / temperature).masked_fill(eye, float("-inf"))
+    if memory is not None and len(memory):
+        mem = (z @ memory.T) / temperature
+        if memory_same is not None:
+            mem = mem.masked_fill(torch.cat([memory_same, memory_same]), float("-inf"))
+        logits = torch.cat([logits, mem], 1)
     nce = F.cross_entropy(logits, pos)
     # KoLeo: -log distance to the nearest *non-matching* neighbour, which spreads the vectors
     pos_mask = eye.clone()
@@ -126,6 +135,27 @@ def info_nce_koleo(a: torch.Tensor, b: torch.Tensor, temperature: float, koleo: 
         top1 = (logits.argmax(1) == pos).float().mean()
     return nce + koleo * ent, {"nce": float(nce.detach()), "koleo": float(ent.detach()), "top1": float(top1),
                                "pos_sim": float(sim[torch.arange(2 * n), pos].mean())}
+
+
+class NegativeMemory:
+    """A first-in first-out store of the last ``size`` embeddings and their groups.
+
+    A CPU batch holds 48 pictures where SSCD's holds thousands, so InfoNCE sees few
+    negatives and little pressure to push unrelated pictures apart; embeddings of recent
+    batches are near enough to the current model's, at a small learning rate, to serve as
+    more (cross-batch memory, Wang et al., CVPR 2020)."""
+
+    def __init__(self, size: int, dim: int):
+        self.z = torch.zeros(0, dim)
+        self.groups = np.zeros(0, dtype=np.int64)
+        self.size = size
+
+    def negatives(self, groups: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.z, torch.from_numpy(groups[:, None] == self.groups[None, :])
+
+    def push(self, z: torch.Tensor, groups: np.ndarray) -> None:
+        self.z = torch.cat([z.detach(), self.z])[: self.size]
+        self.groups = np.concatenate([groups, self.groups])[: self.size]
 
 
 def export(model: CopyDescriptor, argv, state: dict, metrics: dict | None = None) -> Path:
@@ -140,7 +170,8 @@ def export(model: CopyDescriptor, argv, state: dict, metrics: dict | None = None
     write_card(out, "segscan.train.descriptor", argv,
                component="copy-detection descriptor: EfficientNet-Lite0 stages 3-6 fine-tuned + L3-iMAC projection",
                files=[out.name, whitening_path(DESCRIPTOR, 3).name],
-               recipe={k: state["args"][k] for k in ("size", "batch", "lr", "temperature", "koleo", "fps")},
+               recipe={k: state["args"].get(k) for k in ("size", "batch", "lr", "temperature", "koleo", "fps",
+                                                        "memory", "memory_from", "hold_out_val")},
                data=state["data"], steps=state["step"], sessions=state.get("sessions", []),
                seconds_trained=round(state["seconds"], 1),
                history=state["history"][-20:],
@@ -159,6 +190,12 @@ def main(argv=None) -> int:
     ap.add_argument("--temperature", type=float, default=0.05)
     ap.add_argument("--koleo", type=float, default=30.0, help="weight of the KoLeo entropy term (SSCD's)")
     ap.add_argument("--fps", type=float, default=2.0, help="frames per second taken from each train clip")
+    ap.add_argument("--memory", type=int, default=0,
+                    help="embeddings of earlier batches kept as extra negatives (0: none)")
+    ap.add_argument("--memory-from", type=int, default=200, help="step at which the memory starts to be used")
+    ap.add_argument("--hold-out-val", action="store_true",
+                    help="leave the 'val' photo folders out, to choose between runs on them "
+                         "(python -m segscan.bench.descriptor --part val)")
     ap.add_argument("--media", default=str(DEFAULT_MEDIA))
     ap.add_argument("--images", default=str(DEFAULT_IMAGES))
     ap.add_argument("--photos", default=str(DEFAULT_PHOTOS))
@@ -207,11 +244,13 @@ def main(argv=None) -> int:
         return 0
 
     try:
-        data = load_pictures(Path(args.media), Path(args.images), Path(args.photos), args.fps, args.split_seed)
+        parts = ("train",) if args.hold_out_val else ("train", "val")
+        data = load_pictures(Path(args.media), Path(args.images), Path(args.photos), args.fps, args.split_seed, parts)
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    state["data"] = (f"{len(data.images)} pictures in {data.n_groups} groups: train photos of {args.photos} "
+    which = "train" if args.hold_out_val else "train and val"
+    state["data"] = (f"{len(data.images)} pictures in {data.n_groups} groups: {which} photos of {args.photos} "
                      f"and BSDS500 train photos of {args.images}, frames at {args.fps:g} fps of the train "
                      f"content groups (split seed {args.split_seed}) of {args.media}")
     log.info("%s", state["data"])
@@ -227,12 +266,18 @@ def main(argv=None) -> int:
     model.train()
     pool = ThreadPoolExecutor(1)  # the next batch is augmented while this one trains
     nxt = pool.submit(data.batch, rng, args.batch, args.size)
+    memory = NegativeMemory(args.memory, model.proj.shape[1])
     t_last = time.time()
     while state["step"] < args.steps:
         set_lr(state["step"])
-        a, b = nxt.result()
+        a, b, groups = nxt.result()
         nxt = pool.submit(data.batch, rng, args.batch, args.size)
-        loss, m = info_nce_koleo(model(a), model(b), args.temperature, args.koleo)
+        za, zb = model(a), model(b)
+        use = args.memory > 0 and state["step"] >= args.memory_from
+        mem, same = memory.negatives(groups) if use else (None, None)
+        loss, m = info_nce_koleo(za, zb, args.temperature, args.koleo, mem, same)
+        if args.memory > 0:
+            memory.push(torch.cat([za, zb]), np.concatenate([groups, groups]))
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -47,8 +47,9 @@ class Pictures:
         self.n_groups = int(self.group_arr.max()) + 1 if self.group else 0
         self.by_group = [np.flatnonzero(self.group_arr == g) for g in range(self.n_groups)]
 
-    def batch(self, rng: np.random.Generator, n: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Two views each of n pictures from n distinct groups, as float (n, 3, size, size)."""
+    def batch(self, rng: np.random.Generator, n: int, size: int) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
+        """Two views each of n pictures from n distinct groups, as float (n, 3, size, size),
+        and the n groups."""
         groups = rng.choice(self.n_groups, n, replace=False)
         idx = [int(rng.choice(self.by_group[g])) for g in groups]
         a, b = [], []
@@ -59,12 +60,13 @@ class Pictures:
 
         def t(v):
             return torch.from_numpy(np.stack(v)).permute(0, 3, 1, 2).float().contiguous(memory_format=torch.channels_last)
-        return t(a), t(b)
+        return t(a), t(b), groups
 
 
-def load_pictures(media: Path, images: Path, photos: Path, fps: float, split_seed: int) -> Pictures:
+def load_pictures(media: Path, images: Path, photos: Path, fps: float, split_seed: int,
+                  photo_parts: tuple[str, ...] = ("train",)) -> Pictures:
     clips = [c.path for c in clips_of(load_clips(media), split_seed, "train")] if media.is_dir() else []
-    pics = (photos_of("train", photos) if photos.is_dir() else []) + (
+    pics = (photos_of(photo_parts, photos) if photos.is_dir() else []) + (
         images_in(images, "__train__") if images.is_dir() else [])
     if not clips and not pics:
         raise FileNotFoundError(f"no training data: neither {media} nor {photos} nor {images} is there")
