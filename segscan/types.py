@@ -35,17 +35,32 @@ class Frame:
 
     The picture is either given (``image``) or made on first access by ``load``: the decoder
     hands out every basis frame, but scaling and border removal cost more than decoding,
-    so only the frames a keyframe selector keeps pay for them.
+    so only the frames a keyframe selector keeps pay for them. ``thumbnail`` is a tiny
+    picture of every basis frame (what the learned keyframe selector scores), made by the
+    decoder straight from the decoded frame, or from ``image`` when none was given.
     """
 
-    __slots__ = ("index", "time", "_image", "_load")
+    __slots__ = ("index", "time", "_image", "_load", "_thumb")
 
-    def __init__(self, index: int, time: float, image: np.ndarray | None = None, load=None):
+    THUMB = 32  # side of the thumbnails
+
+    def __init__(self, index: int, time: float, image: np.ndarray | None = None, load=None, thumb=None):
         if (image is None) == (load is None):
             raise ValueError("a Frame takes exactly one of image or load")
-        self.index, self.time, self._image, self._load = index, time, None, load
+        self.index, self.time, self._image, self._load, self._thumb = index, time, None, load, thumb
         if image is not None:
             self._image = self._checked(image)
+
+    @property
+    def thumbnail(self) -> np.ndarray:
+        """(THUMB, THUMB, 3) uint8."""
+        if callable(self._thumb):
+            self._thumb = self._thumb()
+        if self._thumb is None:
+            from PIL import Image
+
+            self._thumb = np.asarray(Image.fromarray(self.image).resize((self.THUMB,) * 2, Image.BOX))
+        return self._thumb
 
     @staticmethod
     def _checked(image: np.ndarray) -> np.ndarray:

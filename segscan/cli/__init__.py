@@ -21,7 +21,16 @@ def add_encoder_args(ap: argparse.ArgumentParser) -> None:
                    help="the projection applied to region features: 'auto' (the shipped PCA whitening), 'none', "
                         "or a file from python -m segscan.train.whitening or segscan.train.copyproj "
                         "(default: %(default)s)")
-    g.add_argument("--keyframe-fps", type=positive_float, default=1.0, help="keyframes per second (default: %(default)s)")
+    g.add_argument("--keyframes", default="uniform", choices=["uniform", "ske"],
+                   help="uniform: --keyframe-fps keyframes a second; ske: the learned keyframe selector, which "
+                        "keeps frames where the content changes and at least one every --ske-max-gap seconds "
+                        "(default: %(default)s)")
+    g.add_argument("--keyframe-fps", type=positive_float, default=1.0,
+                   help="uniform: keyframes per second (default: %(default)s)")
+    g.add_argument("--ske-threshold", type=unit_float, default=0.5,
+                   help="ske: score from which a frame is a keyframe, 0..1 (default: %(default)s)")
+    g.add_argument("--ske-max-gap", type=positive_float, default=1.5,
+                   help="ske: seconds after which a keyframe is taken whatever its score (default: %(default)s)")
     g.add_argument("--threads", type=int, default=None, help="torch threads per worker (default: all cores)")
     ap.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -40,6 +49,13 @@ def _number(text: str, kind, low, strict: bool):
 
 def positive_float(text: str) -> float:
     return _number(text, float, 0, True)
+
+
+def unit_float(text: str) -> float:
+    x = _number(text, float, 0, False)
+    if x > 1:
+        raise argparse.ArgumentTypeError(f"must be <= 1, got {text}")
+    return x
 
 
 def positive_int(text: str) -> int:
@@ -72,7 +88,8 @@ def encoder_config(args):
     from ..pipeline.extract import EncoderConfig
 
     return EncoderConfig(backbone=args.backbone, layers=args.layers, whitening=args.whitening,
-                         keyframe_fps=args.keyframe_fps, threads=args.threads)
+                         keyframes=args.keyframes, keyframe_fps=args.keyframe_fps,
+                         ske_threshold=args.ske_threshold, ske_max_gap=args.ske_max_gap, threads=args.threads)
 
 
 #: exit codes of every command (README, "Exit codes")

@@ -52,6 +52,31 @@ def top_candidates(cands: dict[int, Candidate], m: int) -> list[Candidate]:
     return sorted(cands.values(), key=lambda c: -c.prescore)[:m]
 
 
+#: seconds per map cell when keyframe times are irregular: the cell of the uniform one
+#: keyframe a second that SPD and the query path's constants were made on
+GRID_STEP = 1.0
+
+
+def time_grid(times: np.ndarray, step: float = GRID_STEP, tol: float = 0.1):
+    """For irregular keyframe times (a learned selector's): (grid times every ``step``
+    seconds, index of the keyframe that covers each: the last one at or before it);
+    None when the times are already regular (every gap within ``tol`` of their median).
+
+    A keyframe stands for the picture until the next one, so the keyframe covering a grid
+    time is the right representative of it; on the grid a copy's diagonal is straight again
+    whatever the two videos' keyframe densities."""
+    times = np.asarray(times, np.float64)
+    if len(times) < 3:
+        return None
+    d = np.diff(times)
+    med = float(np.median(d))
+    if np.all(np.abs(d - med) <= tol * med):
+        return None
+    n = int(np.floor((times[-1] - times[0]) / step + 1e-6)) + 1
+    grid = times[0] + step * np.arange(n)
+    return grid, np.searchsorted(times, grid + 1e-6, side="right") - 1
+
+
 def median_step(times: np.ndarray, default: float = 1.0) -> float:
     if len(times) < 2:
         return default

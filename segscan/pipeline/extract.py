@@ -27,8 +27,10 @@ class EncoderConfig:
     layers: int = 3
     whitening: str = "auto"
     basis_fps: float = 8.0
-    keyframes: str = "uniform"
-    keyframe_fps: float = 1.0
+    keyframes: str = "uniform"  # or "ske", the learned selector (segscan.pipeline.ske)
+    keyframe_fps: float = 1.0  # uniform
+    ske_threshold: float = 0.5  # ske: keyframe score threshold
+    ske_max_gap: float = 1.5  # ske: seconds after which a keyframe is taken whatever the score
     batch_size: int = 32
     threads: int | None = None
     device: str | None = None
@@ -51,6 +53,13 @@ def feature_config(c: EncoderConfig) -> dict:
     cfg = describe_features(c.backbone, c.layers, c.whitening)
     cfg.update({"keyframes": c.keyframes, "keyframe_fps": c.keyframe_fps, "basis_fps": c.basis_fps,
                 "crop_borders": c.crop_borders})
+    if c.keyframes == "ske":  # which frames are keyframes depends on the weights too
+        from .ske import weights_path
+
+        del cfg["keyframe_fps"]
+        w = weights_path()
+        cfg.update({"ske_threshold": c.ske_threshold, "ske_max_gap": c.ske_max_gap,
+                    "ske_weights": file_hash(str(w))[:12] if w.exists() else "missing"})
     return cfg
 
 
@@ -73,7 +82,8 @@ class VideoEncoder:
         c = self.config
         self.extractor = FeatureExtractor(c.backbone, layers=c.layers, whitening=c.whitening,
                                           batch_size=c.batch_size, device=c.device, threads=c.threads)
-        self.selector = make_selector(c.keyframes, fps=c.keyframe_fps)
+        self.selector = make_selector(c.keyframes, fps=c.keyframe_fps, threshold=c.ske_threshold,
+                                      max_gap=c.ske_max_gap)
 
     def feature_config(self) -> dict:
         return feature_config(self.config)

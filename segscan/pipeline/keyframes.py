@@ -60,12 +60,17 @@ class UniformSelector:
         return f"UniformSelector(fps={self.fps})"
 
 
-SELECTORS = {"uniform": UniformSelector}
+SELECTORS = ("uniform", "ske")
 
 
-def make_selector(name: str = "uniform", **kwargs) -> KeyframeSelector:
-    try:
-        cls = SELECTORS[name]
-    except KeyError:
-        raise ValueError(f"unknown keyframe selector {name!r}; choose from {sorted(SELECTORS)}") from None
-    return cls(**kwargs)
+def make_selector(name: str = "uniform", fps: float = 1.0, threshold: float = 0.5, max_gap: float = 1.5,
+                  weights=None) -> KeyframeSelector:
+    """``uniform`` takes ``fps``; ``ske`` (:mod:`segscan.pipeline.ske`) takes the score
+    ``threshold``, the ``max_gap`` in seconds between keyframes and its ``weights``."""
+    if name == "uniform":
+        return UniformSelector(fps=fps)
+    if name == "ske":
+        from .ske import SKESelector
+
+        return SKESelector(threshold=threshold, max_gap=max_gap, weights=weights)
+    raise ValueError(f"unknown keyframe selector {name!r}; choose from {list(SELECTORS)}")

@@ -7,9 +7,12 @@ similarity of the 3x3 region vectors, each row's background subtracted).
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
-from ..index.simmap import chamfer_similarity, dense_map, group_neighbours, median_step, sparse_map, top_candidates
+from ..index.simmap import (GRID_STEP, chamfer_similarity, dense_map, group_neighbours, median_step, sparse_map,
+                            time_grid, top_candidates)
 from ..types import CandidateMap, SimilarityMap, VideoFeatures
 from .config import Settings
 
@@ -128,9 +131,27 @@ def build_maps(db, q: VideoFeatures, s: Settings, views=(), exclude=()) -> list[
             dense = m.values  # the map is the region similarity
         else:
             dense = region_similarity(f, q, views)
-        out.append(CandidateMap(rec.video_id, rec.path, c.prescore, m, dense, f.global_feats, q.global_feats,
-                                durations=(q.duration, rec.duration), similarity=sim))
+        out.append(on_time_grid(CandidateMap(rec.video_id, rec.path, c.prescore, m, dense, f.global_feats,
+                                             q.global_feats, durations=(q.duration, rec.duration), similarity=sim)))
     return out
+
+
+def on_time_grid(c: CandidateMap) -> CandidateMap:
+    """The candidate with irregular keyframe times resampled on a regular time grid
+    (:func:`segscan.index.simmap.time_grid`): map, region similarity and keyframe vectors
+    alike, so the aligner and the refinement see cells of equal duration."""
+    m = c.map
+    qg, rg = time_grid(m.q_times), time_grid(m.r_times)
+    if qg is None and rg is None:
+        return c
+    qt, qi = qg if qg is not None else (m.q_times, np.arange(len(m.q_times)))
+    rt, ri = rg if rg is not None else (m.r_times, np.arange(len(m.r_times)))
+    cells = np.ix_(qi, ri)
+    grid = SimilarityMap(m.values[cells], qt, rt, m.mask[cells], GRID_STEP if qg is not None else m.q_step,
+                         GRID_STEP if rg is not None else m.r_step)
+    return replace(c, map=grid, dense=None if c.dense is None else c.dense[cells],
+                   ref_global=None if c.ref_global is None else c.ref_global[ri],
+                   query_global=None if c.query_global is None else c.query_global[qi])
 
 
 def _similarities(db, q: VideoFeatures, views, refs: list[VideoFeatures], name: str | None) -> list:

@@ -1,0 +1,143 @@
+"""The learned keyframe selector: streaming equals whole-video scoring, the sparse uniform
+mask, the teacher, and irregular keyframe times through ingest, index, maps and JSON."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from segscan.pipeline.ske import SKENet, SKESelector, keep_rule
+from segscan.train.ske import good_frames, teacher_labels
+from segscan.types import Frame
+
+
+def _net(thumbs, seed=0):
+    """A random student, its last layer set so that on ``thumbs`` the scores spread
+    around 0.5 (logits of median 0 and standard deviation 2)."""
+    torch.manual_seed(seed)
+    net = SKENet().eval()
+    with torch.no_grad():
+        logits = net(torch.from_numpy(thumbs)[None])[0]
+        last = net.temporal[-1]
+        last.weight.mul_(2.0 / float(logits.std()))
+        last.bias.mul_(2.0 / float(logits.std()))
+        last.bias.sub_(float(net(torch.from_numpy(thumbs)[None])[0].median()))
+    return net
+
+
+def _frames(n, fps=8.0, seed=0):
+    rng = np.random.default_rng(seed)
+    thumbs = rng.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+    return [Frame(i, i / fps, image=np.zeros((4, 4, 3), np.uint8), thumb=thumbs[i]) for i in range(n)], thumbs
+
+
+def test_streamed_selection_equals_whole_video_selection():
+    frames, thumbs = _frames(150)
+    net = _net(thumbs)
+    sel = SKESelector(threshold=0.5, max_gap=1.5, net=net, chunk=16)
+    got = [f.index for f in sel.select(frames)]
+    probs = sel.scores(thumbs)
+    assert 0.05 < (probs >= 0.5).mean() < 0.95  # the check below decides something
+    want = list(np.flatnonzero(keep_rule(probs, np.arange(150) / 8.0, 0.5, 1.5)))
+    assert got == want
+    assert got == sorted(set(got)) and got[0] == 0
+    assert len(set(np.diff(got))) > 1  # irregular
+
+
+def test_sparse_uniform_mask_and_short_clips():
+    frames, thumbs = _frames(50)
+    net = _net(thumbs)
+    never = SKESelector(threshold=1.0, max_gap=1.5, net=net, chunk=8)  # no score reaches 1
+    assert [f.index for f in never.select(frames)] == [0, 12, 24, 36, 48]
+    # a clip shorter than the gap still gets two keyframes, the second its last frame
+    assert [f.index for f in never.select(frames[:5])] == [0, 4]
+    assert list(never.select([])) == []
+    with pytest.raises(ValueError):
+        SKESelector(threshold=1.5, net=net)
+    with pytest.raises(ValueError):
+        SKESelector(max_gap=0, net=net)
+
+
+def test_teacher_marks_scene_changes_on_good_frames():
+    rng = np.random.default_rng(0)
+    scenes = rng.normal(size=(3, 16))
+    feats = np.repeat(scenes, 10, axis=0) + 0.05 * rng.normal(size=(30, 16))
+    feats /= np.linalg.norm(feats, axis=1, keepdims=True)
+    ok = np.ones(30, bool)
+    assert list(np.flatnonzero(teacher_labels(feats, ok, 0.8))) == [0, 10, 20]
+    ok[20] = ok[21] = False  # a dark cut: the next good frame takes the keyframe
+    assert list(np.flatnonzero(teacher_labels(feats, ok, 0.8))) == [0, 10, 22]
+    q = np.array([[100, 40, 50.0], [5, 40, 50], [100, 2, 50], [100, 40, 1], [100, 40, 60]])
+    assert list(good_frames(q)) == [True, False, False, False, True]
+
+
+def test_thumbnails_from_the_decoder_match_the_picture(corpus):
+    from PIL import Image
+
+    from segscan.pipeline.decode import DecodeOptions, VideoReader
+
+    root, _ = corpus
+    fr = list(VideoReader(root / "gallery" / "coffee.mp4", DecodeOptions(fps=2, size=(320, 240), crop_borders=False)))[3]
+    thumb = fr.thumbnail
+    assert thumb.shape == (32, 32, 3) and thumb.dtype == np.uint8
+    box = np.asarray(Image.fromarray(fr.image).resize((32, 32), Image.BOX)).astype(int)
+    assert np.abs(thumb.astype(int) - box).mean() < 8 and thumb.std() > 10
+
+
+def test_irregular_keyframe_times_flow_through_ingest_query_and_json(corpus, tmp_path, monkeypatch):
+    """SKE keyframes are irregular in time; the database stores them as they are, the query
+    builds its maps on them, and the JSON's segments land on the copied seconds."""
+    import ingest as ingest_cli
+    import query as query_cli
+
+    import segscan.pipeline.ske as ske
+    from segscan.index.store import Database
+
+    from segscan.pipeline.decode import DecodeOptions, VideoReader
+
+    root, truth = corpus
+    thumbs = np.stack([f.thumbnail for f in VideoReader(root / "gallery" / "coffee.mp4", DecodeOptions(fps=8))])
+    weights = tmp_path / "ske.pt"
+    torch.save({"arch": {}, "state": _net(thumbs, seed=3).state_dict()}, weights)
+    monkeypatch.setattr(ske, "weights_path", lambda: weights)
+    db = str(tmp_path / "db")
+    flags = ["--keyframes", "ske", "--ske-max-gap", "1.0"]
+    assert ingest_cli.main([str(root / "gallery"), "--db", db, "--workers", "0", "-q", *flags]) == 0
+    with Database.open(db, readonly=True) as d:
+        assert d.feature_config["keyframes"] == "ske" and "ske_weights" in d.feature_config
+        times = [d.features_by_num(v.num).times for v in d.videos()]
+    gaps = np.concatenate([np.diff(t) for t in times])
+    assert gaps.max() <= 1.0 + 1e-6 and len(np.unique(np.round(gaps, 3))) > 2
+    out = tmp_path / "r.json"
+    assert query_cli.main([str(root / "query.mp4"), "--db", db, "--json", str(out), "-q", *flags]) == 0
+    top = json.loads(out.read_text())["results"][0]
+    assert top["path"].endswith(truth["reference"]) and top["copy"]
+    seg = max(top["segments"], key=lambda s: s["query_end"] - s["query_start"])
+    q0, q1, r0, r1 = truth["segment"]
+    assert abs(seg["query_start"] - q0) <= 1.5 and abs(seg["query_end"] - q1) <= 1.5
+    assert abs(seg["ref_start"] - r0) <= 1.5 and abs(seg["ref_end"] - r1) <= 1.5
+    # a query with other keyframe settings than the database's is refused
+    assert query_cli.main([str(root / "query.mp4"), "--db", db, "-q"]) == 2
+
+
+def test_irregular_maps_are_resampled_on_a_time_grid_and_regular_ones_left_alone():
+    from segscan.index.simmap import time_grid
+    from segscan.query.maps import on_time_grid
+    from segscan.types import CandidateMap, SimilarityMap
+
+    assert time_grid(np.arange(10.0) + 0.04 * (np.arange(10) % 2)) is None  # uniform 1/s, decoder jitter
+    assert time_grid(np.arange(20) * 0.5) is None  # uniform 2/s stays as it is
+    q = np.array([0.0, 0.25, 0.5, 2.0, 3.6, 4.0])
+    grid, idx = time_grid(q)
+    assert list(grid) == [0, 1, 2, 3, 4] and list(idx) == [0, 2, 3, 3, 5]
+    r = np.arange(8.0)
+    vals = np.arange(48, dtype=np.float32).reshape(6, 8)
+    c = CandidateMap("v", "p", 0.5, SimilarityMap(vals, q, r), dense=vals + 1, ref_global=np.eye(8),
+                     query_global=np.arange(6)[:, None] * np.ones((6, 3)))
+    g = on_time_grid(c)
+    assert g.map.values.shape == (5, 8) and list(g.map.q_times) == [0, 1, 2, 3, 4]
+    np.testing.assert_array_equal(g.map.values[1], vals[2])  # second 1 is covered by the keyframe at 0.5
+    np.testing.assert_array_equal(g.dense, g.map.values + 1)
+    assert list(g.query_global[:, 0]) == [0, 2, 3, 3, 5] and g.ref_global.shape == (8, 8)
+    regular = CandidateMap("v", "p", 0.5, SimilarityMap(vals[:, :6], r[:6], r[:6]))
+    assert on_time_grid(regular) is regular
