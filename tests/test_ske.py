@@ -120,24 +120,29 @@ def test_irregular_keyframe_times_flow_through_ingest_query_and_json(corpus, tmp
     assert query_cli.main([str(root / "query.mp4"), "--db", db, "-q"]) == 2
 
 
-def test_irregular_maps_are_resampled_on_a_time_grid_and_regular_ones_left_alone():
+def test_maps_are_pooled_on_a_one_second_grid_and_one_a_second_maps_left_alone():
     from segscan.index.simmap import time_grid
     from segscan.query.maps import on_time_grid
     from segscan.types import CandidateMap, SimilarityMap
 
-    assert time_grid(np.arange(10.0) + 0.04 * (np.arange(10) % 2)) is None  # uniform 1/s, decoder jitter
-    assert time_grid(np.arange(20) * 0.5) is None  # uniform 2/s stays as it is
+    assert time_grid(np.arange(10.0) + 0.04 * (np.arange(10) % 2)) is None  # one a second, decoder jitter
+    grid, start, end = time_grid(np.arange(8) * 0.5)  # two a second: pairs pooled
+    assert list(grid) == [0, 1, 2, 3] and list(start) == [0, 2, 4, 6] and list(end) == [2, 4, 6, 8]
     q = np.array([0.0, 0.25, 0.5, 2.0, 3.6, 4.0])
-    grid, idx = time_grid(q)
-    assert list(grid) == [0, 1, 2, 3, 4] and list(idx) == [0, 2, 3, 3, 5]
+    grid, start, end = time_grid(q)
+    assert list(grid) == [0, 1, 2, 3, 4]
+    assert list(zip(start, end)) == [(0, 3), (2, 3), (3, 4), (3, 5), (5, 6)]  # second 1 holds the keyframe at 0.5
     r = np.arange(8.0)
-    vals = np.arange(48, dtype=np.float32).reshape(6, 8)
-    c = CandidateMap("v", "p", 0.5, SimilarityMap(vals, q, r), dense=vals + 1, ref_global=np.eye(8),
+    vals = np.random.default_rng(0).random((6, 8)).astype(np.float32)
+    mask = np.ones((6, 8), bool)
+    mask[0] = False  # unknown cells are not pooled
+    c = CandidateMap("v", "p", 0.5, SimilarityMap(vals, q, r, mask), dense=vals + 1, ref_global=np.eye(8),
                      query_global=np.arange(6)[:, None] * np.ones((6, 3)))
     g = on_time_grid(c)
-    assert g.map.values.shape == (5, 8) and list(g.map.q_times) == [0, 1, 2, 3, 4]
-    np.testing.assert_array_equal(g.map.values[1], vals[2])  # second 1 is covered by the keyframe at 0.5
-    np.testing.assert_array_equal(g.dense, g.map.values + 1)
-    assert list(g.query_global[:, 0]) == [0, 2, 3, 3, 5] and g.ref_global.shape == (8, 8)
+    assert g.map.values.shape == (5, 8) and list(g.map.q_times) == [0, 1, 2, 3, 4] and g.map.q_step == 1.0
+    np.testing.assert_allclose(g.map.values[0], vals[1:3].max(0))
+    np.testing.assert_allclose(g.map.values[3], vals[3:5].max(0))
+    np.testing.assert_allclose(g.dense[0], vals[0:3].max(0) + 1)
+    assert g.map.mask.all() and list(g.query_global[:, 0]) == [0, 2, 3, 3, 5] and g.ref_global.shape == (8, 8)
     regular = CandidateMap("v", "p", 0.5, SimilarityMap(vals[:, :6], r[:6], r[:6]))
     assert on_time_grid(regular) is regular

@@ -65,6 +65,11 @@ def main(argv=None) -> int:
     ap.add_argument("--region-codec", default=DEFAULT_CODEC, choices=CODECS,
                     help="how the gallery's database keeps region vectors (segscan.index.regioncodec); another "
                          "than the default gets a database of its own in the folder, and its own results file")
+    ap.add_argument("--keyframes", default="uniform", choices=("uniform", "ske"),
+                    help="keyframe selector of gallery and queries (a database of its own per setting)")
+    ap.add_argument("--keyframe-fps", type=float, default=1.0, help="uniform: keyframes per second")
+    ap.add_argument("--ske-threshold", type=float, default=0.5, help="ske: keyframe score threshold")
+    ap.add_argument("--ske-max-gap", type=float, default=1.5, help="ske: seconds between keyframes at most")
     ap.add_argument("--spd-weights", default=None, metavar="PT",
                     help="SPD weights to evaluate (default: the shipped ones)")
     ap.add_argument("--json", default=None, help="also write results here (they always go to the benchmark folder: "
@@ -95,7 +100,9 @@ def main(argv=None) -> int:
     build(bench, cfg, progress=progress)
     t_build = time.time() - t0
 
-    ecfg = EncoderConfig(**({"backbone": args.backbone} if args.backbone else {}))
+    ecfg = EncoderConfig(**({"backbone": args.backbone} if args.backbone else {}), keyframes=args.keyframes,
+                         keyframe_fps=args.keyframe_fps, ske_threshold=args.ske_threshold,
+                         ske_max_gap=args.ske_max_gap)
     fkey = feature_key(ecfg)
     db_dir = database_dir(bench, ecfg, args.region_codec)
     summary = ingest([str(bench / "gallery.txt")], str(db_dir), ecfg, workers=0, progress=progress,
@@ -168,6 +175,8 @@ def main(argv=None) -> int:
         "tuned_on": f"{(tune_on or bench).name} train split, {len(splits['train'].queries)} queries",
         "train_negative_weight": round(splits["train"].neg_weight, 3),
     }
+    cost["keyframes"] = keyframe_tag(ecfg) or "uniform-1fps"
+    cost["keyframes_per_s"] = stats["vectors"] / max(stats["hours"] * 3600, 1e-9)
     print(f"\nbenchmark {bench.name} ({maps.map_mode} maps): {n_test} test queries, gallery {stats['videos']} videos / "
           f"{cost['gallery_keyframes']} keyframes (distractor keyframes: {args.distractors})\n")
     print(table(rows, RESULT_COLS))
@@ -180,7 +189,7 @@ def main(argv=None) -> int:
     # a run on another backbone, with a comparator or another region codec keeps a file of its own,
     # so it neither replaces nor is compared with a plain one
     other = [ecfg.backbone if ecfg.backbone != EncoderConfig().backbone else "", qcfg.comparator or "",
-             args.region_codec if args.region_codec != DEFAULT_CODEC else ""]
+             args.region_codec if args.region_codec != DEFAULT_CODEC else "", keyframe_tag(ecfg)]
     tag = "".join(f"-{t}" for t in other if t)
     own = bench / f"results-{maps.map_mode}{tag}-d{args.distractors}.json"
     out = Path(args.json) if args.json else own
@@ -195,6 +204,13 @@ def main(argv=None) -> int:
                 f"{r['method']}: {b[r['method']] - r['f1']:+.3f}" for r in rows if r["method"] in b))
     print(f"\nresults: {out}")
     return 0
+
+
+def keyframe_tag(ecfg: EncoderConfig) -> str:
+    """'' for the default keyframes, else e.g. 'uniform-2fps' or 'ske-t0.5-g1.5'."""
+    if ecfg.keyframes == "ske":
+        return f"ske-t{ecfg.ske_threshold:g}-g{ecfg.ske_max_gap:g}"
+    return "" if ecfg.keyframe_fps == EncoderConfig().keyframe_fps else f"uniform-{ecfg.keyframe_fps:g}fps"
 
 
 if __name__ == "__main__":

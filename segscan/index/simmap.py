@@ -52,29 +52,39 @@ def top_candidates(cands: dict[int, Candidate], m: int) -> list[Candidate]:
     return sorted(cands.values(), key=lambda c: -c.prescore)[:m]
 
 
-#: seconds per map cell when keyframe times are irregular: the cell of the uniform one
-#: keyframe a second that SPD and the query path's constants were made on
+#: seconds per map cell: the uniform one keyframe a second that SPD and the query path's
+#: constants were made on; maps of other keyframe times are pooled onto this grid
 GRID_STEP = 1.0
 
 
 def time_grid(times: np.ndarray, step: float = GRID_STEP, tol: float = 0.1):
-    """For irregular keyframe times (a learned selector's): (grid times every ``step``
-    seconds, index of the keyframe that covers each: the last one at or before it);
-    None when the times are already regular (every gap within ``tol`` of their median).
+    """For keyframe times that are not one every ``step`` seconds (irregular ones of the
+    learned selector, or another uniform rate): (grid times every ``step`` seconds from the
+    first keyframe, and per grid cell the range [start, end) of the keyframes it pools:
+    those on screen during the cell, a keyframe standing for the picture until the next).
+    None when every gap is within ``tol`` of ``step``: the map is already on the grid.
 
-    A keyframe stands for the picture until the next one, so the keyframe covering a grid
-    time is the right representative of it; on the grid a copy's diagonal is straight again
-    whatever the two videos' keyframe densities."""
+    On the grid a copy's diagonal is straight and of the slope and scale SPD was trained
+    on, whatever the two videos' keyframe densities."""
     times = np.asarray(times, np.float64)
-    if len(times) < 3:
-        return None
-    d = np.diff(times)
-    med = float(np.median(d))
-    if np.all(np.abs(d - med) <= tol * med):
+    if len(times) < 2 or np.all(np.abs(np.diff(times) - step) <= tol * step):
         return None
     n = int(np.floor((times[-1] - times[0]) / step + 1e-6)) + 1
     grid = times[0] + step * np.arange(n)
-    return grid, np.searchsorted(times, grid + 1e-6, side="right") - 1
+    start = np.searchsorted(times, grid + 1e-6, side="right") - 1  # on screen when the cell begins
+    end = np.maximum(np.searchsorted(times, grid + step - 1e-6, side="left"), start + 1)
+    return grid, start, end
+
+
+def pool_on_grid(values: np.ndarray, mask: np.ndarray | None, rows, cols):
+    """(values, mask) of a map pooled on grid cells: each cell the best known similarity of
+    the keyframe pairs it holds. ``rows``/``cols``: (start, end) per cell, or None (as is)."""
+    v = values if mask is None else np.where(mask, values, -np.inf)
+    for axis, ranges in ((0, rows), (1, cols)):
+        if ranges is not None:
+            v = np.stack([v.take(np.arange(a, b), axis=axis).max(axis=axis) for a, b in zip(*ranges)], axis=axis)
+    known = np.isfinite(v)
+    return np.where(known, v, 0.0).astype(np.float32), known
 
 
 def median_step(times: np.ndarray, default: float = 1.0) -> float:

@@ -11,8 +11,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..index.simmap import (GRID_STEP, chamfer_similarity, dense_map, group_neighbours, median_step, sparse_map,
-                            time_grid, top_candidates)
+from ..index.simmap import (GRID_STEP, chamfer_similarity, dense_map, group_neighbours, median_step, pool_on_grid,
+                            sparse_map, time_grid, top_candidates)
 from ..types import CandidateMap, SimilarityMap, VideoFeatures
 from .config import Settings
 
@@ -137,21 +137,22 @@ def build_maps(db, q: VideoFeatures, s: Settings, views=(), exclude=()) -> list[
 
 
 def on_time_grid(c: CandidateMap) -> CandidateMap:
-    """The candidate with irregular keyframe times resampled on a regular time grid
-    (:func:`segscan.index.simmap.time_grid`): map, region similarity and keyframe vectors
-    alike, so the aligner and the refinement see cells of equal duration."""
+    """The candidate pooled on the map grid when its keyframes are not one a second
+    (:func:`segscan.index.simmap.time_grid`): map and region similarity each cell the
+    best of the keyframe pairs it holds, keyframe vectors the first keyframe of the cell,
+    so the aligner and the refinement see cells of one second whatever the keyframes."""
     m = c.map
     qg, rg = time_grid(m.q_times), time_grid(m.r_times)
     if qg is None and rg is None:
         return c
-    qt, qi = qg if qg is not None else (m.q_times, np.arange(len(m.q_times)))
-    rt, ri = rg if rg is not None else (m.r_times, np.arange(len(m.r_times)))
-    cells = np.ix_(qi, ri)
-    grid = SimilarityMap(m.values[cells], qt, rt, m.mask[cells], GRID_STEP if qg is not None else m.q_step,
-                         GRID_STEP if rg is not None else m.r_step)
-    return replace(c, map=grid, dense=None if c.dense is None else c.dense[cells],
-                   ref_global=None if c.ref_global is None else c.ref_global[ri],
-                   query_global=None if c.query_global is None else c.query_global[qi])
+    rows, cols = (None if qg is None else qg[1:]), (None if rg is None else rg[1:])
+    values, mask = pool_on_grid(m.values, m.mask, rows, cols)
+    grid = SimilarityMap(values, m.q_times if qg is None else qg[0], m.r_times if rg is None else rg[0], mask,
+                         m.q_step if qg is None else GRID_STEP, m.r_step if rg is None else GRID_STEP)
+    dense = None if c.dense is None else pool_on_grid(c.dense, None, rows, cols)[0]
+    return replace(c, map=grid, dense=dense,
+                   ref_global=c.ref_global if rg is None or c.ref_global is None else c.ref_global[rg[1]],
+                   query_global=c.query_global if qg is None or c.query_global is None else c.query_global[qg[1]])
 
 
 def _similarities(db, q: VideoFeatures, views, refs: list[VideoFeatures], name: str | None) -> list:

@@ -1,0 +1,78 @@
+"""Keyframe selection on the copy benchmark (SSAN Table 2's form): uniform rates against
+the learned selector, one table.
+
+    python -m segscan.bench.keyframes [--settings uniform:8 uniform:2 uniform:1 uniform:0.5 ske:0.5:1.5 ske:0.1:1.0]
+
+Each setting ingests the benchmark folder's gallery and encodes its queries with those
+keyframes (a database of its own in the folder, reused by later runs), then runs
+segscan's default query path (SPD, its shipped threshold) on the test split. Maps of
+keyframes that are not one a second are pooled on the one-second grid SPD was trained on
+(:func:`segscan.index.simmap.time_grid`). Columns: keyframes kept as a share of the 8 fps
+basis frames, segment F1 and micro-AP, index and store bytes per hour of video, ingest
+speed (the gallery's, measured when its database was built).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from .scoring import table
+
+DEFAULT = ("uniform:8", "uniform:2", "uniform:1", "uniform:0.5", "ske:0.5:1.5", "ske:0.1:1.0")
+BASIS_FPS = 8.0
+
+
+def setting_args(text: str) -> list[str]:
+    """'uniform:FPS' or 'ske:THRESHOLD:MAX_GAP' -> benchmark arguments."""
+    kind, *vals = text.split(":")
+    if kind == "uniform" and len(vals) == 1:
+        return ["--keyframes", "uniform", "--keyframe-fps", vals[0]]
+    if kind == "ske" and len(vals) == 2:
+        return ["--keyframes", "ske", "--ske-threshold", vals[0], "--ske-max-gap", vals[1]]
+    raise argparse.ArgumentTypeError(f"a setting is uniform:FPS or ske:THRESHOLD:MAX_GAP, not {text!r}")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--settings", nargs="+", default=list(DEFAULT), metavar="SETTING",
+                    help="uniform:FPS or ske:THRESHOLD:MAX_GAP (default: %(default)s)")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", default="bench-data")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args(argv)
+    try:
+        runs = [(s, setting_args(s)) for s in args.settings]
+    except argparse.ArgumentTypeError as exc:
+        ap.error(str(exc))
+    from .run import main as run
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, extra in runs:
+            out = Path(tmp) / "r.json"
+            code = run(["--methods", ",", "--seed", str(args.seed), "--out", args.out, "--json", str(out), "-q",
+                        *extra])
+            if code:
+                return code
+            r = json.loads(out.read_text())
+            seg, cost = r["methods"]["segscan"], r["cost"]
+            rows.append({"setting": name, "share": cost["keyframes_per_s"] / BASIS_FPS, "f1": seg["f1"],
+                         "recall": seg["recall"], "micro_ap": seg["micro_ap"],
+                         "index_mb_h": cost["index_bytes_per_hour"] / 1e6,
+                         "store_mb_h": cost["store_bytes_per_hour"] / 1e6,
+                         "ingest_x": cost["ingest_x_realtime"] or float("nan"), "query_s": cost["query_p50_s"]})
+    cols = [("setting", "keyframes", ""), ("share", "share of 8 fps", ".1%"), ("f1", "seg F1", ".3f"),
+            ("recall", "seg R", ".3f"), ("micro_ap", "micro-AP", ".3f"), ("index_mb_h", "index MB/h", ".2f"),
+            ("store_mb_h", "store MB/h", ".1f"), ("ingest_x", "ingest x real time", ".1f"),
+            ("query_s", "query s (p50)", ".2f")]
+    print(table(rows, cols))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
