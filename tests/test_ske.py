@@ -120,12 +120,13 @@ def test_irregular_keyframe_times_flow_through_ingest_query_and_json(corpus, tmp
     assert query_cli.main([str(root / "query.mp4"), "--db", db, "-q"]) == 2
 
 
-def test_maps_are_pooled_on_a_one_second_grid_and_one_a_second_maps_left_alone():
-    from segscan.index.simmap import time_grid
+def test_maps_are_pooled_on_a_one_second_grid_unless_keyframes_are_one_a_second():
+    from segscan.index.simmap import needs_grid, time_grid
     from segscan.query.maps import on_time_grid
     from segscan.types import CandidateMap, SimilarityMap
 
-    assert time_grid(np.arange(10.0) + 0.04 * (np.arange(10) % 2)) is None  # one a second, decoder jitter
+    assert not needs_grid({"keyframes": "uniform", "keyframe_fps": 1.0})
+    assert needs_grid({"keyframes": "uniform", "keyframe_fps": 2.0}) and needs_grid({"keyframes": "ske"})
     grid, start, end = time_grid(np.arange(8) * 0.5)  # two a second: pairs pooled
     assert list(grid) == [0, 1, 2, 3] and list(start) == [0, 2, 4, 6] and list(end) == [2, 4, 6, 8]
     q = np.array([0.0, 0.25, 0.5, 2.0, 3.6, 4.0])
@@ -143,6 +144,5 @@ def test_maps_are_pooled_on_a_one_second_grid_and_one_a_second_maps_left_alone()
     np.testing.assert_allclose(g.map.values[0], vals[1:3].max(0))
     np.testing.assert_allclose(g.map.values[3], vals[3:5].max(0))
     np.testing.assert_allclose(g.dense[0], vals[0:3].max(0) + 1)
+    np.testing.assert_allclose(g.map.values[1], vals[2])
     assert g.map.mask.all() and list(g.query_global[:, 0]) == [0, 2, 3, 3, 5] and g.ref_global.shape == (8, 8)
-    regular = CandidateMap("v", "p", 0.5, SimilarityMap(vals[:, :6], r[:6], r[:6]))
-    assert on_time_grid(regular) is regular

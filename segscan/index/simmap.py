@@ -53,24 +53,29 @@ def top_candidates(cands: dict[int, Candidate], m: int) -> list[Candidate]:
 
 
 #: seconds per map cell: the uniform one keyframe a second that SPD and the query path's
-#: constants were made on; maps of other keyframe times are pooled onto this grid
+#: constants were made on; maps of other keyframes are pooled onto this grid
 GRID_STEP = 1.0
 
 
-def time_grid(times: np.ndarray, step: float = GRID_STEP, tol: float = 0.1):
-    """For keyframe times that are not one every ``step`` seconds (irregular ones of the
-    learned selector, or another uniform rate): (grid times every ``step`` seconds from the
-    first keyframe, and per grid cell the range [start, end) of the keyframes it pools:
-    those on screen during the cell, a keyframe standing for the picture until the next).
-    None when every gap is within ``tol`` of ``step``: the map is already on the grid.
+def needs_grid(feature_config: dict) -> bool:
+    """Whether a database's keyframes are other than the uniform one a second, so that its
+    maps are pooled on the grid (uniform keyframes' small jitter, a dropped frame or a slow
+    source, is what SPD was trained on and stays as it is)."""
+    return feature_config.get("keyframes", "uniform") != "uniform" or \
+        abs(float(feature_config.get("keyframe_fps", 1.0)) - 1.0 / GRID_STEP) > 1e-9
+
+
+def time_grid(times: np.ndarray, step: float = GRID_STEP):
+    """(grid times every ``step`` seconds from the first keyframe, and per grid cell the
+    range [start, end) of the keyframes it pools: those on screen during the cell, a
+    keyframe standing for the picture until the next).
 
     On the grid a copy's diagonal is straight and of the slope and scale SPD was trained
-    on, whatever the two videos' keyframe densities."""
+    on, whatever the two videos' keyframe densities (a learned selector's irregular
+    keyframes, or another uniform rate)."""
     times = np.asarray(times, np.float64)
-    if len(times) < 2 or np.all(np.abs(np.diff(times) - step) <= tol * step):
-        return None
-    n = int(np.floor((times[-1] - times[0]) / step + 1e-6)) + 1
-    grid = times[0] + step * np.arange(n)
+    n = int(np.floor((times[-1] - times[0]) / step + 1e-6)) + 1 if len(times) else 0
+    grid = (times[0] if len(times) else 0.0) + step * np.arange(n)
     start = np.searchsorted(times, grid + 1e-6, side="right") - 1  # on screen when the cell begins
     end = np.maximum(np.searchsorted(times, grid + step - 1e-6, side="left"), start + 1)
     return grid, start, end
@@ -78,11 +83,10 @@ def time_grid(times: np.ndarray, step: float = GRID_STEP, tol: float = 0.1):
 
 def pool_on_grid(values: np.ndarray, mask: np.ndarray | None, rows, cols):
     """(values, mask) of a map pooled on grid cells: each cell the best known similarity of
-    the keyframe pairs it holds. ``rows``/``cols``: (start, end) per cell, or None (as is)."""
+    the keyframe pairs it holds. ``rows``/``cols``: (start, end) index arrays per cell."""
     v = values if mask is None else np.where(mask, values, -np.inf)
-    for axis, ranges in ((0, rows), (1, cols)):
-        if ranges is not None:
-            v = np.stack([v.take(np.arange(a, b), axis=axis).max(axis=axis) for a, b in zip(*ranges)], axis=axis)
+    for axis, (starts, ends) in ((0, rows), (1, cols)):
+        v = np.stack([v.take(np.arange(a, b), axis=axis).max(axis=axis) for a, b in zip(starts, ends)], axis=axis)
     known = np.isfinite(v)
     return np.where(known, v, 0.0).astype(np.float32), known
 

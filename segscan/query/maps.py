@@ -11,8 +11,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..index.simmap import (GRID_STEP, chamfer_similarity, dense_map, group_neighbours, median_step, pool_on_grid,
-                            sparse_map, time_grid, top_candidates)
+from ..index.simmap import (GRID_STEP, chamfer_similarity, dense_map, group_neighbours, median_step, needs_grid,
+                            pool_on_grid, sparse_map, time_grid, top_candidates)
 from ..types import CandidateMap, SimilarityMap, VideoFeatures
 from .config import Settings
 
@@ -131,28 +131,24 @@ def build_maps(db, q: VideoFeatures, s: Settings, views=(), exclude=()) -> list[
             dense = m.values  # the map is the region similarity
         else:
             dense = region_similarity(f, q, views)
-        out.append(on_time_grid(CandidateMap(rec.video_id, rec.path, c.prescore, m, dense, f.global_feats,
-                                             q.global_feats, durations=(q.duration, rec.duration), similarity=sim)))
-    return out
+        out.append(CandidateMap(rec.video_id, rec.path, c.prescore, m, dense, f.global_feats, q.global_feats,
+                                durations=(q.duration, rec.duration), similarity=sim))
+    return [on_time_grid(c) for c in out] if needs_grid(db.feature_config) else out
 
 
 def on_time_grid(c: CandidateMap) -> CandidateMap:
-    """The candidate pooled on the map grid when its keyframes are not one a second
-    (:func:`segscan.index.simmap.time_grid`): map and region similarity each cell the
-    best of the keyframe pairs it holds, keyframe vectors the first keyframe of the cell,
-    so the aligner and the refinement see cells of one second whatever the keyframes."""
+    """The candidate pooled on the one-second map grid (:func:`segscan.index.simmap.time_grid`):
+    map and region similarity each cell the best of the keyframe pairs on screen during it,
+    keyframe vectors the keyframe on screen as the cell begins, so the aligner and the
+    refinement see cells of one second whatever the keyframes."""
     m = c.map
-    qg, rg = time_grid(m.q_times), time_grid(m.r_times)
-    if qg is None and rg is None:
-        return c
-    rows, cols = (None if qg is None else qg[1:]), (None if rg is None else rg[1:])
+    qt, *rows = time_grid(m.q_times)
+    rt, *cols = time_grid(m.r_times)
     values, mask = pool_on_grid(m.values, m.mask, rows, cols)
-    grid = SimilarityMap(values, m.q_times if qg is None else qg[0], m.r_times if rg is None else rg[0], mask,
-                         m.q_step if qg is None else GRID_STEP, m.r_step if rg is None else GRID_STEP)
-    dense = None if c.dense is None else pool_on_grid(c.dense, None, rows, cols)[0]
-    return replace(c, map=grid, dense=dense,
-                   ref_global=c.ref_global if rg is None or c.ref_global is None else c.ref_global[rg[1]],
-                   query_global=c.query_global if qg is None or c.query_global is None else c.query_global[qg[1]])
+    grid = SimilarityMap(values, qt, rt, mask, GRID_STEP, GRID_STEP)
+    return replace(c, map=grid, dense=None if c.dense is None else pool_on_grid(c.dense, None, rows, cols)[0],
+                   ref_global=None if c.ref_global is None else c.ref_global[cols[0]],
+                   query_global=None if c.query_global is None else c.query_global[rows[0]])
 
 
 def _similarities(db, q: VideoFeatures, views, refs: list[VideoFeatures], name: str | None) -> list:
