@@ -128,16 +128,19 @@ def main(argv=None) -> int:
         check_same_split(bench, tune_on)
     more = {"distractors": args.distractors, "base": base, "seed": args.seed, "progress": progress,
             "region_codec": args.region_codec}
-    splits, stats = load_splits(bench, ["test"] if tune_on else ["train", "test"], encoder, maps, **more)
-    if tune_on:
-        splits["train"] = load_splits(tune_on, ["train"], encoder, maps, **more)[0]["train"]
-    splits["train"].neg_weight = negative_weight(splits["train"], splits["test"])
-
-    rows, results = [], {}
     from ..align.spd import DEFAULT_WEIGHTS
 
     spd_weights = Path(args.spd_weights) if args.spd_weights else DEFAULT_WEIGHTS
     methods = [m for m in args.methods.split(",") if m and (m != "spd" or spd_weights.exists())]
+    # the train split is read only to tune methods; the default runs as shipped
+    parts = ["test"] if tune_on or not methods else ["train", "test"]
+    splits, stats = load_splits(bench, parts, encoder, maps, **more)
+    if tune_on and methods:
+        splits["train"] = load_splits(tune_on, ["train"], encoder, maps, **more)[0]["train"]
+    if methods:
+        splits["train"].neg_weight = negative_weight(splits["train"], splits["test"])
+
+    rows, results = [], {}
     for name in methods:
         # SPD: the detector runs once per map; the grid only rescores its boxes
         # DP and DTW: their paths once per map; the grid only filters them
@@ -172,9 +175,10 @@ def main(argv=None) -> int:
         "gallery_videos": stats["videos"], "gallery_keyframes": stats["vectors"] + args.distractors,
         "peak_rss_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
         "build_s": t_build, "total_s": time.time() - t_all, "test_queries": n_test,
-        "tuned_on": f"{(tune_on or bench).name} train split, {len(splits['train'].queries)} queries",
-        "train_negative_weight": round(splits["train"].neg_weight, 3),
     }
+    if methods:
+        cost.update({"tuned_on": f"{(tune_on or bench).name} train split, {len(splits['train'].queries)} queries",
+                     "train_negative_weight": round(splits["train"].neg_weight, 3)})
     cost["keyframes"] = keyframe_tag(ecfg) or "uniform-1fps"
     cost["keyframes_per_s"] = stats["vectors"] / max(stats["hours"] * 3600, 1e-9)
     print(f"\nbenchmark {bench.name} ({maps.map_mode} maps): {n_test} test queries, gallery {stats['videos']} videos / "
