@@ -11,7 +11,8 @@ and model loading count as a user sees them:
   EfficientNet-Lite0 with global average pooling, vectors saved with numpy
   (``python -m segscan.bench.ingest_speed --plain LIST OUT.npz``);
 - ``ingest.py --workers 0`` (in process) and ``ingest.py --workers 1`` (one Ray actor), the
-  default features at 1 keyframe/s into a fresh database.
+  default features at 1 keyframe/s into a fresh database; with ``--ske``, in process with
+  the learned keyframe extractor (every 8 fps basis frame thumbnailed and scored).
 
 Prints video seconds, wall seconds, x real time and each one's ratio to the plain
 baseline; then the default descriptor's images per second on 224x224 batches.
@@ -83,6 +84,8 @@ def main(argv=None) -> int:
     ap.add_argument("inputs", nargs="*", help="list file, folder or videos (default: --clips shared clips)")
     ap.add_argument("--clips", type=int, default=25, help="without inputs: the first N clips of --media")
     ap.add_argument("--media", default=str(DEFAULT_MEDIA))
+    ap.add_argument("--ske", action="store_true",
+                    help="also time ingest.py --workers 0 --keyframes ske (the learned keyframe extractor)")
     ap.add_argument("--plain", nargs=2, metavar=("LIST", "OUT"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.plain:
@@ -110,6 +113,10 @@ def main(argv=None) -> int:
             "ingest.py --workers 1 (Ray)": [py, str(root / "ingest.py"), str(listing), "--db", str(work / "db1"),
                                             "--workers", "1", "-q"],
         }
+        if args.ske:
+            runs["ingest.py --workers 0 --keyframes ske"] = [py, str(root / "ingest.py"), str(listing), "--db",
+                                                             str(work / "db2"), "--workers", "0", "-q",
+                                                             "--keyframes", "ske"]
         secs = video_seconds(paths)
         print(f"{len(paths)} videos, {secs:.1f} s of video; whole processes, one after another")
         print("| contender | wall s | x real time | ratio to plain |\n|---|---|---|---|")
