@@ -147,9 +147,13 @@ class Database:
         if self.codebook is None:
             self.codebook = database_codebook(self.meta)
         if feature_config is not None and feature_config != self.meta["features"]:
+            have = self.meta["features"]
+            diff = ", ".join(f"{k}: {have.get(k)} (database) vs {feature_config.get(k)} (this command)"
+                             for k in sorted(set(have) | set(feature_config)) if have.get(k) != feature_config.get(k))
             raise StoreError(
-                f"{self.root} holds features {self.meta['features']} but the extractor makes {feature_config}; "
-                "use the same --backbone/--layers as when it was built, or another --db"
+                f"{self.root} was built with other features ({diff}); use the flags it was built with "
+                "(--backbone, --layers, --whitening, --keyframes, --keyframe-fps, --ske-threshold, --ske-max-gap) "
+                "or another --db"
             )
         with self.env.begin(db=self.db_videos) as txn:
             for k, v in txn.cursor():
