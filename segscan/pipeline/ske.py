@@ -9,8 +9,8 @@ frames just before and after it, and those a row (24 frames) away. Here the same
 parts are explicit: a tile encoder turns each thumbnail into a vector, and 1-D temporal
 convolutions over the sequence of tile vectors give each frame a second of context on
 either side. Written this way the receptive field is known (``SKENet.RADIUS`` frames),
-so the selector streams: it holds a chunk of basis frames plus that context, never a
-whole mosaic window of decoded frames (576 decoded 720p frames are 800 MB).
+so the selector streams: it holds 32 basis frames plus that context (about 55 MB of
+decoded 720p frames), never a whole mosaic window (576 decoded 720p frames are 800 MB).
 
 Thumbnails come from the decoder (``Frame.thumbnail``), before any backbone runs, and
 the network is trained by :mod:`segscan.train.ske` against a teacher that marks content
@@ -99,7 +99,7 @@ class SKESelector:
     name = "ske"
 
     def __init__(self, threshold: float = 0.5, max_gap: float = 1.5, weights: str | Path | None = None,
-                 min_keyframes: int = 2, chunk: int = 64, net: SKENet | None = None):
+                 min_keyframes: int = 2, chunk: int = 32, net: SKENet | None = None):
         if not (0.0 <= threshold <= 1.0):
             raise ValueError(f"SKE threshold must be in [0, 1], got {threshold}")
         if not (max_gap > 0):
