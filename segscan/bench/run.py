@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..align import make_aligner
+from ..cli import add_keyframe_args, keyframe_settings
 from ..compare import COMPARATORS
 from ..pipeline.extract import EncoderConfig, VideoEncoder
 from ..pipeline.ingest import ingest
@@ -65,11 +66,7 @@ def main(argv=None) -> int:
     ap.add_argument("--region-codec", default=DEFAULT_CODEC, choices=CODECS,
                     help="how the gallery's database keeps region vectors (segscan.index.regioncodec); another "
                          "than the default gets a database of its own in the folder, and its own results file")
-    ap.add_argument("--keyframes", default="uniform", choices=("uniform", "ske"),
-                    help="keyframe selector of gallery and queries (a database of its own per setting)")
-    ap.add_argument("--keyframe-fps", type=float, default=1.0, help="uniform: keyframes per second")
-    ap.add_argument("--ske-threshold", type=float, default=0.5, help="ske: keyframe score threshold")
-    ap.add_argument("--ske-max-gap", type=float, default=1.5, help="ske: seconds between keyframes at most")
+    add_keyframe_args(ap.add_argument_group("keyframes of gallery and queries (a database of its own per setting)"))
     ap.add_argument("--spd-weights", default=None, metavar="PT",
                     help="SPD weights to evaluate (default: the shipped ones)")
     ap.add_argument("--json", default=None, help="also write results here (they always go to the benchmark folder: "
@@ -100,9 +97,7 @@ def main(argv=None) -> int:
     build(bench, cfg, progress=progress)
     t_build = time.time() - t0
 
-    ecfg = EncoderConfig(**({"backbone": args.backbone} if args.backbone else {}), keyframes=args.keyframes,
-                         keyframe_fps=args.keyframe_fps, ske_threshold=args.ske_threshold,
-                         ske_max_gap=args.ske_max_gap)
+    ecfg = EncoderConfig(**({"backbone": args.backbone} if args.backbone else {}), **keyframe_settings(args))
     fkey = feature_key(ecfg)
     db_dir = database_dir(bench, ecfg, args.region_codec)
     summary = ingest([str(bench / "gallery.txt")], str(db_dir), ecfg, workers=0, progress=progress,

@@ -21,20 +21,35 @@ def add_encoder_args(ap: argparse.ArgumentParser) -> None:
                    help="the projection applied to region features: 'auto' (the shipped PCA whitening), 'none', "
                         "or a file from python -m segscan.train.whitening or segscan.train.copyproj "
                         "(default: %(default)s)")
-    g.add_argument("--keyframes", default="uniform", choices=["uniform", "ske"],
-                   help="uniform: --keyframe-fps keyframes a second; ske: the learned keyframe selector, which "
-                        "keeps frames where the content changes and at least one every --ske-max-gap seconds "
-                        "(default: %(default)s)")
-    g.add_argument("--keyframe-fps", type=positive_float, default=1.0,
-                   help="uniform: keyframes per second (default: %(default)s)")
-    g.add_argument("--ske-threshold", type=unit_float, default=0.5,
-                   help="ske: score from which a frame is a keyframe, 0..1 (default: %(default)s)")
-    g.add_argument("--ske-max-gap", type=positive_float, default=1.5,
-                   help="ske: seconds after which a keyframe is taken whatever its score (default: %(default)s)")
+    add_keyframe_args(g)
     g.add_argument("--threads", type=int, default=None, help="torch threads per worker (default: all cores)")
     ap.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     ap.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     ap.add_argument("--debug", action="store_true", help="show the traceback of a failure (implies --verbose)")
+
+
+def add_keyframe_args(g) -> None:
+    """--keyframes and its settings (ingest, query, the benchmark); defaults are EncoderConfig's."""
+    from ..pipeline.extract import EncoderConfig
+    from ..pipeline.keyframes import SELECTORS
+
+    d = EncoderConfig()
+    g.add_argument("--keyframes", default=d.keyframes, choices=SELECTORS,
+                   help="uniform: --keyframe-fps keyframes a second; ske: the learned keyframe selector, which "
+                        "keeps frames where the content changes and at least one every --ske-max-gap seconds "
+                        "(default: %(default)s)")
+    g.add_argument("--keyframe-fps", type=positive_float, default=d.keyframe_fps,
+                   help="uniform: keyframes per second (default: %(default)s)")
+    g.add_argument("--ske-threshold", type=unit_float, default=d.ske_threshold,
+                   help="ske: score from which a frame is a keyframe, 0..1 (default: %(default)s)")
+    g.add_argument("--ske-max-gap", type=positive_float, default=d.ske_max_gap,
+                   help="ske: seconds after which a keyframe is taken whatever its score (default: %(default)s)")
+
+
+def keyframe_settings(args) -> dict:
+    """The EncoderConfig fields set by :func:`add_keyframe_args`."""
+    return {"keyframes": args.keyframes, "keyframe_fps": args.keyframe_fps, "ske_threshold": args.ske_threshold,
+            "ske_max_gap": args.ske_max_gap}
 
 
 def _number(text: str, kind, low, strict: bool):
@@ -88,8 +103,7 @@ def encoder_config(args):
     from ..pipeline.extract import EncoderConfig
 
     return EncoderConfig(backbone=args.backbone, layers=args.layers, whitening=args.whitening,
-                         keyframes=args.keyframes, keyframe_fps=args.keyframe_fps,
-                         ske_threshold=args.ske_threshold, ske_max_gap=args.ske_max_gap, threads=args.threads)
+                         threads=args.threads, **keyframe_settings(args))
 
 
 #: exit codes of every command (README, "Exit codes")

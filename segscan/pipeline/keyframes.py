@@ -63,8 +63,7 @@ class UniformSelector:
 SELECTORS = ("uniform", "ske")
 
 
-def make_selector(name: str = "uniform", fps: float = 1.0, threshold: float = 0.5, max_gap: float = 1.5,
-                  weights=None) -> KeyframeSelector:
+def make_selector(name: str, fps: float, threshold: float, max_gap: float, weights=None) -> KeyframeSelector:
     """``uniform`` takes ``fps``; ``ske`` (:mod:`segscan.pipeline.ske`) takes the score
     ``threshold``, the ``max_gap`` in seconds between keyframes and its ``weights``."""
     if name == "uniform":
