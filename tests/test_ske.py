@@ -42,6 +42,10 @@ def test_streamed_selection_equals_whole_video_selection():
     assert got == want
     assert got == sorted(set(got)) and got[0] == 0
     assert len(set(np.diff(got))) > 1  # irregular
+    # a video that ends just after a chunk: its last frames are the chunk's lookahead
+    sel.chunk = 142 - SKENet.RADIUS
+    assert [f.index for f in sel.select(frames[:142])] == list(np.flatnonzero(
+        keep_rule(sel.scores(thumbs[:142]), np.arange(142) / 8.0, 0.5, 1.5)))
 
 
 def test_sparse_uniform_mask_and_short_clips():

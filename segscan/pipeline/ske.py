@@ -119,11 +119,16 @@ class SKESelector:
         r = SKENet.RADIUS
         ctx = None  # tile vectors of the last r decided frames
         pending: list[Frame] = []  # frames not decided yet
+        embedded = None  # tile vectors of the first pending frames (the last chunk's lookahead)
         state = {"last": None, "kept": 0, "held": None}
 
         def decide(n: int, final: bool):
-            nonlocal ctx, pending
-            e = self.net.embed(torch.from_numpy(np.stack([f.thumbnail for f in pending])))
+            nonlocal ctx, pending, embedded
+            parts = [] if embedded is None else [embedded]
+            new = pending[sum(len(x) for x in parts):]
+            if new:
+                parts.append(self.net.embed(torch.from_numpy(np.stack([f.thumbnail for f in new]))))
+            e = torch.cat(parts)
             c = 0 if ctx is None else len(ctx)
             logits = self.net.head((e if ctx is None else torch.cat([ctx, e]))[None])[0, c:c + n]
             times = np.array([f.time for f in pending[:n]])
@@ -135,7 +140,7 @@ class SKESelector:
                 else:
                     state["held"] = f
             ctx = (e[:n] if ctx is None else torch.cat([ctx, e[:n]]))[-r:]
-            pending = pending[n:]
+            pending, embedded = pending[n:], e[n:]
             if final and state["kept"] < self.min_keyframes and state["held"] is not None:
                 yield state["held"]  # a segment needs two keyframes: the last frame not kept
 
