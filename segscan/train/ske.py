@@ -125,23 +125,30 @@ def augment(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
     return x.clamp(0, 255).round().to(torch.uint8)
 
 
+def _matched(marks: np.ndarray, other: np.ndarray, tol: int) -> int:
+    """How many frames of ``marks`` have a frame of ``other`` within ``tol`` frames."""
+    return sum(bool(other[max(0, i - tol):i + tol + 1].any()) for i in np.flatnonzero(marks))
+
+
+def label_share(clips: list[dict]) -> float:
+    """The share of basis frames the teacher marks."""
+    return sum(int(c["labels"].sum()) for c in clips) / max(sum(len(c["labels"]) for c in clips), 1)
+
+
 def student_vs_teacher(net: SKENet, clips: list[dict], threshold: float, max_gap: float, tol: int = 2) -> dict:
     """Keyframe share and how well the selected frames match the teacher's (within ``tol`` frames)."""
     from ..pipeline.ske import SKESelector
 
     sel = SKESelector(threshold=threshold, max_gap=max_gap, net=net)
-    kept = total = hit_t = n_t = hit_s = n_s = 0
+    total = hit_t = n_t = hit_s = kept = 0
     for c in clips:
         keep = keep_rule(sel.scores(c["thumbs"]), c["times"], threshold, max_gap)
-        lab = c["labels"]
-        near = lambda a, b: np.array([b[max(0, i - tol):i + tol + 1].any() for i in np.flatnonzero(a)])  # noqa: E731
-        hit_t += int(near(lab, keep).sum())
-        n_t += int(lab.sum())
-        hit_s += int(near(keep, lab).sum())
-        n_s += int(keep.sum())
+        hit_t += _matched(c["labels"], keep, tol)
+        n_t += int(c["labels"].sum())
+        hit_s += _matched(keep, c["labels"], tol)
         kept += int(keep.sum())
         total += len(keep)
-    rec, prec = hit_t / max(n_t, 1), hit_s / max(n_s, 1)
+    rec, prec = hit_t / max(n_t, 1), hit_s / max(kept, 1)
     return {"share": kept / max(total, 1), "teacher_recall": rec, "precision": prec,
             "f1": 2 * rec * prec / max(rec + prec, 1e-9), "frames": total}
 
@@ -179,9 +186,8 @@ def main(argv=None) -> int:
         (val if held_out(c.content_group) else train).append(d)
         print(f"\rteacher: {i + 1}/{len(clips)} clips ({time.time() - t0:.0f} s)", end="", file=sys.stderr)
     print(file=sys.stderr)
-    share = lambda cs: sum(int(c["labels"].sum()) for c in cs) / max(sum(len(c["labels"]) for c in cs), 1)  # noqa: E731
-    print(f"teacher keyframes: {share(train):.1%} of train basis frames ({len(train)} clips), "
-          f"{share(val):.1%} of held-out ({len(val)} clips)")
+    print(f"teacher keyframes: {label_share(train):.1%} of train basis frames ({len(train)} clips), "
+          f"{label_share(val):.1%} of held-out ({len(val)} clips)")
     out = Path(args.out) if args.out else weights_path()
     if args.eval_only:
         from ..pipeline.ske import load_net
@@ -207,7 +213,7 @@ def main(argv=None) -> int:
                data=f"{len(train)} train clips ({sum(len(c['labels']) for c in train)} basis frames at {BASIS_FPS:g} fps) "
                     f"of the train content groups (split seed 0) of {media}; {len(val)} more held out for the metrics",
                teacher={"backbone": extractor.config()["backbone"], "sim": args.teacher_sim,
-                        "share_train": round(share(train), 4), "share_held_out": round(share(val), 4)},
+                        "share_train": round(label_share(train), 4), "share_held_out": round(label_share(val), 4)},
                recipe={k: getattr(args, k) for k in ("steps", "window", "batch", "lr", "seed")},
                metrics_held_out={k: {kk: round(v, 4) if isinstance(v, float) else v for kk, v in m.items()}
                                  for k, m in metrics.items()},
@@ -220,7 +226,7 @@ def fit(clips: list[dict], args) -> SKENet:
     rng = np.random.default_rng(args.seed)
     net = SKENet()
     opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=1e-4)
-    pos = sum(int(c["labels"].sum()) for c in clips) / sum(len(c["labels"]) for c in clips)
+    pos = label_share(clips)
     pos_weight = torch.tensor((1 - pos) / max(pos, 1e-3))
     weights = np.array([len(c["labels"]) for c in clips], float)
     weights /= weights.sum()
