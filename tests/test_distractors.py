@@ -1,6 +1,8 @@
 import numpy as np
 
-from segscan.bench.distractors import KEYFRAMES_PER_VIDEO, OFFSET, DistractorDB, synth_video, synth_videos
+from segscan.bench.distractors import (KEYFRAMES_PER_VIDEO, OFFSET, DistractorDB, distractor_ids, synth_video,
+                                      synth_videos)
+from segscan.index.vectors import make_index
 
 
 class _Empty:
@@ -14,11 +16,18 @@ def test_distractor_regions_are_remade_identically_and_match_the_indexed_globals
     base /= np.linalg.norm(base, axis=-1, keepdims=True)
     n = 2 * KEYFRAMES_PER_VIDEO + 7  # the last video is cut short
     vecs = synth_videos(base, n, seed=3)
-    db = DistractorDB(_Empty(), vecs, base, seed=3)
+    # made in two blocks, the vectors are the same
+    np.testing.assert_array_equal(np.concatenate([synth_videos(base, KEYFRAMES_PER_VIDEO, seed=3),
+                                                  synth_videos(base, n, seed=3, start=KEYFRAMES_PER_VIDEO)]), vecs)
+    index = make_index("flat", 32)
+    index.add(distractor_ids(0, n), vecs)
+    db = DistractorDB(_Empty(), index, n, base, seed=3)
     for v in range(3):
         f = db.features_by_num(OFFSET + v)
         lo = v * KEYFRAMES_PER_VIDEO
         assert len(f) == min(KEYFRAMES_PER_VIDEO, n - lo)
+        rec = db.video_by_num(OFFSET + v)  # what the query path reads of a candidate's record
+        assert len(rec.times) == len(f) and rec.duration == len(f)
         np.testing.assert_allclose(f.global_feats, vecs[lo:lo + len(f)], atol=1e-6)
         # the global vector is the normalised sum of the regions, as the extractor makes it
         g = f.region_feats.astype(np.float32).sum(1)

@@ -92,3 +92,46 @@ def test_wrong_dimension_rejected():
     idx = make_index("flat", D)
     with pytest.raises(ValueError):
         idx.add(make_ids(0, 2), np.zeros((2, D + 1), np.float32))
+
+
+@pytest.mark.parametrize("kind", ["ivf", "ivfpq"])
+def test_ivf_stays_flat_and_exact_until_trained_then_keeps_every_vector(data, kind):
+    """Vectors added one video at a time are searched exactly until ``train_size`` are in; the
+    quantiser is then trained on all of them (not on the first video alone) and they move in."""
+    x, q, ids, exact = data
+    idx = make_index(kind, D, train_size=4000, nprobe=64)
+    for v in range(30):  # 3,000 vectors: below train_size, a flat index
+        idx.add(ids[v * 100:(v + 1) * 100], x[v * 100:(v + 1) * 100])
+    assert not idx.ivf and idx.ntotal == 3000
+    flat = make_index("flat", D)
+    flat.add(ids[:3000], x[:3000])
+    for (s1, i1), (s2, i2) in zip(idx.search(q[:20], 10), flat.search(q[:20], 10)):
+        np.testing.assert_array_equal(i1, i2)
+    idx.add(ids[3000:], x[3000:])
+    assert idx.ivf and idx.ntotal == len(x)
+    nlist = __import__("faiss").extract_index_ivf(idx.index).nlist
+    assert nlist >= 64  # lists for 20,000 vectors, not for the 100 of the first video
+    if kind == "ivf":  # 8-bit scalar codes: every list probed, the search is all but exact
+        assert _recall(idx.search(q, 10), exact, 10) >= 0.95
+    blob = idx.to_bytes()
+    again = make_index(kind, D, train_size=4000, nprobe=64)
+    again.load_bytes(blob)
+    assert again.ivf and again.ntotal == len(x)
+
+
+def test_ivf_trained_from_a_sample_then_filled_in_blocks(data):
+    x, q, ids, exact = data
+    idx = make_index("ivf", D, nprobe=64)
+    idx.train(x[::4], n_expected=len(x))
+    assert idx.ivf and idx.ntotal == 0
+    for i in range(0, len(x), 5000):
+        idx.add(ids[i:i + 5000], x[i:i + 5000])
+    assert idx.ntotal == len(x)
+    assert _recall(idx.search(q, 10), exact, 10) >= 0.95
+
+
+def test_nlist_grows_with_the_catalogue():
+    from segscan.index.vectors import nlist_for
+
+    assert nlist_for(1_000_000) == 4096 and nlist_for(30_000_000) == 16384
+    assert nlist_for(10) == 16 and nlist_for(10**12) == 65536

@@ -95,3 +95,34 @@ def test_shards_on_ray_actors(tmp_path):
             np.testing.assert_array_equal(k1, k2)
     finally:
         ray.shutdown()
+
+
+def test_database_ivf_trains_once_large_enough_and_rebuilds_from_a_sample(tmp_path):
+    """An IVF database ingested video by video stays flat (exact) until ``train_size`` vectors,
+    then trains on all of them; it reopens as the trained index, and a rebuild trains on an
+    even sample and adds the videos one by one with the same vectors in the index."""
+    root = tmp_path / "db"
+    params = {"train_size": 200, "nprobe": 256}
+    with Database.open(root, feature_config=CFG, index_kind="ivf", index_params=params) as db:
+        for i in range(5):  # 150 vectors: below train_size
+            db.add_video(f"/v{i}.mp4", f"{i:064x}", {"duration": 30}, _feats(i))
+        assert not db.index.ivf
+        for i in range(5, 12):  # 360 vectors
+            db.add_video(f"/v{i}.mp4", f"{i:064x}", {"duration": 30}, _feats(i))
+        assert db.index.ivf and db.index.ntotal == 360
+        db.flush()
+    q = _feats(7).global_feats[:5]  # stored vectors: each finds itself first
+    with Database.open(root, feature_config=CFG) as db:
+        assert db.index.ivf and db.index.ntotal == 360
+        for k, (s, nums, kf) in enumerate(db.search(q, 5)):
+            assert nums[0] == 7 and kf[0] == k
+        db.rebuild_index()
+        assert db.index.ivf and db.index.ntotal == 360
+        for k, (s, nums, kf) in enumerate(db.search(q, 5)):
+            assert nums[0] == 7 and kf[0] == k
+
+
+def test_a_new_database_gets_the_auto_index(tmp_path):
+    with Database.open(tmp_path / "db", feature_config=CFG) as db:
+        db.add_video("/v.mp4", f"{1:064x}", {"duration": 30}, _feats(1))
+        assert db.meta["index"]["kind"] == "auto" and not db.index.ivf  # small: flat and exact

@@ -20,12 +20,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from ..index.ids import make_ids, split_ids
+from ..index.ids import KF_BITS, split_ids
 from ..index.vectors import make_index
 from ..types import VideoFeatures
 
 OFFSET = 1 << 30  # distractor video numbers start here
 KEYFRAMES_PER_VIDEO = 60
+BLOCK = 198_000  # distractor keyframes made and indexed at a time (a multiple of KEYFRAMES_PER_VIDEO)
 
 
 def base_vectors(encoder, images: Path, path: Path, per_image: int = 4, seed: int = 0,
@@ -101,13 +102,23 @@ def synth_video(base: np.ndarray, v: int, seed: int = 0, noise: float = 0.3) -> 
 
 
 def synth_videos(base: np.ndarray, n_vectors: int, seed: int = 0, noise: float = 0.3,
-                 progress: bool = True) -> np.ndarray:
-    """Global vectors of the first ``n_vectors`` distractor keyframes (whole videos of KEYFRAMES_PER_VIDEO)."""
-    n_videos = -(-n_vectors // KEYFRAMES_PER_VIDEO)
-    out = np.empty((n_videos * KEYFRAMES_PER_VIDEO, base.shape[-1]), np.float32)
-    for v in tqdm(range(n_videos), desc="distractor videos", disable=not progress or n_videos < 1000):
-        out[v * KEYFRAMES_PER_VIDEO:(v + 1) * KEYFRAMES_PER_VIDEO] = synth_video(base, v, seed, noise)[0]
-    return out[:n_vectors]
+                 progress: bool = True, start: int = 0) -> np.ndarray:
+    """Global vectors of distractor keyframes ``start`` to ``n_vectors`` (``start`` a multiple of
+    KEYFRAMES_PER_VIDEO; the last video may be cut short)."""
+    if start % KEYFRAMES_PER_VIDEO:
+        raise ValueError(f"start must be a multiple of {KEYFRAMES_PER_VIDEO}")
+    first, n_videos = start // KEYFRAMES_PER_VIDEO, -(-n_vectors // KEYFRAMES_PER_VIDEO)
+    out = np.empty(((n_videos - first) * KEYFRAMES_PER_VIDEO, base.shape[-1]), np.float32)
+    for v in tqdm(range(first, n_videos), desc="distractor videos", disable=not progress or n_videos - first < 1000):
+        lo = (v - first) * KEYFRAMES_PER_VIDEO
+        out[lo:lo + KEYFRAMES_PER_VIDEO] = synth_video(base, v, seed, noise)[0]
+    return out[:n_vectors - start]
+
+
+def distractor_ids(start: int, stop: int) -> np.ndarray:
+    """The index ids of distractor keyframes ``start`` to ``stop`` (video OFFSET + i // L, keyframe i % L)."""
+    i = np.arange(start, stop, dtype=np.int64)
+    return ((OFFSET + i // KEYFRAMES_PER_VIDEO) << KF_BITS) | (i % KEYFRAMES_PER_VIDEO)
 
 
 @dataclass
@@ -115,39 +126,50 @@ class _FakeRecord:
     path: str
     times: list
     video_id: str
+    duration: float
 
 
 class DistractorDB:
-    def __init__(self, db, vectors: np.ndarray, base: np.ndarray, seed: int = 0):
-        self.db = db
-        self.vectors = vectors
+    """The real database ``db`` and ``n`` distractor keyframes, whose global vectors ``index``
+    holds under :func:`distractor_ids`. ``index_has_gallery``: ``index`` holds the real
+    gallery's vectors too (one index over the whole catalogue, as at scale), and ``db``'s own
+    index is not asked."""
+
+    def __init__(self, db, index, n: int, base: np.ndarray, seed: int = 0, index_has_gallery: bool = False):
+        self.db, self.index, self.n = db, index, n
         self.base, self.seed = base, seed
-        self.index = make_index("flat", vectors.shape[1])
-        n_videos = -(-len(vectors) // KEYFRAMES_PER_VIDEO)
-        ids = np.concatenate([make_ids(OFFSET + v, KEYFRAMES_PER_VIDEO) for v in range(n_videos)])[: len(vectors)]
-        for i in range(0, len(vectors), 200_000):
-            self.index.add(ids[i:i + 200_000], vectors[i:i + 200_000])
+        self.index_has_gallery = index_has_gallery
 
     def search(self, q, k):
+        rows = [(s, *split_ids(i)) for s, i in self.index.search(q, k)]
+        if self.index_has_gallery:
+            return rows
         out = []
-        for (s1, n1, k1), (s2, i2) in zip(self.db.search(q, k), self.index.search(q, k)):
-            n2, k2 = split_ids(i2)
+        for (s1, n1, k1), (s2, n2, k2) in zip(self.db.search(q, k), rows):
             s, n, kf = np.concatenate([s1, s2]), np.concatenate([n1, n2]), np.concatenate([k1, k2])
             top = np.argsort(-s, kind="stable")[:k]
             out.append((s[top], n[top], kf[top]))
         return out
 
+    @property
+    def feature_config(self) -> dict:
+        return self.db.feature_config
+
+    def _length(self, v: int) -> int:
+        return min(KEYFRAMES_PER_VIDEO, self.n - v * KEYFRAMES_PER_VIDEO)
+
     def video_by_num(self, num):
         if num < OFFSET:
             return self.db.video_by_num(num)
-        return _FakeRecord(f"distractor-vector-video-{num - OFFSET}", list(map(float, range(KEYFRAMES_PER_VIDEO))),
-                           f"dv{num - OFFSET}")
+        n = self._length(num - OFFSET)  # one keyframe a second
+        return _FakeRecord(f"distractor-vector-video-{num - OFFSET}", list(map(float, range(n))), f"dv{num - OFFSET}",
+                           float(n))
 
     def features_by_num(self, num):
         if num < OFFSET:
             return self.db.features_by_num(num)
         v = num - OFFSET
-        n = len(self.vectors[v * KEYFRAMES_PER_VIDEO:(v + 1) * KEYFRAMES_PER_VIDEO])
+        n = self._length(v)
         g, r = synth_video(self.base, v, self.seed)
         return VideoFeatures(np.arange(n, dtype=float), g[:n], r[:n])
 
@@ -157,4 +179,8 @@ def with_distractors(db, n: int, base_path: Path, encoder, seed: int = 0,
     from .generate import DEFAULT_IMAGES
 
     base = base_vectors(encoder, Path(images or DEFAULT_IMAGES), Path(base_path), seed=seed, progress=progress)
-    return DistractorDB(db, synth_videos(base, n, seed=seed, progress=progress), base, seed)
+    index = make_index("flat", base.shape[-1])
+    for i in range(0, n, BLOCK):
+        stop = min(n, i + BLOCK)
+        index.add(distractor_ids(i, stop), synth_videos(base, stop, seed=seed, progress=progress, start=i))
+    return DistractorDB(db, index, n, base, seed)

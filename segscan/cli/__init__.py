@@ -85,8 +85,10 @@ def add_index_args(ap: argparse.ArgumentParser, what: str) -> None:
     """--index and --shards, for the index of ``what`` (a new database, a rebuild)."""
     from ..index.vectors import BACKENDS
 
-    ap.add_argument("--index", default=None, choices=BACKENDS, help=f"vector index of {what} (default: flat); "
-                    "an existing database keeps its own, and naming another is refused")
+    ap.add_argument("--index", default=None, choices=BACKENDS,
+                    help=f"vector index of {what} (default: auto, exact flat search until the catalogue holds "
+                         "a million keyframes, then an IVF index with lists for its size); an existing "
+                         "database keeps its own, and naming another is refused")
     ap.add_argument("--shards", type=positive_int, default=None, metavar="N",
                     help=f"split the index of {what} into N shards, each a file of its own that an ingest "
                          "rewrites only when it added to it, searchable by N processes (default: one index)")
@@ -95,7 +97,7 @@ def add_index_args(ap: argparse.ArgumentParser, what: str) -> None:
 def index_choice(args) -> tuple[str | None, dict | None]:
     """(index kind, its parameters) from --index/--shards; (None, None) when neither is given."""
     if args.shards and args.shards > 1:
-        return "sharded", {"shards": args.shards, "inner": args.index or "flat"}
+        return "sharded", {"shards": args.shards, "inner": args.index or "auto"}
     return args.index, None
 
 

@@ -130,7 +130,7 @@ class Database:
             if feature_config is None:
                 raise StoreError(f"{self.root} is empty and no feature configuration was given")
             self.meta = {"format": FORMAT_VERSION, "features": feature_config,
-                         "index": {"kind": index_kind or "flat", "params": index_params}, "next_num": 0,
+                         "index": {"kind": index_kind or "auto", "params": index_params}, "next_num": 0,
                          "region_codec": region_codec or DEFAULT_CODEC,
                          "created": time.time()}
             self.codebook = database_codebook(self.meta)  # a pq database records its codebook's digest
@@ -213,15 +213,30 @@ class Database:
             with self.env.begin(write=True, db=self.db_meta) as txn:
                 txn.put(b"config", json.dumps(self.meta).encode())
         self.index, self._covered = self._new_index(), set()
-        nums = sorted(self._num_to_id)
-        if self.meta["index"]["kind"] == "ivfpq" and nums:  # train on everything at once
-            feats = [self.features_by_num(n) for n in nums]
-            self.index.add(np.concatenate([make_ids(n, len(f)) for n, f in zip(nums, feats)]),
-                           np.concatenate([f.global_feats for f in feats]))
-            self._covered = set(nums)
-        self._sync_index()
+        self._train_index()
+        self._sync_index()  # adds the store's videos one by one
         self._dirty = True
         self.flush()
+
+    def _train_index(self) -> None:
+        """Train an IVF index (``ivf``, ``ivfpq``, or ``auto`` past its size) up front on an even
+        sample of the stored keyframes, so the rebuild then adds the catalogue video by video and
+        never holds it whole."""
+        index = self.index
+        if not getattr(index, "trainable", False):
+            return
+        counts = {n: self.video_by_num(n).n_keyframes for n in sorted(self._num_to_id)}
+        total = sum(counts.values())
+        if total < index.train_size:
+            return  # small enough to stay flat (exact) until it grows
+        every = -(-total // index.sample_size(total))
+        sample, seen = [], 0
+        for num, n in counts.items():
+            take = np.arange((-seen) % every, n, every)  # every ``every``-th keyframe of the catalogue
+            if len(take):
+                sample.append(self.features_by_num(num).global_feats[take])
+            seen += n
+        index.train(np.concatenate(sample), n_expected=total)
 
     def has_hash(self, content_hash: str) -> str | None:
         v = self._get(self.db_hash, content_hash.encode())

@@ -57,62 +57,112 @@ def gpu_available() -> bool:
         return False
 
 
-class FaissIndex:
-    """FAISS index with int64 ids. ``kind``: "flat", "ivfpq" or "hnsw".
+# "auto" (the default of a new database): exact search while the catalogue is small, an
+# IVF-PQ once it holds this many keyframe vectors. Flat search of a 60-second query's 360
+# vectors (6 views) grows with the catalogue and passes a second near a million vectors on
+# two cores (python -m segscan.bench.scale); up to there it is exact and costs 1 KB a vector.
+AUTO_IVF_FROM = 100_000
+TRAIN_PER_LIST = 64  # training vectors per inverted list (faiss warns below 39)
 
-    IVF-PQ trains on the first vectors added (nlist shrinks when there are fewer than
-    39 training vectors per list); HNSW cannot delete, so removed videos are filtered
-    at search time and dropped for good at the next rebuild.
+
+def nlist_for(n: int) -> int:
+    """Inverted lists for a catalogue of ``n`` vectors: the power of two nearest 4 sqrt(n)
+    (faiss's rule of thumb), between 16 and 65,536."""
+    return int(min(65536, max(16, 2 ** round(np.log2(4 * np.sqrt(max(n, 1)))))))
+
+
+class FaissIndex:
+    """FAISS index with int64 ids. ``kind``: "flat", "ivf" (inverted lists of 8-bit scalar-
+    quantised vectors: 256 bytes a 256-d vector, scores within about 1% of exact), "ivfpq"
+    (inverted lists of product-quantised codes, ``pq_m`` bytes a vector) or "hnsw".
+
+    IVF kinds: the vectors added before ``train_size`` are kept in a flat index and searched
+    exactly (a quantiser trained on the first video alone would keep its handful of lists
+    for good); once that many are in, the quantiser is trained on them and they move into
+    it. ``train(sample, n_expected)`` trains it up front from a sample instead, so a large
+    catalogue is added in blocks without ever being held whole. ``nlist`` None: chosen at
+    training from the catalogue's size (:func:`nlist_for`). HNSW cannot delete, so removed videos are filtered at search
+    time and dropped for good at the next rebuild.
     """
 
-    def __init__(self, dim: int, kind: str = "flat", nlist: int = 1024, pq_m: int = 32,
+    def __init__(self, dim: int, kind: str = "flat", nlist: int | None = None, pq_m: int = 32,
                  hnsw_m: int = 32, ef_search: int = 128, nprobe: int = 16, ef_construction: int = 200,
-                 use_gpu: bool | None = None):
+                 train_size: int | None = None, use_gpu: bool | None = None):
         import faiss
 
-        if kind not in ("flat", "ivfpq", "hnsw"):
+        if kind not in ("flat", "ivf", "ivfpq", "hnsw"):
             raise ValueError(f"unknown faiss index kind {kind!r}")
         self.faiss = faiss
         self.kind, self.dim = kind, dim
         self.nlist, self.pq_m, self.hnsw_m = nlist, pq_m, hnsw_m
         self.ef_search, self.nprobe = ef_search, nprobe
+        self.train_size = train_size or TRAIN_PER_LIST * (nlist or 1024)
         self.deleted: set[int] = set()
         self.use_gpu = gpu_available() if use_gpu is None else use_gpu
         self._gpu = None
-        self.index = None
-        if kind == "flat":
+        self.ivf = False  # an ivfpq index is flat until trained
+        if kind != "hnsw":
             self.index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-        elif kind == "hnsw":
+        else:
             hnsw = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
             hnsw.hnsw.efConstruction = ef_construction
             self.index = faiss.IndexIDMap2(hnsw)
 
-    def _make_ivfpq(self, train: np.ndarray):
+    def train(self, sample: np.ndarray, n_expected: int | None = None) -> None:
+        """Train the IVF-PQ on ``sample`` for a catalogue of about ``n_expected`` vectors;
+        vectors already added (kept flat until now) move into it."""
         faiss = self.faiss
-        nlist = max(1, min(self.nlist, len(train) // 39))
+        sample = _check(sample, self.dim)
+        nlist = self.nlist or nlist_for(max(n_expected or 0, len(sample)))
+        nlist = max(1, min(nlist, len(sample) // 39))
+        if len(sample) > TRAIN_PER_LIST * nlist:  # k-means costs sample x lists (faiss itself stops at 256 a list)
+            pick = np.random.default_rng(0).choice(len(sample), TRAIN_PER_LIST * nlist, replace=False)
+            sample = sample[np.sort(pick)]
         m = self.pq_m
         while self.dim % m:
             m -= 1
-        index = faiss.index_factory(self.dim, f"IVF{nlist},PQ{m}np", faiss.METRIC_INNER_PRODUCT)
-        index.train(train)
-        self.index = index
-        log.info("trained IVF%d,PQ%d on %d vectors", nlist, m, len(train))
+        # a flat coarse quantiser: an HNSW one (faster to fill) found the nearest lists of
+        # inner-product queries poorly, recall@64 0.96 at most against 0.99 (bench.scale, 1M, train)
+        coarse = f"IVF{nlist}"
+        code = f"PQ{m}np" if self.kind == "ivfpq" else "SQ8"
+        index = faiss.index_factory(self.dim, f"{coarse},{code}", faiss.METRIC_INNER_PRODUCT)
+        # 10 k-means iterations (faiss: 25), so a quantiser of 16k lists trains in minutes on two cores
+        faiss.extract_index_ivf(index).cp.niter = 10
+        index.train(sample)
+        log.info("trained %s,%s on %d vectors", coarse, code, len(sample))
+        old, self.index, self.ivf = self.index, index, True
+        self._gpu = None
+        if old.ntotal:
+            ids = faiss.vector_to_array(old.id_map).astype(np.int64)
+            for i in range(0, old.ntotal, 100_000):
+                n = min(100_000, old.ntotal - i)
+                self.index.add_with_ids(old.index.reconstruct_n(i, n), np.ascontiguousarray(ids[i:i + n]))
 
     @property
     def ntotal(self) -> int:
-        return 0 if self.index is None else int(self.index.ntotal)
+        return int(self.index.ntotal)
+
+    def sample_size(self, n_expected: int) -> int:
+        """Training vectors to draw for a catalogue of ``n_expected``: TRAIN_PER_LIST a list."""
+        return min(n_expected, TRAIN_PER_LIST * (self.nlist or nlist_for(n_expected)))
+
+    @property
+    def trainable(self) -> bool:
+        """An IVF kind still flat (not yet trained)."""
+        return self.kind in ("ivf", "ivfpq") and not self.ivf
 
     def add(self, ids, vecs):
         vecs = _check(vecs, self.dim)
         if len(vecs) == 0:
             return
-        if self.index is None:
-            self._make_ivfpq(vecs)
         self.index.add_with_ids(vecs, np.ascontiguousarray(ids, dtype=np.int64))
         self._gpu = None
+        if self.trainable and self.index.ntotal >= self.train_size:
+            flat = self.index.index
+            self.train(flat.reconstruct_n(0, flat.ntotal))
 
     def remove_videos(self, nums):
-        if self.index is None or not nums:
+        if not nums:
             return
         if self.kind == "hnsw":
             self.deleted.update(int(n) for n in nums)
@@ -127,8 +177,8 @@ class FaissIndex:
     def _searcher(self):
         if self.kind == "hnsw":
             self.faiss.downcast_index(self.index.index).hnsw.efSearch = self.ef_search
-        if self.kind == "ivfpq":
-            self.index.nprobe = self.nprobe
+        if self.ivf:
+            self.faiss.extract_index_ivf(self.index).nprobe = self.nprobe
         if self.use_gpu and self.kind != "hnsw":
             if self._gpu is None:
                 res = self.faiss.StandardGpuResources()
@@ -138,7 +188,7 @@ class FaissIndex:
 
     def search(self, q, k):
         q = _check(q, self.dim)
-        if self.index is None or self.ntotal == 0 or len(q) == 0:
+        if self.ntotal == 0 or len(q) == 0:
             return [(np.zeros(0, np.float32), np.zeros(0, np.int64)) for _ in range(len(q))]
         extra = 0
         if self.deleted:  # ask for more so filtered rows still get k results most of the time
@@ -148,13 +198,16 @@ class FaissIndex:
         return [(s_[:k], i_[:k]) for s_, i_ in rows]
 
     def to_bytes(self) -> bytes:
-        if self.index is None:
-            return b""
         return self.faiss.serialize_index(self.index).tobytes()
 
     def load_bytes(self, data: bytes) -> None:
         if data:
             self.index = self.faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
+            try:
+                self.faiss.extract_index_ivf(self.index)
+                self.ivf = True
+            except RuntimeError:  # a flat index: an IVF-PQ not yet trained, or kind flat/hnsw
+                self.ivf = False
         self._gpu = None
 
 
@@ -236,7 +289,7 @@ class HnswlibIndex:
             self.index.load_index(p, allow_replace_deleted=True)
 
 
-BACKENDS = ("flat", "ivfpq", "hnsw", "hnswlib")
+BACKENDS = ("auto", "flat", "ivf", "ivfpq", "hnsw", "hnswlib")
 
 
 def make_index(kind: str, dim: int, **params):
@@ -247,7 +300,9 @@ def make_index(kind: str, dim: int, **params):
         return ShardedIndex(dim, **params)
     if kind == "hnswlib":
         return HnswlibIndex(dim, **params)
-    if kind in ("flat", "ivfpq", "hnsw"):
+    if kind == "auto":  # flat, then IVF with lists for its size once the catalogue is large
+        return FaissIndex(dim, kind="ivf", **{"train_size": AUTO_IVF_FROM, **params})
+    if kind in ("flat", "ivf", "ivfpq", "hnsw"):
         return FaissIndex(dim, kind=kind, **params)
     raise ValueError(f"unknown index backend {kind!r}; choose from {BACKENDS}")
 

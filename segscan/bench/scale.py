@@ -1,0 +1,238 @@
+"""Catalogue scale: the index at millions of keyframes on this machine, one table.
+
+    python -m segscan.bench.scale [--sizes 1000000 10000000 30000000] [--part test]
+
+The catalogue is the benchmark folder's gallery plus feature-level distractor keyframes
+(:mod:`segscan.bench.distractors`: made from real photos' region vectors; a distractor's
+regions are made again, identically, when a query asks for them, so the maps have regions
+without a store of them). Their global vectors are written once, in blocks, to a float16
+file that larger sizes extend. Each size runs in a process of its own, so its peak memory
+is its own:
+
+1. the exact top 64 of a sample of the split's query vectors (the queries' and their
+   views'), by brute force over the gallery and the file in blocks;
+2. the index a new database gets by default (``auto``): flat and exact below
+   ``AUTO_IVF_FROM`` vectors, else IVF-PQ trained on an even sample and filled in blocks
+   from the file, never holding the catalogue's vectors whole;
+3. build seconds, index bytes, peak memory, the search of a 60-second clip (60 keyframes
+   and the query path's views, median of 5), recall@64 against exact search;
+4. segment F1, recall and micro-AP of the split's queries through the query path with that
+   index, and their drop against the gallery alone.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .distractors import KEYFRAMES_PER_VIDEO, DistractorDB, base_vectors, distractor_ids, synth_videos
+
+TOPN = 64
+BLOCK = 990_000  # distractor keyframes made, searched or indexed at a time (whole videos)
+
+
+def _rss_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def distractor_file(path: Path, base: np.ndarray, n: int, seed: int = 0) -> np.memmap:
+    """(n, D) float16 global vectors of distractor keyframes 0..n, made once; a larger ``n``
+    extends the file (``path``.json records how many it holds and of which base)."""
+    if n == 0:
+        return np.zeros((0, base.shape[-1]), np.float16)
+    meta = path.with_suffix(".json")
+    key = {"seed": seed, "base": round(float(np.abs(base.astype(np.float64)).sum()), 3), "dim": int(base.shape[-1])}
+    have = 0
+    if path.exists() and meta.exists():
+        m = json.loads(meta.read_text())
+        if {k: m.get(k) for k in key} == key:
+            have = int(m["n"])
+    if have < n:
+        start = (have // KEYFRAMES_PER_VIDEO) * KEYFRAMES_PER_VIDEO  # redo a video cut short
+        with open(path, "r+b" if start else "wb") as f:
+            f.truncate(start * base.shape[-1] * 2)
+            f.seek(start * base.shape[-1] * 2)
+            for i in range(start, n, BLOCK):
+                stop = min(n, i + BLOCK)
+                f.write(synth_videos(base, stop, seed=seed, progress=False, start=i).astype(np.float16).tobytes())
+                print(f"  distractor vectors: {stop:,} of {n:,}", file=sys.stderr, flush=True)
+        meta.write_text(json.dumps({**key, "n": n}) + "\n")
+    return np.memmap(path, np.float16, "r", shape=(n, base.shape[-1]))
+
+
+def exact_top(q: np.ndarray, gallery: np.ndarray, gallery_ids: np.ndarray, vecs: np.memmap, k: int = TOPN,
+              block: int = 100_000) -> np.ndarray:
+    """Ids of the exact top ``k`` of each row of ``q`` over the gallery and the distractor file
+    (``block`` distractors at a time: a block's scores are len(q) x block floats)."""
+    rows = np.arange(len(q))[:, None]
+
+    def top(s: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The k best of each row: ``ids`` one per column, or one per cell."""
+        t = np.argpartition(-s, k - 1, axis=1)[:, :k]
+        return s[rows, t], (ids[t] if ids.ndim == 1 else ids[rows, t])
+
+    best_s, best_i = top(q @ gallery.T, gallery_ids)
+    for i in range(0, len(vecs), block):
+        part = np.asarray(vecs[i:i + block], np.float32)
+        s, ids = top(q @ part.T, distractor_ids(i, i + len(part)))
+        best_s, best_i = top(np.concatenate([best_s, s], 1), np.concatenate([best_i, ids], 1))
+    return best_i
+
+
+def build_index(n: int, gallery: np.ndarray, gallery_ids: np.ndarray, vecs: np.memmap, kind: str, params: dict):
+    """The index a catalogue of gallery + n distractors gets, filled block by block."""
+    from ..index.vectors import make_index
+
+    index = make_index(kind, gallery.shape[1], **params)
+    total = len(gallery) + n
+    if getattr(index, "trainable", False) and total >= index.train_size:
+        every = -(-total // index.sample_size(total))  # an even sample, as Database.rebuild_index takes it
+        index.train(np.concatenate([gallery, np.asarray(vecs[::every], np.float32)]), n_expected=total)
+    index.add(gallery_ids, gallery)
+    for i in range(0, n, BLOCK):
+        stop = min(n, i + BLOCK)
+        index.add(distractor_ids(i, stop), np.asarray(vecs[i:stop], np.float32))
+    return index
+
+
+def query_vectors(bench: Path, part: str, views) -> tuple[np.ndarray, np.ndarray]:
+    """(all the split's query vectors, those of a 60-second clip: 60 keyframes and their views)."""
+    from ..pipeline.extract import EncoderConfig
+    from ..pipeline.views import expand
+    from .splits import feature_key
+
+    folder = bench / f"features-{feature_key(EncoderConfig())}" / part
+    rows, clip = [], []
+    for f in sorted(folder.glob("*.npz")):
+        z = np.load(f)
+        per_kf = np.stack([z["global"]] + [z[v] for v in expand(views)], 1)  # (keyframes, views, D)
+        rows.append(per_kf.reshape(-1, per_kf.shape[-1]))
+        clip += list(per_kf)
+    if len(clip) < 60:
+        raise SystemExit(f"error: {folder} holds fewer than 60 query keyframes")
+    return np.concatenate(rows).astype(np.float32), np.concatenate(clip[:60]).astype(np.float32)
+
+
+def one_size(args) -> dict:
+    """Everything measured at one size, in this process."""
+    from ..align import make_aligner
+    from ..index.ids import make_ids
+    from ..index.store import Database
+    from ..pipeline.extract import EncoderConfig, VideoEncoder, feature_config
+    from ..query import QueryConfig
+    from .scoring import evaluate, predict
+    from .splits import database_dir, encode_queries, feature_key, load_split, query_settings
+
+    bench, n = Path(args.bench), args.one
+    ecfg = EncoderConfig()
+    encoder = VideoEncoder(ecfg)
+    base = base_vectors(encoder, Path(args.images), bench / f"distractor-base-{feature_key(ecfg)}.npz",
+                        seed=args.seed, progress=False)
+    vecs = distractor_file(Path(args.work) / f"distractors-{feature_key(ecfg)}-s{args.seed}.f16", base, n, args.seed)
+    qcfg = QueryConfig()
+    allq, clip = query_vectors(bench, args.part, qcfg.views)
+    sample = np.random.default_rng(0).choice(len(allq), min(args.recall_vectors, len(allq)), replace=False)
+    with Database.open(database_dir(bench, ecfg), readonly=True, feature_config=feature_config(ecfg)) as db:
+        nums = sorted(db._num_to_id)
+        feats = [db.features_by_num(k) for k in nums]
+        gallery = np.concatenate([f.global_feats for f in feats]).astype(np.float32)
+        gallery_ids = np.concatenate([make_ids(k, len(f)) for k, f in zip(nums, feats)])
+        t0 = time.time()
+        truth = exact_top(allq[sample], gallery, gallery_ids, vecs)
+        exact_s = time.time() - t0
+        rss_before = _rss_gib()
+        t0 = time.time()
+        index = build_index(n, gallery, gallery_ids, vecs, args.kind, json.loads(args.params))
+        build_s = time.time() - t0
+        index_bytes = len(index.to_bytes())
+        index.search(clip, TOPN)  # warm-up
+        lat = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            index.search(clip, TOPN)
+            lat.append(time.perf_counter() - t0)
+        got = index.search(allq[sample], TOPN)
+        recall = float(np.mean([len(set(g[1].tolist()) & set(t.tolist())) / TOPN for g, t in zip(got, truth)]))
+        row = {"keyframes": len(gallery) + n, "index": getattr(index, "kind", args.kind),
+               "ivf": bool(getattr(index, "ivf", False)), "build_s": round(build_s, 1), "index_bytes": index_bytes,
+               "bytes_per_keyframe": round(index_bytes / (len(gallery) + n), 1),
+               "search_60s_clip_s": round(float(np.median(lat)), 4), "recall_at_64": round(recall, 4),
+               "exact_search_s": round(exact_s, 1), "peak_rss_before_index_gib": round(rss_before, 2)}
+        if not args.no_f1:
+            settings = query_settings(None, qcfg)
+            dist = DistractorDB(db, index, n, base, args.seed, index_has_gallery=True)
+            split = load_split(bench, args.part)
+            t0 = time.time()
+            split.queries = encode_queries(bench, args.part, encoder, dist, settings,
+                                           bench / f"features-{feature_key(ecfg)}" / args.part, progress=False)
+            preds, rankings, _ = predict(split, make_aligner(qcfg.aligner, **qcfg.aligner_params), settings)
+            m = evaluate(split, preds, rankings, settings.threshold)
+            row.update({"seg_f1": round(m["f1"], 4), "seg_r": round(m["recall"], 4), "micro_ap": round(m["micro_ap"], 4),
+                        "query_p50_s": round(float(np.median([q.seconds for q in split.queries])), 3),
+                        "f1_s": round(time.time() - t0, 1)})
+    row["peak_rss_gib"] = round(_rss_gib(), 2)
+    return row
+
+
+def main(argv=None) -> int:
+    from ..corpus import DEFAULT_IMAGES
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1_000_000, 10_000_000, 30_000_000],
+                    help="distractor keyframes added to the gallery, one row each")
+    ap.add_argument("--bench", default="bench-data/bench-s0-t100n100-r60n30-d60",
+                    help="a benchmark folder run once (python -m segscan.bench run)")
+    ap.add_argument("--part", default="test", choices=("train", "test"), help="the split whose queries are asked")
+    ap.add_argument("--kind", default="auto", help="index kind (default: a new database's)")
+    ap.add_argument("--params", default="{}", help="index parameters, as JSON (e.g. '{\"nprobe\": 32}')")
+    ap.add_argument("--recall-vectors", type=int, default=1000, help="query vectors whose recall@64 is measured")
+    ap.add_argument("--no-f1", action="store_true", help="index figures only, no segment F1")
+    ap.add_argument("--work", default="bench-data/scale", help="where the distractor vectors are kept")
+    ap.add_argument("--images", default=str(DEFAULT_IMAGES))
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--one", type=int, default=None, help=argparse.SUPPRESS)  # one size, in this process
+    args = ap.parse_args(argv)
+    if not Path(args.bench, "meta.json").exists():
+        print(f"error: {args.bench} is not a built benchmark folder (python -m segscan.bench run)", file=sys.stderr)
+        return 2
+    Path(args.work).mkdir(parents=True, exist_ok=True)
+    if args.one is not None:
+        print(json.dumps(one_size(args)))
+        return 0
+    rows = []
+    for n in sorted(args.sizes):
+        rest = _drop_sizes(list(argv if argv is not None else sys.argv[1:]))
+        out = subprocess.run([sys.executable, "-m", "segscan.bench.scale", "--one", str(n), *rest],
+                             stdout=subprocess.PIPE, text=True)
+        if out.returncode:
+            return out.returncode
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        print(json.dumps(rows[-1]), flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
+def _drop_sizes(cmd: list[str]) -> list[str]:
+    """The command without --sizes and its values (the child runs one size)."""
+    out, skip = [], False
+    for c in cmd:
+        if c == "--sizes":
+            skip = True
+            continue
+        if skip and not c.startswith("--"):
+            continue
+        skip = False
+        out.append(c)
+    return out
+
+
+if __name__ == "__main__":
+    sys.exit(main())
