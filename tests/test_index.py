@@ -133,5 +133,5 @@ def test_ivf_trained_from_a_sample_then_filled_in_blocks(data):
 def test_nlist_grows_with_the_catalogue():
     from segscan.index.vectors import nlist_for
 
-    assert nlist_for(1_000_000) == 4096 and nlist_for(30_000_000) == 16384
+    assert nlist_for(1_000_000) == 2048 and nlist_for(30_000_000) == 8192
     assert nlist_for(10) == 16 and nlist_for(10**12) == 65536

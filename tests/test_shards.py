@@ -122,6 +122,24 @@ def test_database_ivf_trains_once_large_enough_and_rebuilds_from_a_sample(tmp_pa
             assert nums[0] == 7 and kf[0] == k
 
 
+def test_database_retrains_an_ivf_its_catalogue_outgrew(tmp_path):
+    from segscan.index.vectors import RETRAIN_GROWTH
+
+    root = tmp_path / "db"
+    with Database.open(root, feature_config=CFG, index_kind="ivf", index_params={"train_size": 60}) as db:
+        for i in range(3):  # trained at 60 vectors
+            db.add_video(f"/v{i}.mp4", f"{i:064x}", {"duration": 30}, _feats(i))
+        db.flush()
+        assert db.index.ivf and db.index.trained_for == 60
+    with Database.open(root, feature_config=CFG) as db:  # the trained size travels with the file
+        assert db.index.trained_for == 60
+        for i in range(3, 2 * RETRAIN_GROWTH):
+            db.add_video(f"/v{i}.mp4", f"{i:064x}", {"duration": 30}, _feats(i))
+        assert db.index.outgrown
+        db.flush()
+        assert not db.index.outgrown and db.index.trained_for == db.index.ntotal == 60 * RETRAIN_GROWTH
+
+
 def test_a_new_database_gets_the_auto_index(tmp_path):
     with Database.open(tmp_path / "db", feature_config=CFG) as db:
         db.add_video("/v.mp4", f"{1:064x}", {"duration": 30}, _feats(1))

@@ -87,7 +87,7 @@ def add_index_args(ap: argparse.ArgumentParser, what: str) -> None:
 
     ap.add_argument("--index", default=None, choices=BACKENDS,
                     help=f"vector index of {what} (default: auto, exact flat search until the catalogue holds "
-                         "a million keyframes, then an IVF index with lists for its size); an existing "
+                         "100,000 keyframes, then an IVF index with lists for its size); an existing "
                          "database keeps its own, and naming another is refused")
     ap.add_argument("--shards", type=positive_int, default=None, metavar="N",
                     help=f"split the index of {what} into N shards, each a file of its own that an ingest "

@@ -203,6 +203,10 @@ class Database:
         """Write the index atomically (temporary file, fsync, rename; a sharded one shard by shard)."""
         if self.readonly:
             raise StoreError("database opened read-only")
+        if getattr(self.index, "outgrown", False):  # lists sized for a catalogue a tenth this size
+            log.info("the catalogue outgrew its IVF lists (%d vectors); retraining", self.index.ntotal)
+            self.rebuild_index()  # flushes
+            return
         save_index_files(self.root, self.index, self.meta["index"]["kind"], self.dim, self._covered)
         self._dirty = False
 

@@ -57,18 +57,24 @@ def gpu_available() -> bool:
         return False
 
 
-# "auto" (the default of a new database): exact search while the catalogue is small, an
-# IVF-PQ once it holds this many keyframe vectors. Flat search of a 60-second query's 360
-# vectors (6 views) grows with the catalogue and passes a second near a million vectors on
-# two cores (python -m segscan.bench.scale); up to there it is exact and costs 1 KB a vector.
+# "auto" (the default of a new database): exact search while the catalogue is small, an IVF
+# index once it holds this many keyframe vectors (28 hours of video at one a second). Flat search
+# grows with the catalogue: a 60-second query's 360 vectors (the keyframes and their views) took
+# 12 s against a million on two cores shared with another job, the IVF 0.07 s with recall@64 0.96
+# (python -m segscan.bench.scale); at a tenth of that size flat search is about a second.
 AUTO_IVF_FROM = 100_000
 TRAIN_PER_LIST = 64  # training vectors per inverted list (faiss warns below 39)
+# an IVF index whose catalogue has grown this many times past the size its lists were made
+# for is retrained (Database.flush): each list holds that many times the vectors a search scans
+RETRAIN_GROWTH = 10
 
 
 def nlist_for(n: int) -> int:
-    """Inverted lists for a catalogue of ``n`` vectors: the power of two nearest 4 sqrt(n)
-    (faiss's rule of thumb), between 16 and 65,536."""
-    return int(min(65536, max(16, 2 ** round(np.log2(4 * np.sqrt(max(n, 1)))))))
+    """Inverted lists for a catalogue of ``n`` vectors: the power of two nearest 2 sqrt(n),
+    between 16 and 65,536. Filling the index assigns every vector to its nearest list (n x
+    lists products) and a search scans nprobe x n / lists vectors: at 30M keyframes, 8,192
+    lists keep the one under half an hour on two cores and the other under a second."""
+    return int(min(65536, max(16, 2 ** round(np.log2(2 * np.sqrt(max(n, 1)))))))
 
 
 class FaissIndex:
@@ -81,8 +87,8 @@ class FaissIndex:
     for good); once that many are in, the quantiser is trained on them and they move into
     it. ``train(sample, n_expected)`` trains it up front from a sample instead, so a large
     catalogue is added in blocks without ever being held whole. ``nlist`` None: chosen at
-    training from the catalogue's size (:func:`nlist_for`). HNSW cannot delete, so removed videos are filtered at search
-    time and dropped for good at the next rebuild.
+    training from the catalogue's size (:func:`nlist_for`). HNSW cannot delete, so removed
+    videos are filtered at search time and dropped for good at the next rebuild.
     """
 
     def __init__(self, dim: int, kind: str = "flat", nlist: int | None = None, pq_m: int = 32,
@@ -100,7 +106,8 @@ class FaissIndex:
         self.deleted: set[int] = set()
         self.use_gpu = gpu_available() if use_gpu is None else use_gpu
         self._gpu = None
-        self.ivf = False  # an ivfpq index is flat until trained
+        self.ivf = False  # an IVF kind is flat until trained
+        self.trained_for = 0  # the catalogue size its lists were made for
         if kind != "hnsw":
             self.index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         else:
@@ -109,11 +116,12 @@ class FaissIndex:
             self.index = faiss.IndexIDMap2(hnsw)
 
     def train(self, sample: np.ndarray, n_expected: int | None = None) -> None:
-        """Train the IVF-PQ on ``sample`` for a catalogue of about ``n_expected`` vectors;
+        """Train the IVF on ``sample`` for a catalogue of about ``n_expected`` vectors;
         vectors already added (kept flat until now) move into it."""
         faiss = self.faiss
         sample = _check(sample, self.dim)
-        nlist = self.nlist or nlist_for(max(n_expected or 0, len(sample)))
+        self.trained_for = max(n_expected or 0, len(sample), self.ntotal)
+        nlist = self.nlist or nlist_for(self.trained_for)
         nlist = max(1, min(nlist, len(sample) // 39))
         if len(sample) > TRAIN_PER_LIST * nlist:  # k-means costs sample x lists (faiss itself stops at 256 a list)
             pick = np.random.default_rng(0).choice(len(sample), TRAIN_PER_LIST * nlist, replace=False)
@@ -121,12 +129,13 @@ class FaissIndex:
         m = self.pq_m
         while self.dim % m:
             m -= 1
-        # a flat coarse quantiser: an HNSW one (faster to fill) found the nearest lists of
-        # inner-product queries poorly, recall@64 0.96 at most against 0.99 (bench.scale, 1M, train)
+        # a flat coarse quantiser: an HNSW one (faster to fill) finds the nearest lists of
+        # inner-product queries poorly: recall@64 0.63 at its default depth and 0.96 at sixteen
+        # times it, against 0.99 for a flat one (1M distractor keyframes, train queries, nprobe 16)
         coarse = f"IVF{nlist}"
         code = f"PQ{m}np" if self.kind == "ivfpq" else "SQ8"
         index = faiss.index_factory(self.dim, f"{coarse},{code}", faiss.METRIC_INNER_PRODUCT)
-        # 10 k-means iterations (faiss: 25), so a quantiser of 16k lists trains in minutes on two cores
+        # 10 k-means iterations (faiss: 25), so a quantiser of 8k lists trains in minutes on two cores
         faiss.extract_index_ivf(index).cp.niter = 10
         index.train(sample)
         log.info("trained %s,%s on %d vectors", coarse, code, len(sample))
@@ -145,6 +154,11 @@ class FaissIndex:
     def sample_size(self, n_expected: int) -> int:
         """Training vectors to draw for a catalogue of ``n_expected``: TRAIN_PER_LIST a list."""
         return min(n_expected, TRAIN_PER_LIST * (self.nlist or nlist_for(n_expected)))
+
+    @property
+    def outgrown(self) -> bool:
+        """An IVF index whose catalogue outgrew its lists (see RETRAIN_GROWTH)."""
+        return self.ivf and self.ntotal >= RETRAIN_GROWTH * max(self.trained_for, 1)
 
     @property
     def trainable(self) -> bool:
@@ -308,9 +322,11 @@ def make_index(kind: str, dim: int, **params):
 
 
 def index_state(index) -> dict:
-    """What a backend keeps beside its serialised bytes (deletion marks)."""
-    return {"deleted": sorted(int(x) for x in index.deleted)}
+    """What a backend keeps beside its serialised bytes (deletion marks; an IVF's trained size)."""
+    return {"deleted": sorted(int(x) for x in index.deleted), "trained_for": getattr(index, "trained_for", 0)}
 
 
 def set_index_state(index, state: dict) -> None:
     index.deleted = {int(x) for x in state.get("deleted", [])}
+    if hasattr(index, "trained_for"):
+        index.trained_for = int(state.get("trained_for", 0)) or index.ntotal  # files made before it: as is
