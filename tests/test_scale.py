@@ -3,15 +3,16 @@ file made once and extended."""
 import numpy as np
 
 from segscan.bench.distractors import KEYFRAMES_PER_VIDEO, distractor_ids, synth_videos
-from segscan.bench.scale import distractor_file, exact_top
+from segscan.bench.scale import VectorFile, distractor_file, exact_top
 
 
-def test_exact_top_in_blocks_equals_one_brute_force_search():
+def test_exact_top_in_blocks_equals_one_brute_force_search(tmp_path):
     rng = np.random.default_rng(0)
     q = rng.normal(size=(7, 16)).astype(np.float32)
     gallery, gallery_ids = rng.normal(size=(50, 16)).astype(np.float32), np.arange(50) + 10**9
     vecs = rng.normal(size=(1234, 16)).astype(np.float16)
-    got = exact_top(q, gallery, gallery_ids, vecs, k=10, block=100)
+    vecs.tofile(tmp_path / "v.f16")
+    got = exact_top(q, gallery, gallery_ids, VectorFile(tmp_path / "v.f16", len(vecs), 16), k=10, block=100)
     every = np.concatenate([gallery, vecs.astype(np.float32)])
     ids = np.concatenate([gallery_ids, distractor_ids(0, len(vecs))])
     want = ids[np.argsort(-(q @ every.T), 1)[:, :10]]
@@ -23,7 +24,8 @@ def test_distractor_file_is_extended_not_remade(tmp_path):
     base = rng.normal(size=(12, 9, 8)).astype(np.float32)
     base /= np.linalg.norm(base, axis=-1, keepdims=True)
     n1, n2 = 2 * KEYFRAMES_PER_VIDEO + 5, 4 * KEYFRAMES_PER_VIDEO + 11  # both end inside a video
-    small = np.array(distractor_file(tmp_path / "d.f16", base, n1, seed=2))
+    small = distractor_file(tmp_path / "d.f16", base, n1, seed=2).read(0, n1)
     big = distractor_file(tmp_path / "d.f16", base, n2, seed=2)
-    np.testing.assert_array_equal(big[:n1], small)
-    np.testing.assert_allclose(big, synth_videos(base, n2, seed=2, progress=False), atol=2e-3)
+    np.testing.assert_array_equal(big.read(0, n1), small)
+    np.testing.assert_allclose(big.read(0, n2), synth_videos(base, n2, seed=2, progress=False), atol=2e-3)
+    np.testing.assert_array_equal(big.every(7), big.read(0, n2)[::7])

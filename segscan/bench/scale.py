@@ -9,13 +9,15 @@ without a store of them). Their global vectors are written once, in blocks, to a
 file that larger sizes extend. Each size runs in a process of its own, so its peak memory
 is its own:
 
-1. the exact top 64 of a sample of the split's query vectors (the queries' and their
-   views'), by brute force over the gallery and the file in blocks;
+1. the exact top 64 of samples of the train split's and the split's query vectors (the
+   queries' and their views'), by brute force over the gallery and the file in blocks;
 2. the index a new database gets by default (``auto``): flat and exact below
    ``AUTO_IVF_FROM`` vectors, else IVF-PQ trained on an even sample and filled in blocks
    from the file, never holding the catalogue's vectors whole;
-3. build seconds, index bytes, peak memory, the search of a 60-second clip (60 keyframes
-   and the query path's views, median of 5), recall@64 against exact search;
+3. build seconds, index bytes, peak memory; for each ``--nprobe``, the search of a
+   60-second clip (60 keyframes and the query path's views, median of 5) and recall@64
+   against exact search on train and on the split's query vectors; the lists probed from
+   then on are the fewest whose train recall reaches ``--min-recall``;
 4. segment F1, recall and micro-AP of the split's queries through the query path with that
    index, and their drop against the gallery alone.
 """
@@ -41,11 +43,38 @@ def _rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
-def distractor_file(path: Path, base: np.ndarray, n: int, seed: int = 0) -> np.memmap:
+class VectorFile:
+    """(n, dim) float16 vectors in a file, read a block at a time as float32 (not memory-mapped:
+    mapped pages would count in the process's peak memory, which the benchmark reports)."""
+
+    def __init__(self, path: Path | None, n: int, dim: int):
+        self.path, self.n, self.dim = path, n, dim
+
+    def __len__(self) -> int:
+        return self.n
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        stop = min(stop, self.n)
+        if stop <= start:
+            return np.zeros((0, self.dim), np.float32)
+        with open(self.path, "rb") as f:
+            f.seek(start * self.dim * 2)
+            return np.fromfile(f, np.float16, (stop - start) * self.dim).reshape(-1, self.dim).astype(np.float32)
+
+    def every(self, step: int) -> np.ndarray:
+        """Rows 0, step, 2 step, ... (an even sample), read block by block."""
+        out = []
+        for i in range(0, self.n, BLOCK):
+            first = (-i) % step
+            out.append(self.read(i, i + BLOCK)[first::step])
+        return np.concatenate(out) if out else np.zeros((0, self.dim), np.float32)
+
+
+def distractor_file(path: Path, base: np.ndarray, n: int, seed: int = 0) -> VectorFile:
     """(n, D) float16 global vectors of distractor keyframes 0..n, made once; a larger ``n``
     extends the file (``path``.json records how many it holds and of which base)."""
     if n == 0:
-        return np.zeros((0, base.shape[-1]), np.float16)
+        return VectorFile(None, 0, base.shape[-1])
     meta = path.with_suffix(".json")
     key = {"seed": seed, "base": round(float(np.abs(base.astype(np.float64)).sum()), 3), "dim": int(base.shape[-1])}
     have = 0
@@ -63,11 +92,11 @@ def distractor_file(path: Path, base: np.ndarray, n: int, seed: int = 0) -> np.m
                 f.write(synth_videos(base, stop, seed=seed, progress=False, start=i).astype(np.float16).tobytes())
                 print(f"  distractor vectors: {stop:,} of {n:,}", file=sys.stderr, flush=True)
         meta.write_text(json.dumps({**key, "n": n}) + "\n")
-    return np.memmap(path, np.float16, "r", shape=(n, base.shape[-1]))
+    return VectorFile(path, n, base.shape[-1])
 
 
-def exact_top(q: np.ndarray, gallery: np.ndarray, gallery_ids: np.ndarray, vecs: np.memmap, k: int = TOPN,
-              block: int = 100_000) -> np.ndarray:
+def exact_top(q: np.ndarray, gallery: np.ndarray, gallery_ids: np.ndarray, vecs: VectorFile, k: int = TOPN,
+              block: int = 50_000) -> np.ndarray:
     """Ids of the exact top ``k`` of each row of ``q`` over the gallery and the distractor file
     (``block`` distractors at a time: a block's scores are len(q) x block floats)."""
     rows = np.arange(len(q))[:, None]
@@ -79,13 +108,13 @@ def exact_top(q: np.ndarray, gallery: np.ndarray, gallery_ids: np.ndarray, vecs:
 
     best_s, best_i = top(q @ gallery.T, gallery_ids)
     for i in range(0, len(vecs), block):
-        part = np.asarray(vecs[i:i + block], np.float32)
+        part = vecs.read(i, i + block)
         s, ids = top(q @ part.T, distractor_ids(i, i + len(part)))
         best_s, best_i = top(np.concatenate([best_s, s], 1), np.concatenate([best_i, ids], 1))
     return best_i
 
 
-def build_index(n: int, gallery: np.ndarray, gallery_ids: np.ndarray, vecs: np.memmap, kind: str, params: dict):
+def build_index(n: int, gallery: np.ndarray, gallery_ids: np.ndarray, vecs: VectorFile, kind: str, params: dict):
     """The index a catalogue of gallery + n distractors gets, filled block by block."""
     from ..index.vectors import make_index
 
@@ -93,12 +122,29 @@ def build_index(n: int, gallery: np.ndarray, gallery_ids: np.ndarray, vecs: np.m
     total = len(gallery) + n
     if getattr(index, "trainable", False) and total >= index.train_size:
         every = -(-total // index.sample_size(total))  # an even sample, as Database.rebuild_index takes it
-        index.train(np.concatenate([gallery, np.asarray(vecs[::every], np.float32)]), n_expected=total)
+        index.train(np.concatenate([gallery, vecs.every(every)]), n_expected=total)
     index.add(gallery_ids, gallery)
     for i in range(0, n, BLOCK):
         stop = min(n, i + BLOCK)
-        index.add(distractor_ids(i, stop), np.asarray(vecs[i:stop], np.float32))
+        index.add(distractor_ids(i, stop), vecs.read(i, stop))
     return index
+
+
+def recall_at(index, q: np.ndarray, truth: np.ndarray) -> float:
+    """Mean share of each row's exact top 64 that the index returns in its top 64."""
+    got = index.search(q, TOPN)
+    return float(np.mean([len(set(g[1].tolist()) & set(t.tolist())) / TOPN for g, t in zip(got, truth)]))
+
+
+def search_seconds(index, clip: np.ndarray, repeats: int = 5) -> float:
+    """Median seconds of one search of the clip's vectors (after one to warm up)."""
+    index.search(clip, TOPN)
+    lat = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        index.search(clip, TOPN)
+        lat.append(time.perf_counter() - t0)
+    return float(np.median(lat))
 
 
 def query_vectors(bench: Path, part: str, views) -> tuple[np.ndarray, np.ndarray]:
@@ -136,33 +182,41 @@ def one_size(args) -> dict:
                         seed=args.seed, progress=False)
     vecs = distractor_file(Path(args.work) / f"distractors-{feature_key(ecfg)}-s{args.seed}.f16", base, n, args.seed)
     qcfg = QueryConfig()
-    allq, clip = query_vectors(bench, args.part, qcfg.views)
-    sample = np.random.default_rng(0).choice(len(allq), min(args.recall_vectors, len(allq)), replace=False)
+    rng = np.random.default_rng(0)
+    queries = {}
+    for part in ("train", args.part):  # recall on train chooses nprobe; args.part is read after
+        allq, clip = query_vectors(bench, part, qcfg.views)
+        queries[part] = allq[rng.choice(len(allq), min(args.recall_vectors, len(allq)), replace=False)]
     with Database.open(database_dir(bench, ecfg), readonly=True, feature_config=feature_config(ecfg)) as db:
         nums = sorted(db._num_to_id)
         feats = [db.features_by_num(k) for k in nums]
         gallery = np.concatenate([f.global_feats for f in feats]).astype(np.float32)
         gallery_ids = np.concatenate([make_ids(k, len(f)) for k, f in zip(nums, feats)])
         t0 = time.time()
-        truth = exact_top(allq[sample], gallery, gallery_ids, vecs)
+        both = np.concatenate(list(queries.values()))
+        truth = dict(zip(queries, np.split(exact_top(both, gallery, gallery_ids, vecs), [len(queries["train"])])))
         exact_s = time.time() - t0
         rss_before = _rss_gib()
         t0 = time.time()
         index = build_index(n, gallery, gallery_ids, vecs, args.kind, json.loads(args.params))
         build_s = time.time() - t0
         index_bytes = len(index.to_bytes())
-        index.search(clip, TOPN)  # warm-up
-        lat = []
-        for _ in range(5):
-            t0 = time.perf_counter()
-            index.search(clip, TOPN)
-            lat.append(time.perf_counter() - t0)
-        got = index.search(allq[sample], TOPN)
-        recall = float(np.mean([len(set(g[1].tolist()) & set(t.tolist())) / TOPN for g, t in zip(got, truth)]))
-        row = {"keyframes": len(gallery) + n, "index": getattr(index, "kind", args.kind),
-               "ivf": bool(getattr(index, "ivf", False)), "build_s": round(build_s, 1), "index_bytes": index_bytes,
-               "bytes_per_keyframe": round(index_bytes / (len(gallery) + n), 1),
-               "search_60s_clip_s": round(float(np.median(lat)), 4), "recall_at_64": round(recall, 4),
+        ivf = bool(getattr(index, "ivf", False))
+        probes = {}
+        for nprobe in (args.nprobe if ivf else [None]):
+            if nprobe:
+                index.nprobe = nprobe
+            probes[nprobe] = {f"recall_{part}": round(recall_at(index, queries[part], truth[part]), 4)
+                              for part in queries}
+            probes[nprobe]["search_60s_clip_s"] = round(search_seconds(index, clip), 4)
+        good = [p for p in probes if probes[p]["recall_train"] >= args.min_recall]
+        chosen = min(good) if good and ivf else max(probes, key=lambda p: p or 0)
+        if chosen:
+            index.nprobe = chosen
+        row = {"keyframes": len(gallery) + n, "index": getattr(index, "kind", args.kind), "ivf": ivf,
+               "build_s": round(build_s, 1), "index_bytes": index_bytes,
+               "bytes_per_keyframe": round(index_bytes / (len(gallery) + n), 1), "nprobe": chosen,
+               **probes[chosen], "by_nprobe": {str(k): v for k, v in probes.items()},
                "exact_search_s": round(exact_s, 1), "peak_rss_before_index_gib": round(rss_before, 2)}
         if not args.no_f1:
             settings = query_settings(None, qcfg)
@@ -191,7 +245,12 @@ def main(argv=None) -> int:
     ap.add_argument("--part", default="test", choices=("train", "test"), help="the split whose queries are asked")
     ap.add_argument("--kind", default="auto", help="index kind (default: a new database's)")
     ap.add_argument("--params", default="{}", help="index parameters, as JSON (e.g. '{\"nprobe\": 32}')")
-    ap.add_argument("--recall-vectors", type=int, default=1000, help="query vectors whose recall@64 is measured")
+    ap.add_argument("--recall-vectors", type=int, default=1000,
+                    help="query vectors of each split whose recall@64 is measured")
+    ap.add_argument("--nprobe", type=int, nargs="+", default=[16, 32, 64],
+                    help="IVF lists probed, each measured; the smallest whose recall on train queries "
+                         "reaches --min-recall is used for the segment figures")
+    ap.add_argument("--min-recall", type=float, default=0.95)
     ap.add_argument("--no-f1", action="store_true", help="index figures only, no segment F1")
     ap.add_argument("--work", default="bench-data/scale", help="where the distractor vectors are kept")
     ap.add_argument("--images", default=str(DEFAULT_IMAGES))
