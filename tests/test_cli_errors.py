@@ -54,7 +54,7 @@ def test_another_index_kind_on_an_existing_database_is_refused(corpus, small_db,
     root, _ = corpus
     assert ingest.main([str(root / "gallery" / "coffee.mp4"), "--db", str(small_db), "--index", "hnsw",
                         "--workers", "0", "-q"]) == 2
-    assert "flat index, not hnsw" in _one_line(capsys)
+    assert "auto index, not hnsw" in _one_line(capsys)
 
 
 def test_a_failed_query_leaves_no_stale_output(corpus, small_db, tmp_path, capsys):
