@@ -12,14 +12,14 @@ is its own:
 1. the exact top 64 of samples of the train split's and the split's query vectors (the
    queries' and their views'), by brute force over the gallery and the file in blocks;
 2. the index a new database gets by default (``auto``): flat and exact below
-   ``AUTO_IVF_FROM`` vectors, else IVF-PQ trained on an even sample and filled in blocks
-   from the file, never holding the catalogue's vectors whole;
+   ``AUTO_IVF_FROM`` vectors, else IVF (8-bit codes) trained on an even sample and filled
+   in blocks from the file, never holding the catalogue's vectors whole;
 3. build seconds, index bytes, peak memory; for each ``--nprobe``, the search of a
    60-second clip (60 keyframes and the query path's views, median of 5) and recall@64
    against exact search on train and on the split's query vectors; the lists probed from
    then on are the fewest whose train recall reaches ``--min-recall``;
 4. segment F1, recall and micro-AP of the split's queries through the query path with that
-   index, and their drop against the gallery alone.
+   index (size 0: the gallery alone, the figures to compare with).
 """
 from __future__ import annotations
 
@@ -185,7 +185,7 @@ def one_size(args) -> dict:
     rng = np.random.default_rng(0)
     queries = {}
     for part in ("train", args.part):  # recall on train chooses nprobe; args.part is read after
-        allq, clip = query_vectors(bench, part, qcfg.views)
+        allq, clip = query_vectors(bench, part, qcfg.views)  # the clip timed: args.part's
         queries[part] = allq[rng.choice(len(allq), min(args.recall_vectors, len(allq)), replace=False)]
     with Database.open(database_dir(bench, ecfg), readonly=True, feature_config=feature_config(ecfg)) as db:
         nums = sorted(db._num_to_id)
