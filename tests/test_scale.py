@@ -29,3 +29,10 @@ def test_distractor_file_is_extended_not_remade(tmp_path):
     np.testing.assert_array_equal(big.read(0, n1), small)
     np.testing.assert_allclose(big.read(0, n2), synth_videos(base, n2, seed=2, progress=False), atol=2e-3)
     np.testing.assert_array_equal(big.every(7), big.read(0, n2)[::7])
+    # a run cut off after a block resumes from what its record says was written
+    meta = tmp_path / "d.json"
+    meta.write_text(meta.read_text().replace(f'"n": {n2}', f'"n": {n1}'))
+    with open(tmp_path / "d.f16", "r+b") as f:
+        f.truncate((n1 + 3) * 8 * 2)  # and a part of a block past it
+    again = distractor_file(tmp_path / "d.f16", base, n2, seed=2)
+    np.testing.assert_array_equal(again.read(0, n2), big.read(0, n2))

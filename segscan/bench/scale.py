@@ -90,8 +90,9 @@ def distractor_file(path: Path, base: np.ndarray, n: int, seed: int = 0) -> Vect
             for i in range(start, n, BLOCK):
                 stop = min(n, i + BLOCK)
                 f.write(synth_videos(base, stop, seed=seed, progress=False, start=i).astype(np.float16).tobytes())
+                f.flush()
+                meta.write_text(json.dumps({**key, "n": stop}) + "\n")  # an interrupted run resumes here
                 print(f"  distractor vectors: {stop:,} of {n:,}", file=sys.stderr, flush=True)
-        meta.write_text(json.dumps({**key, "n": n}) + "\n")
     return VectorFile(path, n, base.shape[-1])
 
 
