@@ -60,7 +60,7 @@ def gpu_available() -> bool:
 # "auto" (the default of a new database): exact search while the catalogue is small, an IVF
 # index once it holds this many keyframe vectors (28 hours of video at one a second). Flat search
 # grows with the catalogue: a 60-second query's 360 vectors (the keyframes and their views) took
-# 12 s against a million on two cores shared with another job, the IVF 0.07 s with recall@64 0.96
+# 12 s against a million on two cores shared with another job, the IVF 0.09 s with recall@64 0.955
 # (python -m segscan.bench.scale); at a tenth of that size flat search is about a second.
 AUTO_IVF_FROM = 100_000
 TRAIN_PER_LIST = 64  # training vectors per inverted list (faiss warns below 39)
@@ -80,8 +80,8 @@ def nlist_for(n: int) -> int:
 
 def nprobe_for(nlist: int) -> int:
     """Lists a search probes by default: one in 256, at least 16. Chosen on train query vectors
-    (python -m segscan.bench.scale): recall@64 0.96 with 16 of 4,096 lists at 1M keyframes, and
-    0.94 / 0.96 / 0.96 with 16 / 32 / 64 of 8,192 at 10M."""
+    (python -m segscan.bench.scale): recall@64 0.955 with 16 of 2,048 lists at 1M keyframes,
+    and 0.94 / 0.96 / 0.96 with 16 / 32 / 64 of 8,192 at 10M."""
     return max(16, nlist // 256)
 
 
