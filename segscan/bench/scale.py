@@ -122,7 +122,7 @@ def build_index(n: int, gallery: np.ndarray, gallery_ids: np.ndarray, vecs: Vect
     index = make_index(kind, gallery.shape[1], **params)
     total = len(gallery) + n
     if getattr(index, "trainable", False) and total >= index.train_size:
-        every = -(-total // index.sample_size(total))  # an even sample, as Database.rebuild_index takes it
+        every = index.sample_step(total)  # an even sample, as Database.rebuild_index takes it
         index.train(np.concatenate([gallery, vecs.every(every)]), n_expected=total)
     index.add(gallery_ids, gallery)
     for i in range(0, n, BLOCK):

@@ -233,7 +233,7 @@ class Database:
         total = sum(counts.values())
         if total < index.train_size:
             return  # small enough to stay flat (exact) until it grows
-        every = -(-total // index.sample_size(total))
+        every = index.sample_step(total)
         sample, seen = [], 0
         for num, n in counts.items():
             take = np.arange((-seen) % every, n, every)  # every ``every``-th keyframe of the catalogue

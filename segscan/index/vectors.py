@@ -159,9 +159,10 @@ class FaissIndex:
     def ntotal(self) -> int:
         return int(self.index.ntotal)
 
-    def sample_size(self, n_expected: int) -> int:
-        """Training vectors to draw for a catalogue of ``n_expected``: TRAIN_PER_LIST a list."""
-        return min(n_expected, TRAIN_PER_LIST * (self.nlist or nlist_for(n_expected)))
+    def sample_step(self, n_expected: int) -> int:
+        """Train on every this-many-th vector of a catalogue of ``n_expected`` (an even sample of
+        TRAIN_PER_LIST a list)."""
+        return -(-n_expected // min(n_expected, TRAIN_PER_LIST * (self.nlist or nlist_for(n_expected))))
 
     @property
     def outgrown(self) -> bool:
@@ -229,7 +230,7 @@ class FaissIndex:
             try:
                 self.faiss.extract_index_ivf(self.index)
                 self.ivf = True
-            except RuntimeError:  # a flat index: an IVF-PQ not yet trained, or kind flat/hnsw
+            except RuntimeError:  # a flat index: an IVF kind not yet trained, or kind flat/hnsw
                 self.ivf = False
         self._gpu = None
 
