@@ -72,6 +72,27 @@ def test_remove_video_and_roundtrip(data, kind):
         np.testing.assert_allclose(s1, s2, rtol=1e-6)
 
 
+@pytest.mark.parametrize("kind", ["flat", "ivf", "hnswlib"])
+def test_streamed_file_holds_the_serialised_bytes(data, kind, tmp_path):
+    """What the database writes (streamed to a file) is what to_bytes gives, and reads back
+    from a file positioned after other bytes (the index file's header)."""
+    x, q, ids, _ = data
+    idx = make_index(kind, D, nlist=32, train_size=2000)
+    idx.add(ids[:5000], x[:5000])
+    p = tmp_path / "i.bin"
+    with open(p, "wb") as f:
+        f.write(b"header")
+        idx.write_to(f)
+    assert p.read_bytes()[6:] == idx.to_bytes()
+    again = make_index(kind, D, nlist=32, train_size=2000)
+    with open(p, "rb") as f:
+        f.read(6)
+        again.read_from(f)
+    assert getattr(again, "ivf", False) == getattr(idx, "ivf", False)
+    for (s1, i1), (s2, i2) in zip(idx.search(q[:20], 10), again.search(q[:20], 10)):
+        np.testing.assert_array_equal(i1, i2)
+
+
 def test_minus_one_labels_dropped():
     idx = make_index("flat", D)
     x = seeded_vectors(3, D)

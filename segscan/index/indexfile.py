@@ -7,37 +7,48 @@ import json
 import logging
 import os
 import struct
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO, Callable, Iterator
 
 log = logging.getLogger(__name__)
 MAGIC = b"SGSCIDX1"
 
 
-def read_index_file(path: Path) -> tuple[dict, bytes] | None:
-    """(header, backend bytes), or None when there is no file or it is not a segscan index."""
+@contextmanager
+def open_index_file(path: Path) -> Iterator[tuple[dict, BinaryIO] | None]:
+    """(header, the file positioned at the backend's bytes), or None when there is no file or
+    it is not a segscan index. The backend reads its bytes from the file itself, so loading
+    never holds them twice."""
     if not path.exists():
-        return None
-    data = path.read_bytes()
-    if data[:8] != MAGIC:
-        log.warning("%s is not a segscan index; rebuilding it from the store", path)
-        return None
-    (hlen,) = struct.unpack(">Q", data[8:16])
-    return json.loads(data[16:16 + hlen]), data[16 + hlen:]
+        yield None
+        return
+    with open(path, "rb") as f:
+        if f.read(8) != MAGIC:
+            log.warning("%s is not a segscan index; rebuilding it from the store", path)
+            yield None
+            return
+        (hlen,) = struct.unpack(">Q", f.read(8))
+        yield json.loads(f.read(hlen)), f
 
 
-def write_index_file(path: Path, header: dict, payload: bytes) -> None:
+def write_index_file(path: Path, header: dict, write_payload: Callable[[BinaryIO], None]) -> None:
+    """Write the header, then let ``write_payload`` stream the backend's bytes after it."""
     head = json.dumps(header).encode()
     tmp = path.with_suffix(path.suffix + ".tmp")
     try:
         with open(tmp, "wb") as f:
             f.write(MAGIC + struct.pack(">Q", len(head)) + head)
-            f.write(payload)
+            write_payload(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except OSError as exc:  # a full disk, say: the old file stays, the partial one goes
         tmp.unlink(missing_ok=True)
         raise OSError(exc.errno, exc.strerror, str(path)) from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 INDEX_FILE = "index.bin"
@@ -66,13 +77,13 @@ def load_index_file(path: Path, part, fields: dict, dim: int) -> list[int] | Non
     numbers it covers, or None (no such file, or one of another kind, dimension or sharding)."""
     from .vectors import set_index_state
 
-    found = read_index_file(path)
-    if not found:
-        return None
-    header, payload = found
-    if header.get("dim") != dim or any(header.get(k) != v for k, v in fields.items()):
-        return None
-    part.load_bytes(payload)
+    with open_index_file(path) as found:
+        if not found:
+            return None
+        header, f = found
+        if header.get("dim") != dim or any(header.get(k) != v for k, v in fields.items()):
+            return None
+        part.read_from(f)
     set_index_state(part, header.get("state", {}))
     return header["covered"]
 
@@ -106,7 +117,7 @@ def save_index_files(root: Path, index, kind: str, dim: int, covered: set[int]) 
         else:
             mine = sorted(covered)
         header = {**fields, "dim": dim, "covered": mine, "state": index_state(part)}
-        write_index_file(path, header, part.to_bytes())
+        write_index_file(path, header, part.write_to)
         if kind == "sharded":
             index.dirty.discard(s)
     keep = {p for p, _, _ in layout}

@@ -82,9 +82,3 @@ class ShardedIndex:
             parts = [p.search(q, k) for p in self.parts]
         return merge_rows(parts, k)
 
-    def part_bytes(self, s: int) -> bytes:
-        return self.parts[s].to_bytes()
-
-    def load_part(self, s: int, data: bytes) -> None:
-        self.parts[s].load_bytes(data)
-        self.dirty.discard(s)

@@ -2,13 +2,17 @@
 
 All use inner product on l2-normalised vectors (cosine similarity), return
 ``(scores, ids)`` with the ``-1`` padding FAISS uses for missing results already
-dropped per row, support removing a video's ids, and serialise to bytes so the
+dropped per row, support removing a video's ids, and serialise to bytes or stream to a file so the
 database can write them atomically. FAISS indexes move to the GPU when faiss-gpu
 and a CUDA device are present.
 """
 from __future__ import annotations
 
+import io
 import logging
+import os
+import shutil
+import tempfile
 from typing import Protocol
 
 import numpy as np
@@ -26,6 +30,8 @@ class VectorIndex(Protocol):
     def remove_videos(self, nums: list[int]) -> None: ...
     def search(self, q: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]: ...
     def to_bytes(self) -> bytes: ...
+    def write_to(self, f) -> None: ...  # the same bytes, streamed to a binary file
+    def read_from(self, f) -> None: ...  # read back from a file positioned at them
     @property
     def ntotal(self) -> int: ...
 
@@ -226,12 +232,23 @@ class FaissIndex:
 
     def load_bytes(self, data: bytes) -> None:
         if data:
-            self.index = self.faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
-            try:
-                self.faiss.extract_index_ivf(self.index)
-                self.ivf = True
-            except RuntimeError:  # a flat index: an IVF kind not yet trained, or kind flat/hnsw
-                self.ivf = False
+            self._loaded(self.faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8)))
+
+    def write_to(self, f) -> None:
+        # streamed in faiss's 1 MB blocks: serialising in memory first holds the index up to
+        # three times over (faiss's growing buffer, numpy's copy, the bytes), 24 GB at 30M keyframes
+        self.faiss.write_index(self.index, self.faiss.PyCallbackIOWriter(f.write))
+
+    def read_from(self, f) -> None:
+        self._loaded(self.faiss.read_index(self.faiss.PyCallbackIOReader(f.read)))
+
+    def _loaded(self, index) -> None:
+        self.index = index
+        try:
+            self.faiss.extract_index_ivf(self.index)
+            self.ivf = True
+        except RuntimeError:  # a flat index: an IVF kind not yet trained, or kind flat/hnsw
+            self.ivf = False
         self._gpu = None
 
 
@@ -290,28 +307,31 @@ class HnswlibIndex:
         return _rows(1.0 - dist, labels.astype(np.int64), set())
 
     def to_bytes(self) -> bytes:
-        import os
-        import tempfile
+        buf = io.BytesIO()
+        self.write_to(buf)
+        return buf.getvalue()
 
+    def load_bytes(self, data: bytes) -> None:
+        if data:
+            self.read_from(io.BytesIO(data))
+
+    def write_to(self, f) -> None:
+        # hnswlib saves only to a path: through a temporary file, copied in blocks
         with tempfile.TemporaryDirectory() as d:
             p = os.path.join(d, "h.bin")
             self.index.save_index(p)
-            with open(p, "rb") as f:
-                return f.read()
+            with open(p, "rb") as src:
+                shutil.copyfileobj(src, f, 1 << 20)
 
-    def load_bytes(self, data: bytes) -> None:
-        import os
-        import tempfile
-
-        if not data:
-            return
+    def read_from(self, f) -> None:
         with tempfile.TemporaryDirectory() as d:
             p = os.path.join(d, "h.bin")
-            with open(p, "wb") as f:
-                f.write(data)
+            with open(p, "wb") as dst:
+                shutil.copyfileobj(f, dst, 1 << 20)
+            if os.path.getsize(p) == 0:
+                return
             self.index = self.hnswlib.Index(space="ip", dim=self.dim)
             self.index.load_index(p, allow_replace_deleted=True)
-
 
 BACKENDS = ("auto", "flat", "ivf", "ivfpq", "hnsw", "hnswlib")
 
