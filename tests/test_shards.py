@@ -5,7 +5,7 @@ import pytest
 
 from segscan.index.ids import make_ids
 from segscan.index.indexfile import index_files, shard_file
-from segscan.index.store import Database
+from segscan.index.store import Database, StoreError
 from segscan.index.vectors import make_index
 from segscan.types import VideoFeatures
 
@@ -91,6 +91,16 @@ def test_shards_on_ray_actors(tmp_path):
             assert len(actors) == 2
             remote = db.search(q, 12)
         for (s1, n1, k1), (s2, n2, k2) in zip(local, remote):
+            np.testing.assert_array_equal(n1, n2)
+            np.testing.assert_array_equal(k1, k2)
+        # a driver that never loads the index: its searches need the actors, then match
+        with Database.open(root, readonly=True, load_index=False) as db:
+            assert db.index.ntotal == 0
+            with pytest.raises(StoreError, match="without its index"):
+                db.search(q, 12)
+            serve_shards(db)
+            served = db.search(q, 12)
+        for (s1, n1, k1), (s2, n2, k2) in zip(local, served):
             np.testing.assert_array_equal(n1, n2)
             np.testing.assert_array_equal(k1, k2)
     finally:

@@ -52,6 +52,7 @@ class Database:
         self.db_manifest = env.open_db(b"manifest")
         self.meta = self._get_json(self.db_meta, b"config") or {}
         self.index = None
+        self.index_loaded = True  # False: opened with load_index=False, searches need shard servers
         self._covered: set[int] = set()
         self._dirty = False
         self._num_to_id: dict[int, str] = {}
@@ -60,11 +61,14 @@ class Database:
     @classmethod
     def open(cls, root: str | os.PathLike = DEFAULT_DB, readonly: bool = False, create: bool | None = None,
              feature_config: dict | None = None, index_kind: str | None = None, index_params: dict | None = None,
-             region_codec: str | None = None, map_size: int = 1 << 40) -> "Database":
+             region_codec: str | None = None, map_size: int = 1 << 40, load_index: bool = True) -> "Database":
         """Open (or create, when writable) the database at ``root``. A database made with another
         ``feature_config`` than the caller's extractor makes (vectors not comparable), another
         ``index_kind`` (that of a new database, default flat) or another ``region_codec`` (how
-        region vectors are kept, :mod:`segscan.index.regioncodec`) is refused, not silently used."""
+        region vectors are kept, :mod:`segscan.index.regioncodec`) is refused, not silently used.
+        ``load_index=False`` (read-only) leaves the index files unread: for a driver whose
+        searches go to shard servers (:mod:`segscan.services.shard_pool`), so the index as a
+        whole never has to fit this process."""
         root = Path(root)
         if region_codec is not None:
             check_new_codec(region_codec, feature_config)  # before anything is created
@@ -90,7 +94,10 @@ class Database:
         db = cls(root, env, readonly, lock_fd)
         try:
             db._init_meta(feature_config, index_kind, index_params or {}, region_codec)
-            db._load_index()
+            if load_index or not readonly:
+                db._load_index()
+            else:
+                db.index, db.index_loaded = db._new_index(), False
         except Exception:
             db.close()
             raise
@@ -322,6 +329,9 @@ class Database:
 
     def search(self, q: np.ndarray, k: int):
         """Top-k neighbours per query row: list of (scores, video_nums, keyframe_idx)."""
+        if not self.index_loaded and getattr(self.index, "searcher", None) is None:
+            raise StoreError(f"{self.root} was opened without its index: serve its shards first "
+                             "(segscan.services.shard_pool.serve_shards)")
         return [(s, *split_ids(ids)) for s, ids in self.index.search(q, k)]
 
     def stats(self) -> dict:

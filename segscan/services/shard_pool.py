@@ -1,12 +1,13 @@
 """Serve a sharded database's index from Ray actors, one actor a shard; the driver merges.
 
     from segscan.services.shard_pool import serve_shards
-    with Database.open(db_dir, readonly=True) as db:
+    with Database.open(db_dir, readonly=True, load_index=False) as db:
         actors = serve_shards(db)        # the index's searches now fan out to the actors
         results = search_features(db, feats)
 
 Each actor reads its shard's file from the database folder (storage every node of the
-cluster sees), so the index as a whole never has to fit one process; the driver sends the
+cluster sees) and the driver opens the database without its index, so the index as a whole
+never has to fit one process; the driver sends the
 query vectors to every shard and merges their top k (:func:`segscan.index.shards.merge_rows`),
 which gives what one index over the same vectors gives. The actors serve the shard files as
 they were when started: after an ingest, reopen the database and serve it again.
@@ -26,14 +27,16 @@ class ShardServer:
         from ..index.vectors import make_index
 
         self.index = make_index(fields["kind"], dim, **params)
-        if load_index_file(Path(path), self.index, fields, dim) is None:
+        self.covered = load_index_file(Path(path), self.index, fields, dim)
+        if self.covered is None:
             raise FileNotFoundError(f"no index shard {fields.get('shard')} at {path}: flush the database first")
 
     def search(self, q, k: int):
         return self.index.search(q, k)
 
-    def ntotal(self) -> int:
-        return self.index.ntotal
+    def videos(self) -> list[int]:
+        """The video numbers this shard's file covers."""
+        return self.covered
 
 
 def serve_shards(db, cpus_per_shard: float = 0.5) -> list:
@@ -49,9 +52,12 @@ def serve_shards(db, cpus_per_shard: float = 0.5) -> list:
     actor = ray.remote(num_cpus=cpus_per_shard)(ShardServer)
     actors = [actor.remote(str(path), fields, index.dim, index.params)
               for path, _, fields in index_layout(db.root, index, "sharded")]
-    counts = ray.get([a.ntotal.remote() for a in actors])
-    if sum(counts) != index.ntotal:  # the files are not what this process holds (an unsaved change)
-        raise RuntimeError(f"the shard files hold {sum(counts)} vectors, the open index {index.ntotal}: flush first")
+    served = set().union(*ray.get([a.videos.remote() for a in actors]))
+    stored = set(db._num_to_id)
+    if served != stored:  # the files are not what the store holds (an unsaved change)
+        for a in actors:
+            ray.kill(a)
+        raise RuntimeError(f"the shard files cover {len(served)} videos, the store holds {len(stored)}: flush first")
 
     def search(q, k):
         return ray.get([a.search.remote(q, k) for a in actors])
