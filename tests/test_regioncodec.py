@@ -98,6 +98,28 @@ def test_pq_codes_decode_close_to_the_vectors(codebook):
     np.testing.assert_array_equal(codes[:50, 3], best)
 
 
+def test_residual_stages_quantise_what_the_first_left(fitted):
+    x = seeded_vectors(5000, 64, seed=7)
+    two = regioncodec.Codebook.fit(x, [16, 8], CFG["whitening"], iterations=8)
+    assert two.groups == 24 and len(two.stages) == 2
+    np.testing.assert_array_equal(two.stages[0], fitted[0].stages[0])  # the same first stage
+    y = seeded_vectors(2000, 64, seed=8)
+    codes = two.encode(y)
+    assert codes.shape == (2000, 24)
+    np.testing.assert_array_equal(codes[:, :16], fitted[0].encode(y))
+    err = [np.median(1 - (cb.decode(cb.encode(y)) * y).sum(1)) for cb in (fitted[0], two)]
+    assert err[1] < 0.7 * err[0]
+
+
+def test_pq_codebook_file_keeps_every_stage(tmp_path):
+    x = seeded_vectors(3000, 64, seed=3)
+    cb = regioncodec.Codebook.fit(x, [16, 8], "w", iterations=4)
+    cb.save(tmp_path / "c.npz")
+    again = regioncodec.Codebook.load(tmp_path / "c.npz")
+    assert again.digest == cb.digest and again.groups == 24
+    np.testing.assert_array_equal(again.encode(x[:100]), cb.encode(x[:100]))
+
+
 def test_pq_database_keeps_its_codebook(tmp_path, codebook, fitted):
     f = _feats(30, seed=1)
     with Database.open(tmp_path / "db", feature_config=CFG, region_codec="pq") as db:

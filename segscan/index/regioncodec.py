@@ -38,54 +38,101 @@ def codebook_path(backbone: str, layers: int) -> Path:
 
 @dataclass
 class Codebook:
-    """Product quantiser: (M, 256, D/M) centroids, for the feature configuration it was fitted on."""
+    """Residual product quantiser: stage s has (M_s, 256, D/M_s) centroids and quantises what
+    the stages before it left over; a vector's code is the stages' codes side by side
+    (sum M_s bytes). One stage is plain product quantisation. Fitted for one feature
+    configuration (its whitening)."""
 
-    centroids: np.ndarray
+    stages: list[np.ndarray]
     whitening: str  # digest of the whitening its vectors came through (feature_config["whitening"])
+
+    def __post_init__(self):
+        if isinstance(self.stages, np.ndarray):  # one stage
+            self.stages = [self.stages]
+        self.stages = [np.asarray(c, dtype=np.float32) for c in self.stages]
+
+    @property
+    def centroids(self) -> np.ndarray:
+        """The first stage's centroids."""
+        return self.stages[0]
 
     @property
     def dim(self) -> int:
-        return int(self.centroids.shape[0] * self.centroids.shape[2])
+        return int(self.stages[0].shape[0] * self.stages[0].shape[2])
+
+    @property
+    def groups(self) -> int:
+        """Bytes of one vector's code."""
+        return int(sum(c.shape[0] for c in self.stages))
 
     @property
     def digest(self) -> str:
-        return hashlib.sha256(self.centroids.astype(np.float32).tobytes()).hexdigest()[:16]
+        h = hashlib.sha256()
+        for c in self.stages:  # one stage hashes as the single-stage codebooks always have
+            h.update(c.tobytes())
+        return h.hexdigest()[:16]
 
     @classmethod
-    def fit(cls, x: np.ndarray, m: int, whitening: str, seed: int = 0, iterations: int = 25) -> "Codebook":
+    def fit(cls, x: np.ndarray, m: int | list[int], whitening: str, seed: int = 0,
+            iterations: int = 25) -> "Codebook":
+        """Stage by stage: each fitted on the residuals of the stages before (``m``: the groups
+        of each stage)."""
         import faiss
 
         x = np.ascontiguousarray(x, dtype=np.float32)
-        if x.shape[1] % m:
-            raise ValueError(f"{x.shape[1]} dimensions do not split into {m} groups")
-        pq = faiss.ProductQuantizer(x.shape[1], m, 8)
-        pq.cp.seed, pq.cp.niter = seed, iterations
-        pq.train(x)
-        c = faiss.vector_to_array(pq.centroids).reshape(m, 256, x.shape[1] // m)
-        return cls(c.astype(np.float32), whitening)
+        stages, rest = [], x
+        for ms in ([m] if isinstance(m, int) else list(m)):
+            if x.shape[1] % ms:
+                raise ValueError(f"{x.shape[1]} dimensions do not split into {ms} groups")
+            pq = faiss.ProductQuantizer(x.shape[1], ms, 8)
+            pq.cp.seed, pq.cp.niter = seed, iterations
+            pq.train(rest)
+            stages.append(faiss.vector_to_array(pq.centroids).reshape(ms, 256, x.shape[1] // ms))
+            rest = np.ascontiguousarray(rest - _reconstruct(stages[-1], _nearest(stages[-1], rest)))
+        return cls(stages, whitening)
 
     def save(self, path, **meta) -> None:
-        np.savez(path, centroids=self.centroids, whitening=np.array(self.whitening), **meta)
+        arrays = {f"centroids_{i}" if i else "centroids": c for i, c in enumerate(self.stages)}
+        np.savez(path, whitening=np.array(self.whitening), **arrays, **meta)
 
     @classmethod
     def load(cls, path) -> "Codebook":
         with np.load(path) as z:
-            return cls(z["centroids"].astype(np.float32), str(z["whitening"]))
+            n = 1 + sum(1 for k in z.files if k.startswith("centroids_"))
+            stages = [z["centroids"]] + [z[f"centroids_{i}"] for i in range(1, n)]
+            return cls(stages, str(z["whitening"]))
 
     def encode(self, x: np.ndarray) -> np.ndarray:
-        """(N, D) vectors -> (N, M) uint8 codes: the nearest centroid of each group."""
-        m, _, sub = self.centroids.shape
-        xs = x.reshape(len(x), m, sub).astype(np.float32)
-        # |x - c|^2 = |x|^2 - 2 x.c + |c|^2: the first term does not change the argmin
-        dots = np.einsum("nms,mks->nmk", xs, self.centroids)
-        dist = (self.centroids ** 2).sum(-1)[None] - 2 * dots
-        return dist.argmin(-1).astype(np.uint8)
+        """(N, D) vectors -> (N, sum M_s) uint8 codes: each stage's nearest centroid per group of
+        what the stages before left."""
+        rest, codes = np.asarray(x, dtype=np.float32), []
+        for c in self.stages:
+            codes.append(_nearest(c, rest))
+            rest = rest - _reconstruct(c, codes[-1])
+        return np.concatenate(codes, axis=1).astype(np.uint8)
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
-        """(N, M) codes -> (N, D) unit vectors (the centroids put together, length restored)."""
-        m = self.centroids.shape[0]
-        x = self.centroids[np.arange(m)[None, :], codes.astype(np.int64)].reshape(len(codes), -1)
+        """(N, sum M_s) codes -> (N, D) unit vectors (the stages summed, length restored)."""
+        x, at = 0.0, 0
+        for c in self.stages:
+            x = x + _reconstruct(c, codes[:, at:at + c.shape[0]])
+            at += c.shape[0]
         return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def _nearest(centroids: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """(N, M) index of the nearest centroid of each group of each row of ``x``."""
+    m, _, sub = centroids.shape
+    xs = x.reshape(len(x), m, sub).astype(np.float32)
+    # |x - c|^2 = |x|^2 - 2 x.c + |c|^2: the first term does not change the argmin
+    dots = np.einsum("nms,mks->nmk", xs, centroids)
+    return ((centroids ** 2).sum(-1)[None] - 2 * dots).argmin(-1)
+
+
+def _reconstruct(centroids: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """(N, D) the centroids ``codes`` name, put together (not normalised)."""
+    m = centroids.shape[0]
+    return centroids[np.arange(m)[None, :], codes.astype(np.int64)].reshape(len(codes), -1)
 
 
 def load_codebook(features: dict) -> Codebook:
@@ -144,7 +191,8 @@ def decode(arrays: Mapping[str, np.ndarray], codebook: Codebook | None = None) -
 
 
 def bytes_per_keyframe(regions: int, dim: int, codec: str, groups: int = 64) -> int:
-    """Bytes one keyframe's region vectors take under ``codec`` (arrays only, no container)."""
+    """Bytes one keyframe's region vectors take under ``codec`` (arrays only, no container;
+    ``groups``: a pq codebook's bytes a vector, :attr:`Codebook.groups`)."""
     if check_codec(codec) == "float16":
         return 2 * regions * dim
     return regions * groups if codec == "pq" else regions * dim + 2 * regions

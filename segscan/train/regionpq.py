@@ -4,7 +4,8 @@
 
 Decodes the benchmark's train-split clips at ``--fps``, takes the region vectors the
 extractor stores (whitened, unit length), fits M = ``--groups`` sub-quantisers of 256
-centroids each (faiss) on all clips but every tenth, and measures on that tenth how far a
+centroids each (faiss) on all clips but every tenth (with several ``--groups``, each stage
+on what the stages before left: residual quantisation), and measures on that tenth how far a
 decoded vector is from the original (cosine) and how far the Chamfer similarity of two
 keyframes moves, the figure the region maps are made of. Writes
 ``segscan/detectors/weights/regionpq-BACKBONE-LN.npz`` and its model card.
@@ -52,7 +53,9 @@ def main(argv=None) -> int:
     ap.add_argument("--media", default="../shared/media", help="folder of training videos")
     ap.add_argument("--backbone", default=DEFAULT_BACKBONE)
     ap.add_argument("--layers", type=int, default=3, help="N of L_N-iMAC (1..3)")
-    ap.add_argument("--groups", type=int, default=64, help="sub-quantisers M (one byte each per vector)")
+    ap.add_argument("--groups", type=int, nargs="+", default=[64],
+                    help="sub-quantisers M of each stage (one byte each per vector); a second stage "
+                         "quantises what the first left, and so on")
     ap.add_argument("--fps", type=float, default=2.0, help="frames per second sampled")
     ap.add_argument("--split-seed", type=int, default=0, help="the benchmark split whose train clips are used")
     ap.add_argument("--out", default=None, help="output file (default: the shipped location)")
@@ -79,8 +82,8 @@ def main(argv=None) -> int:
 
     write_card(
         out, "segscan.train.regionpq", argv,
-        component=f"product quantiser of the stored region vectors ({args.groups} x 256 centroids, "
-                  f"{REGIONS * args.groups} bytes a keyframe)",
+        component=f"{'residual ' if len(args.groups) > 1 else ''}product quantiser of the stored region vectors "
+                  f"({' + '.join(f'{m} x 256' for m in args.groups)} centroids, {REGIONS * cb.groups} bytes a keyframe)",
         backbone=args.backbone, whitening=whitening, digest=cb.digest,
         data=f"{len(fit_paths)} train-split videos of {args.media} (split seed {args.split_seed}) at {args.fps} fps, "
              f"{len(x)} region vectors; every tenth train video ({len(held)}) held out for the figures",
