@@ -125,3 +125,18 @@ def test_tune_on_needs_the_same_split_and_gallery(tmp_path):
         check_same_split(a, folder("d", {"x": "test", "y": "train"}, ["001_x"]))
     with pytest.raises(SystemExit, match="not a built benchmark"):
         check_same_split(a, tmp_path / "missing")
+
+
+def test_out_may_name_the_benchmark_folder_itself(tmp_path):
+    """--out is where benchmark folders live; a built folder passed as --out is used, not nested
+    into (which would generate a second, different benchmark inside it)."""
+    from segscan.bench.run import bench_folder
+
+    key = "bench-s0-t10n10-r300n60-d60"
+    assert bench_folder(tmp_path, key) == tmp_path / key
+    built = tmp_path / key
+    built.mkdir()
+    (built / "meta.json").write_text("{}")
+    assert bench_folder(built, key) == built
+    with pytest.raises(SystemExit, match="pass the folder above it"):
+        bench_folder(built, "bench-s1-t100n100-r60n30-d60")

@@ -38,10 +38,24 @@ log = logging.getLogger(__name__)
 
 # parameter grids searched on the train split (small: each point re-aligns every train map)
 # (similarities are background-normalised by the query path: unrelated keyframes score about 0)
+
+def bench_folder(out: Path, key: str) -> Path:
+    """The benchmark folder for ``key``: ``out/key``, or ``out`` itself when it is that folder
+    (a built folder of other settings is refused, not nested into)."""
+    if (out / "meta.json").exists():
+        if out.name != key:
+            raise SystemExit(f"error: {out} is the benchmark folder {out.name}, not {key}: pass the folder "
+                             "above it as --out, or the --seed and --size it was built with")
+        return out
+    return out / key
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("command", choices=["run"], nargs="?", default="run")
-    ap.add_argument("--out", default="bench-data", help="benchmark folder (built on first use)")
+    ap.add_argument("--out", default="bench-data",
+                    help="where the benchmark folders live, one per seed and size (OUT/bench-s0-..., built on "
+                         "first use); a built benchmark folder itself is used as it is")
     ap.add_argument("--quick", action="store_true", help="a small benchmark for development (< 3 min)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--backbone", default=None, help="feature backbone (default: the encoder's default)")
@@ -90,7 +104,7 @@ def main(argv=None) -> int:
         cfg = dataclasses.replace(cfg, test_queries=args.size[0], test_negatives=args.size[1],
                                   train_queries=args.size[2], train_negatives=args.size[3])
     cfg.seed = args.seed
-    bench = Path(args.out) / cfg.key()
+    bench = bench_folder(Path(args.out), cfg.key())
     progress = not args.quiet
     t_all = time.time()
     t0 = time.time()
