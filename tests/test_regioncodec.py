@@ -109,6 +109,10 @@ def test_residual_stages_quantise_what_the_first_left(fitted):
     np.testing.assert_array_equal(codes[:, :16], fitted[0].encode(y))
     err = [np.median(1 - (cb.decode(cb.encode(y)) * y).sum(1)) for cb in (fitted[0], two)]
     assert err[1] < 0.7 * err[0]
+    arrays = regioncodec.encode(y[:90].reshape(10, 9, 64), "pq", two)
+    assert sum(a.nbytes for a in arrays.values()) == 10 * regioncodec.bytes_per_keyframe(9, 64, "pq", groups=two.groups)
+    with pytest.raises(ValueError, match="groups"):
+        regioncodec.bytes_per_keyframe(9, 64, "pq")
 
 
 def test_pq_codebook_file_keeps_every_stage(tmp_path):

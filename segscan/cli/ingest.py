@@ -26,7 +26,7 @@ def main(argv=None) -> int:
     add_index_args(ap, "a new database")
     ap.add_argument("--region-codec", default=None, choices=CODECS,
                     help="how a new database keeps region vectors: float16 (default, 4.6 KB a keyframe), int8 "
-                         "(2.3 KB) or pq (576 bytes, product quantisation with the shipped codebook); their cost "
+                         "(2.3 KB) or pq (1,008 bytes, residual product quantisation with the shipped codebook); their cost "
                          "in F1 is in docs/BENCHMARKS.md. An existing database keeps its own")
     ap.add_argument("--flush-every", type=positive_int, default=50, help="save the index every N videos")
     add_encoder_args(ap)

@@ -6,8 +6,11 @@ vector as signed bytes scaled by its own largest magnitude (one float16 scale pe
 half the bytes: region vectors are unit-length and whitened, so their components are of
 similar size and a per-vector scale loses little. ``pq`` keeps one byte per group of
 D/M dimensions, the index of the nearest of 256 centroids of that group (product
-quantisation, M = 64: 576 bytes a keyframe); its codebook is a trained component shipped
-per backbone (``segscan.train.regionpq``), fitted on train-split frames only. Decoding
+quantisation), in stages: the first quantises the vector, each next one what the stages
+before left (residual quantisation; the shipped codebook has M = 64, 32 and 16: 112 bytes a
+vector, 1,008 a keyframe, with a third of the error one stage of 64 leaves). Its codebook
+is a trained component shipped per backbone (``segscan.train.regionpq``), fitted on
+train-split frames only. Decoding
 gives float16 whatever the codec, so everything that reads region vectors is unchanged.
 """
 from __future__ import annotations
@@ -190,12 +193,16 @@ def decode(arrays: Mapping[str, np.ndarray], codebook: Codebook | None = None) -
     return None
 
 
-def bytes_per_keyframe(regions: int, dim: int, codec: str, groups: int = 64) -> int:
+def bytes_per_keyframe(regions: int, dim: int, codec: str, groups: int | None = None) -> int:
     """Bytes one keyframe's region vectors take under ``codec`` (arrays only, no container;
-    ``groups``: a pq codebook's bytes a vector, :attr:`Codebook.groups`)."""
+    ``groups``, for pq: the codebook's bytes a vector, :attr:`Codebook.groups`)."""
     if check_codec(codec) == "float16":
         return 2 * regions * dim
-    return regions * groups if codec == "pq" else regions * dim + 2 * regions
+    if codec == "pq":
+        if groups is None:
+            raise ValueError("the pq codec's size depends on its codebook: pass groups=codebook.groups")
+        return regions * groups
+    return regions * dim + 2 * regions
 
 
 def database_codebook(meta: dict) -> Codebook | None:

@@ -53,7 +53,7 @@ def main(argv=None) -> int:
     ap.add_argument("--media", default="../shared/media", help="folder of training videos")
     ap.add_argument("--backbone", default=DEFAULT_BACKBONE)
     ap.add_argument("--layers", type=int, default=3, help="N of L_N-iMAC (1..3)")
-    ap.add_argument("--groups", type=int, nargs="+", default=[64],
+    ap.add_argument("--groups", type=int, nargs="+", default=[64, 32, 16],
                     help="sub-quantisers M of each stage (one byte each per vector); a second stage "
                          "quantises what the first left, and so on")
     ap.add_argument("--fps", type=float, default=2.0, help="frames per second sampled")
