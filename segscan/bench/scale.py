@@ -10,11 +10,12 @@ file that larger sizes extend. Each size runs in a process of its own, so its pe
 is its own:
 
 1. the exact top 64 of samples of the train split's and the split's query vectors (the
-   queries' and their views'), by brute force over the gallery and the file in blocks;
+   queries' and their views'), by brute force over the gallery and the file in blocks (kept
+   in ``--work`` for the next run at that size);
 2. the index a new database gets by default (``auto``): flat and exact below
    ``AUTO_IVF_FROM`` vectors, else IVF (8-bit codes) trained on an even sample and filled
    in blocks from the file, never holding the catalogue's vectors whole;
-3. build seconds, index bytes, peak memory; for each ``--nprobe``, the search of a
+3. build seconds, index bytes (as the database's file would hold them), peak memory; for each ``--nprobe``, the search of a
    60-second clip (60 keyframes and the query path's views, median of 5) and recall@64
    against exact search on train and on the split's query vectors; the lists probed from
    then on are the fewest whose train recall reaches ``--min-recall``;
