@@ -130,15 +130,22 @@ def test_folding_batchnorm_keeps_the_features(name):
         fuse_batchnorm(fused.train())
 
 
-def test_folding_same_padding_gives_identical_features():
-    from segscan.pipeline.fuse import fold_same_padding
+def test_folding_same_padding_and_inplace_activations_give_identical_features():
+    from segscan.pipeline.fuse import fold_same_padding, inplace_activations
 
     _, plain = load_backbone("efficientnet-lite0")
     _, folded = load_backbone("efficientnet-lite0")
-    assert fold_same_padding(folded) > 5
-    kept = [m for m in folded.modules() if isinstance(getattr(m, "static_padding", None), torch.nn.ZeroPad2d)]
-    assert all(m.static_padding.padding[0] != m.static_padding.padding[1] for m in kept)  # only asymmetric stay
+    pads = [m for m in plain.modules() if isinstance(getattr(m, "static_padding", None), torch.nn.ZeroPad2d)]
+    asymmetric = [m for m in pads if m.static_padding.padding[0] != m.static_padding.padding[1]]
+    assert len(asymmetric) >= 4  # the stride-2 convolutions, folded by growing their kernel
+    assert fold_same_padding(folded) == len(pads)
+    assert not any(isinstance(m, torch.nn.ZeroPad2d) for m in folded.modules())
+    assert inplace_activations(folded) > 10
     x = torch.randn(2, 3, 224, 224)
     with torch.inference_mode():
+        for a, b in zip(plain(x), folded(x)):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+        # the padding is fixed when the model is built: another input size reads the same pixels too
+        x = torch.randn(1, 3, 230, 230)
         for a, b in zip(plain(x), folded(x)):
             torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)

@@ -138,11 +138,31 @@ def test_videos_ingested_meanwhile_become_visible(served, encoder):
     assert client.get("/readyz").json()["videos"] == before + 1
 
 
+def test_a_reload_waits_for_the_queries_in_flight(served):
+    client, svc, base, root = served
+    db_before = svc.db
+    svc._enter()  # a query in flight on the open database
+    svc._stamp = ("changed",)  # as if an ingest had flushed meanwhile
+    entered = threading.Event()
+    t = threading.Thread(target=lambda: (svc._enter(), entered.set()))
+    t.start()
+    try:
+        assert not entered.wait(1.5)  # the next query waits: the database is still being read
+        assert svc.db is db_before
+    finally:
+        svc._leave()
+    assert entered.wait(30)  # then it reopens the database and goes on
+    t.join()
+    svc._leave()
+    assert svc.db is not db_before and svc._active == 0
+    assert client.post("/query", data={"path": str(base / "uploads" / "q.mp4")}).status_code == 200
+
+
 def test_bounded_load_on_loopback(served):
     """8 concurrent clients, 16 requests: all answered 200, none left on disk."""
     client, svc, base, root = served
     data = (root / "query.mp4").read_bytes()
-    codes, times = [], []
+    codes, times, results = [], [], []
     lock = threading.Lock()
 
     def worker():
@@ -152,6 +172,7 @@ def test_bounded_load_on_loopback(served):
             with lock:
                 codes.append(r.status_code)
                 times.append(time.perf_counter() - t0)
+                results.append(r.json().get("results"))
 
     threads = [threading.Thread(target=worker) for _ in range(8)]
     for t in threads:
@@ -159,5 +180,6 @@ def test_bounded_load_on_loopback(served):
     for t in threads:
         t.join(timeout=600)
     assert codes.count(200) == 16, codes
+    assert svc.cfg.workers > 1 and all(r == results[0] for r in results)  # queries side by side agree
     assert not list(svc.upload_dir.iterdir())
     print(f"p50 {np.percentile(times, 50):.2f} s, p95 {np.percentile(times, 95):.2f} s")

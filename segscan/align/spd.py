@@ -13,6 +13,7 @@ full-length diagonals of short clips.
 from __future__ import annotations
 
 import logging
+import threading
 from functools import cached_property
 from pathlib import Path
 
@@ -80,6 +81,7 @@ class SPDAligner:
         # grid search rescores the same boxes instead of running the detector again)
         self.cache = cache
         self._model = None
+        self._load_lock = threading.Lock()  # the service runs queries in several threads
 
     @property
     def list_floor(self) -> float:
@@ -109,6 +111,10 @@ class SPDAligner:
         return self.card.threshold
 
     def _load(self):
+        with self._load_lock:
+            return self._load_once()
+
+    def _load_once(self):
         if self._model is None:
             if not self.weights.exists():
                 raise WeightsNotFoundError(
@@ -119,8 +125,9 @@ class SPDAligner:
             from ..detectors.spd.yolo import ultralytics
 
             ul = ultralytics()
-            model = ul.YOLO(str(self.weights)).model
-            self._model = model.float().eval().to(self.device)
+            model = ul.YOLO(str(self.weights)).model.float().eval()
+            # batch norm folded into the convolutions: the same boxes up to float rounding, faster
+            self._model = model.fuse(verbose=False).to(self.device)
             self._torch = torch
             from ultralytics.utils.nms import non_max_suppression
 

@@ -6,7 +6,8 @@ the batch job's speed.
 1. A database of the shared clips (``../shared/media``, built once in ``bench-data/``).
 2. ``segscan serve`` started as its own process; ``--clients`` threads post a 10-second
    360p copy cut from a shared clip, ``--requests`` in all; p50 / p95 latency, errors, and
-   temporary files left behind, with the single-client latency measured in the same run.
+   temporary files left behind, with the single-client latency measured in the same run;
+   one row per ``--service-workers`` value (queries the service runs at once).
 3. ``segscan detect`` over ``--uploads`` short copies (5-10 s) in one folder: uploads'
    total duration over wall time, report included.
 """
@@ -30,26 +31,30 @@ from ..corpus import DEFAULT_MEDIA
 
 
 def _copies(media: Path, out: Path, n: int, seconds: tuple[float, float], size=(640, 360), seed: int = 0):
-    """``n`` clips cut from the shared clips, re-encoded at ``size``: (paths, total seconds)."""
+    """``n`` clips cut from the shared clips at least as long as each cut, re-encoded at
+    ``size``: (paths, their total seconds as written)."""
+    from ..pipeline.decode import probe
+    from ..pipeline.ingest import expand_inputs
     from ..synth import read_all, write_video
 
     rng = np.random.default_rng(seed)
-    from ..pipeline.ingest import expand_inputs
-
-    clips = expand_inputs([str(media)])[0]
+    clips = [(c, probe(c).duration) for c in expand_inputs([str(media)])[0]]
     out.mkdir(parents=True, exist_ok=True)
     paths, total = [], 0.0
     for i in range(n):
         p = out / f"upload-{i:03d}.mp4"
         length = float(rng.uniform(*seconds))
+        # a source shorter than the cut would give a shorter upload than the figure claims
+        long_enough = [(c, d) for c, d in clips if d >= length + 0.5]
+        if not long_enough:
+            raise SystemExit(f"no shared clip is {length:.1f} s long")
+        src, dur = long_enough[int(rng.integers(len(long_enough)))]
+        start = float(rng.uniform(0, dur - length))  # drawn whether or not the file is kept from a run before
         if not p.exists():
-            src = clips[int(rng.integers(len(clips)))]
-            frames, times, dur = read_all(src, fps=25.0, size=size)
-            start = float(rng.uniform(0, max(0.0, dur - length)))
-            keep = [f for f, t in zip(frames, times) if start <= t < start + length] or frames[:int(25 * length)]
-            write_video(keep, p, 25.0, crf=26)
+            frames, times, _ = read_all(src, fps=25.0, size=size)
+            write_video([f for f, t in zip(frames, times) if start <= t < start + length], p, 25.0, crf=26)
         paths.append(p)
-        total += length
+        total += probe(p).duration
     return paths, total
 
 
@@ -59,13 +64,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def service_latency(db: Path, clip: Path, clients: int, requests: int) -> dict:
+def service_latency(db: Path, clip: Path, clients: int, requests: int, workers: int = 2) -> dict:
     import httpx
 
     port = _free_port()
     before = set(glob.glob(os.path.join(tempfile.gettempdir(), "segscan-uploads-*", "*")))
     proc = subprocess.Popen([sys.executable, "-m", "segscan", "serve", "--db", str(db), "--port", str(port),
-                             "--queue", str(4 * clients)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                             "--queue", str(4 * clients), "--workers", str(workers)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
         t0 = time.time()
@@ -114,7 +119,7 @@ def service_latency(db: Path, clip: Path, clients: int, requests: int) -> dict:
         proc.terminate()
         proc.wait(timeout=60)
     leaked = set(glob.glob(os.path.join(tempfile.gettempdir(), "segscan-uploads-*", "*"))) - before
-    return {"clients": clients, "requests": len(lat), "errors": sum(c != 200 for c in codes),
+    return {"workers": workers, "clients": clients, "requests": len(lat), "errors": sum(c != 200 for c in codes),
             "p50_s": float(np.percentile(lat, 50)), "p95_s": float(np.percentile(lat, 95)),
             "single_client_p50_s": float(np.median(single)), "requests_per_s": len(lat) / wall,
             "temporary_files_left": len(leaked)}
@@ -127,6 +132,8 @@ def main(argv=None) -> int:
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--requests", type=int, default=200)
     ap.add_argument("--uploads", type=int, default=100)
+    ap.add_argument("--service-workers", type=int, nargs="+", default=[1, 2],
+                    help="the service's query workers, one latency row each (default: %(default)s)")
     ap.add_argument("--workers", type=int, default=1, help="the batch job's Ray workers")
     ap.add_argument("--json", default=None)
     args = ap.parse_args(argv)
@@ -134,6 +141,7 @@ def main(argv=None) -> int:
     if not media.is_dir():
         print(f"error: {media} not found: this benchmark reads the shared clips", file=sys.stderr)
         return 2
+    from ..pipeline.decode import probe
     from ..pipeline.extract import EncoderConfig
     from ..pipeline.ingest import ingest
     from ..report.batch import DetectConfig, run_detect
@@ -142,8 +150,10 @@ def main(argv=None) -> int:
     db = work / "db"
     ingest([str(media)], str(db), EncoderConfig(), workers=0, progress=True)
     (clip,), _ = _copies(media, work / "clip", 1, (10.0, 10.0), seed=1)
-    figures = {"service": service_latency(db, clip, args.clients, args.requests)}
-    print(json.dumps(figures["service"], indent=2), flush=True)
+    figures = {"clip_s": round(probe(clip).duration, 2), "service": []}
+    for w in args.service_workers:
+        figures["service"].append(service_latency(db, clip, args.clients, args.requests, w))
+        print(json.dumps(figures["service"][-1], indent=2), flush=True)
     uploads, seconds = _copies(media, work / "uploads", args.uploads, (5.0, 10.0), seed=2)
     out = Path(tempfile.mkdtemp(prefix="segscan-detect-"))
     t0 = time.time()

@@ -28,6 +28,8 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=positive_float, default=300.0, help="seconds per request (default: %(default)s)")
     ap.add_argument("--queue", type=positive_int, default=16,
                     help="requests running or waiting; more are answered 429 (default: %(default)s)")
+    ap.add_argument("--workers", type=positive_int, default=2,
+                    help="queries run at once (default: %(default)s, which serves most on two cores)")
     add_encoder_args(ap)
     args = ap.parse_args(argv)
 
@@ -38,7 +40,8 @@ def main(argv=None) -> int:
 
         cfg = ServiceConfig(db=args.db, allowed_roots=tuple(args.allow_root),
                             max_upload_bytes=int(args.max_upload_mb * 2**20), max_duration_s=args.max_duration,
-                            request_timeout_s=args.timeout, queue=args.queue, encoder=encoder_config(args))
+                            request_timeout_s=args.timeout, queue=args.queue, workers=args.workers,
+                            encoder=encoder_config(args))
         uvicorn.run(create_app(cfg), host=args.host, port=args.port, log_level="warning")
         return 0
 

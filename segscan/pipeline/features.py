@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from ..detectors import WEIGHTS_DIR
 from ..errors import WeightsNotFoundError
 from .backbones import DEFAULT_BACKBONE, BackboneSpec, load_backbone
-from .fuse import fold_same_padding, fuse_batchnorm
+from .fuse import fold_same_padding, fuse_batchnorm, inplace_activations
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +154,7 @@ class FeatureExtractor:
         if self.embedder is None:
             fuse_batchnorm(model)  # inference only: same features, one pass less per layer
             fold_same_padding(model)  # the same again for the separate padding before convolutions
+            inplace_activations(model)  # and for the copy each activation made
         self.model = None if self.embedder else model.to(self.device).to(memory_format=torch.channels_last)
         self.layers = 0 if self.embedder else layers
         self.batch_size = batch_size

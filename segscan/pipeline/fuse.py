@@ -1,5 +1,5 @@
 """Inference-time folding of batch normalisation (and of separate zero padding) into the
-convolution before it.
+convolution before it, and activations made in place.
 
 A frozen BatchNorm is an affine map per channel, so it can be merged into the preceding
 convolution's weights and bias: the features are the same up to float rounding and the
@@ -49,18 +49,40 @@ def fuse_batchnorm(model: nn.Module) -> int:
 
 @torch.no_grad()
 def fold_same_padding(model: nn.Module) -> int:
-    """Give each convolution whose separate "same" zero padding (``static_padding``, as the
-    EfficientNet-Lite package builds them) is symmetric that padding itself: the output is
-    identical and the backbone skips a copy of every padded feature map. Asymmetric padding
-    (stride 2 on even sizes) stays as it is. Returns how many were folded."""
+    """Give each convolution its separate "same" zero padding (``static_padding``, as the
+    EfficientNet-Lite package builds them) as its own padding: the output is identical and the
+    backbone skips a copy of every padded feature map. Symmetric padding folds as it is; the
+    asymmetric padding of stride 2 on even sizes (one more at the bottom and right) folds by
+    growing the kernel by a zero first row and column and padding both sides by the larger
+    amount, which reads exactly the same pixels. Returns how many were folded."""
     folded = 0
     for module in model.modules():
         pad = getattr(module, "static_padding", None)
-        if not (isinstance(module, nn.Conv2d) and isinstance(pad, nn.ZeroPad2d)):
+        if not (isinstance(module, nn.Conv2d) and isinstance(pad, nn.ZeroPad2d)) or module.padding not in ((0, 0), 0):
             continue
         left, right, top, bottom = pad.padding
-        if left == right and top == bottom and module.padding in ((0, 0), 0):
+        if left == right and top == bottom:
             module.padding = (top, left)
-            module.static_padding = nn.Identity()
-            folded += 1
+        elif right == left + 1 and bottom == top + 1 and module.dilation == (1, 1):
+            w = module.weight
+            grown = w.new_zeros(*w.shape[:2], w.shape[2] + 1, w.shape[3] + 1)
+            grown[..., 1:, 1:] = w
+            module.weight = nn.Parameter(grown, requires_grad=w.requires_grad)
+            module.kernel_size, module.padding = tuple(grown.shape[-2:]), (bottom, right)
+        else:
+            continue
+        module.static_padding = nn.Identity()
+        folded += 1
     return folded
+
+
+def inplace_activations(model: nn.Module) -> int:
+    """Make ReLU6 / ReLU layers work in place: each is applied to a fresh convolution output
+    that nothing else reads, so the features are identical and a copy of every activated map
+    (about a fifth of EfficientNet-Lite0's CPU time) is saved. Returns how many changed."""
+    n = 0
+    for module in model.modules():
+        if isinstance(module, (nn.ReLU6, nn.Hardtanh, nn.ReLU)) and not module.inplace:
+            module.inplace = True
+            n += 1
+    return n

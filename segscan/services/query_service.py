@@ -36,6 +36,9 @@ class ServiceConfig:
     max_pixels: int = 3840 * 2160
     request_timeout_s: float = 300.0
     queue: int = 16  # requests running or waiting; one more gets 429
+    # queries run at once: two on two cores serve about a fifth more than one using both
+    # (much of a query is single-threaded Python and small batches); BENCHMARKS.md, service
+    workers: int = 2
     encoder: object = None  # EncoderConfig (default: the query CLI's defaults)
     query: object = None  # QueryConfig (default: the query path's)
 
@@ -80,10 +83,14 @@ class QueryService:
         self.failed: str | None = None
         self._pending = 0
         self._pending_lock = threading.Lock()
-        # one worker: queries run one at a time (the backbone uses every core) and reloads between them
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="segscan-query")
+        if cfg.workers < 1:
+            raise ValueError("workers must be at least 1")
+        self._pool = ThreadPoolExecutor(max_workers=cfg.workers, thread_name_prefix="segscan-query")
         self.db = None  # the open database, and the index file's stamp when it was opened
         self._stamp: tuple | None = None
+        # queries in flight; a reload waits until none is, and holds new ones back meanwhile
+        self._active = 0
+        self._db_cond = threading.Condition()
         self.upload_dir = Path(tempfile.mkdtemp(prefix="segscan-uploads-"))  # private: mode 0700
         self.encoder = self.aligner = None
 
@@ -124,7 +131,8 @@ class QueryService:
         return tuple(stamp)
 
     def _reload(self, force: bool = False) -> None:
-        """Reopen the database when its index file changed (an ingest flushed new videos)."""
+        """Reopen the database when its index file changed (an ingest flushed new videos).
+        Called with no query in flight."""
         from ..index.store import Database
         from ..pipeline.extract import feature_config
 
@@ -137,6 +145,21 @@ class QueryService:
             self.db = None
         self.db = Database.open(self.cfg.db, readonly=True, feature_config=feature_config(self.cfg.encoder))
         self._stamp = stamp
+
+    def _enter(self) -> None:
+        """Start a query on the current database, reloading it first when an ingest changed it
+        (after the queries still reading the old one have finished)."""
+        with self._db_cond:
+            while self._index_stamp() != self._stamp and self._active:
+                self._db_cond.wait(timeout=1.0)
+            if self._index_stamp() != self._stamp:
+                self._reload()
+            self._active += 1
+
+    def _leave(self) -> None:
+        with self._db_cond:
+            self._active -= 1
+            self._db_cond.notify_all()
 
     # -- requests --------------------------------------------------------------------
     def check_ready(self) -> None:
@@ -176,8 +199,11 @@ class QueryService:
         if views is not None:
             cfg = dataclasses.replace(cfg, views=tuple(views))
         self.check_video(path)
-        self._reload()
-        return query_video(self.db, self.encoder, path, cfg, self.aligner).to_json()
+        self._enter()
+        try:
+            return query_video(self.db, self.encoder, path, cfg, self.aligner).to_json()
+        finally:
+            self._leave()
 
     async def query(self, path: str, **params) -> dict:
         loop = asyncio.get_running_loop()
