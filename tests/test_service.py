@@ -63,6 +63,19 @@ def test_upload_and_server_path_give_the_query_json(served):
     assert not list(svc.upload_dir.iterdir()), "an upload was left behind"
 
 
+def test_views_are_a_request_field(served, monkeypatch):
+    client, svc, base, _ = served
+    q = str(base / "uploads" / "q.mp4")
+    seen = []
+    real = svc.run_query
+    monkeypatch.setattr(svc, "run_query", lambda path, **kw: seen.append(kw["views"]) or real(path, **kw))
+    for field, want in (("none", ()), ("flip,quarters", ("flip", "quarters")), (None, None)):
+        r = client.post("/query", data={"path": q} if field is None else {"path": q, "views": field})
+        assert r.status_code == 200, r.text
+        assert seen[-1] == want
+        assert r.json()["results"][0]["path"].endswith("coffee.mp4")  # views or none, the copy is found
+
+
 def test_paths_outside_the_roots_are_refused(served):
     client, svc, base, _ = served
     up = base / "uploads"
@@ -87,6 +100,7 @@ def test_bad_parameters_are_422(served):
     q = str(base / "uploads" / "q.mp4")
     assert "topk" in _err(client.post("/query", data={"path": q, "topk": "0"}), 422)
     assert "unknown query view" in _err(client.post("/query", data={"path": q, "views": "zoom"}), 422)
+    assert "unknown query view" in _err(client.post("/query", data={"path": q, "views": "none flip"}), 422)
     assert "exactly one" in _err(client.post("/query", data={}), 422)
     with open(root / "query.mp4", "rb") as f:
         assert "exactly one" in _err(client.post("/query", files={"clip": ("a.mp4", f)}, data={"path": q}), 422)

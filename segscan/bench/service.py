@@ -67,7 +67,7 @@ def _free_port() -> int:
 def service_latency(db: Path, clip: Path, clients: int, requests: int, workers: int = 2,
                     views: str | None = None) -> dict:
     """Latency of ``segscan serve --workers workers`` under ``clients`` concurrent clients;
-    ``views`` (a request field: "" for none) overrides the query-side views."""
+    ``views`` (the request field: "none" for none) overrides the query-side views."""
     import httpx
 
     port = _free_port()
@@ -123,7 +123,8 @@ def service_latency(db: Path, clip: Path, clients: int, requests: int, workers: 
         proc.terminate()
         proc.wait(timeout=60)
     leaked = set(glob.glob(os.path.join(tempfile.gettempdir(), "segscan-uploads-*", "*"))) - before
-    return {"workers": workers, "views": "default" if views is None else views or "none", "clients": clients, "requests": len(lat), "errors": sum(c != 200 for c in codes),
+    return {"workers": workers, "views": views or "default", "clients": clients, "requests": len(lat),
+            "errors": sum(c != 200 for c in codes),
             "p50_s": float(np.percentile(lat, 50)), "p95_s": float(np.percentile(lat, 95)),
             "single_client_p50_s": float(np.median(single)), "requests_per_s": len(lat) / wall,
             "temporary_files_left": len(leaked)}
@@ -161,7 +162,7 @@ def main(argv=None) -> int:
         figures["service"].append(service_latency(db, clip, args.clients, args.requests, w))
         print(json.dumps(figures["service"][-1], indent=2), flush=True)
     if args.views_off_row:
-        figures["service"].append(service_latency(db, clip, args.clients, args.requests, args.service_workers[-1], ""))
+        figures["service"].append(service_latency(db, clip, args.clients, args.requests, args.service_workers[-1], "none"))
         print(json.dumps(figures["service"][-1], indent=2), flush=True)
     if args.batch:
         figures["batch"] = batch_speed(media, work, db, args.uploads, args.workers)

@@ -20,6 +20,15 @@ from .query_service import QueryService, ServiceConfig, ServiceError, inside_roo
 log = logging.getLogger(__name__)
 
 
+def query_views(field: str) -> tuple[str, ...]:
+    """A request's ``views`` field: names separated by commas or spaces, or ``none`` (an empty
+    field is dropped by some clients and form parsers, so it cannot mean none)."""
+    from ..pipeline.views import check_views
+
+    names = field.replace(",", " ").split()
+    return () if names == ["none"] else check_views(names)
+
+
 def create_app(cfg: ServiceConfig, service: QueryService | None = None):
     """The FastAPI app; models load in the background at start-up (``/readyz``)."""
     from contextlib import asynccontextmanager
@@ -74,12 +83,10 @@ def create_app(cfg: ServiceConfig, service: QueryService | None = None):
     @app.post("/query")
     async def query(clip: UploadFile | None = File(None), path: str | None = Form(None),
                     topk: int | None = Form(None, ge=1, le=10000), views: str | None = Form(None)):
-        from ..pipeline.views import check_views
-
         if (clip is None) == (path is None):
             raise ServiceError(422, "send exactly one of: a 'clip' upload, a server-side 'path'")
         try:
-            view_list = check_views(views.replace(",", " ").split()) if views is not None else None
+            view_list = None if views is None else query_views(views)
         except ValueError as exc:
             raise ServiceError(422, str(exc)) from None
         svc.admit()
