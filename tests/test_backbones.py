@@ -149,3 +149,11 @@ def test_folding_same_padding_and_inplace_activations_give_identical_features():
         x = torch.randn(1, 3, 230, 230)
         for a, b in zip(plain(x), folded(x)):
             torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_the_forward_batch_does_not_change_the_features():
+    images = np.random.default_rng(0).integers(0, 256, (12, 96, 128, 3), dtype=np.uint8)
+    g16, r16 = FeatureExtractor("efficientnet-lite0", batch_size=16)(images)
+    g5, r5 = FeatureExtractor("efficientnet-lite0", batch_size=5)(images)
+    np.testing.assert_allclose(g16, g5, atol=1e-6)
+    np.testing.assert_allclose(r16.astype(np.float32), r5.astype(np.float32), atol=1e-3)

@@ -143,7 +143,7 @@ class FeatureExtractor:
     """
 
     def __init__(self, backbone: str = DEFAULT_BACKBONE, layers: int = 3, whitening: str = "auto",
-                 batch_size: int = 32, device: str | None = None, threads: int | None = None):
+                 batch_size: int = 16, device: str | None = None, threads: int | None = None):
         if not 1 <= layers <= 3:
             raise ValueError(f"layers (the N of L_N-iMAC) must be 1..3, got {layers}")
         set_threads(threads)
