@@ -38,18 +38,3 @@ def test_region_similarity_keeps_the_best_view():
     np.testing.assert_allclose(s[[0, 1], [1, 2]], 1.0, atol=1e-5)
     best = np.max([chamfer_similarity(v.region_feats, ref.region_feats) for v in (q, other, corner)], axis=0)
     np.testing.assert_allclose(s, best, atol=1e-6)
-
-
-def test_native_quarters_are_the_quarters_embedded_at_their_own_size():
-    from segscan.pipeline.features import FeatureExtractor
-    from segscan.pipeline.views import at_own_size
-
-    img = np.random.default_rng(0).integers(0, 256, (2, 224, 224, 3), dtype=np.uint8)
-    views = dict(view_images(img, ["native-quarters"]))
-    assert expand(["native-quarters"]) == list(views) == [f"nquarter{i}" for i in range(4)]
-    assert at_own_size("nquarter0") and not at_own_size("quarter0") and not at_own_size("flip")
-    np.testing.assert_array_equal(views["nquarter3"], img[:, 112:, 112:])
-    ex = FeatureExtractor("efficientnet-lite0")
-    g, r = ex(np.ascontiguousarray(views["nquarter0"]), scale=False)
-    g2, r2 = ex(np.ascontiguousarray(views["nquarter0"]))  # scaled up to 224 first
-    assert r.shape == r2.shape == (2, 9, ex.dim) and not np.allclose(g, g2)

@@ -179,34 +179,33 @@ class FeatureExtractor:
         return describe_features(self.spec.name, self.layers,
                                  str(self.whitening_file) if self.whitening_file else "none")
 
-    def _preprocess(self, images: np.ndarray, scale: bool = True) -> torch.Tensor:
+    def _preprocess(self, images: np.ndarray) -> torch.Tensor:
         x = torch.from_numpy(np.ascontiguousarray(images)).to(self.device)
         x = x.permute(0, 3, 1, 2).float()
         s = self.spec.input_size
-        if scale and x.shape[-2:] != (s, s):
+        if x.shape[-2:] != (s, s):
             x = F.interpolate(x, size=(s, s), mode="bilinear", align_corners=False, antialias=True)
         x = (x - self._mean) / self._std
         return x.contiguous(memory_format=torch.channels_last)
 
     @torch.inference_mode()
-    def raw_regions(self, images: np.ndarray, scale: bool = True) -> torch.Tensor:
-        """(B, 9, raw_dim) unwhitened iMAC region vectors for (B, H, W, 3) uint8 images, scaled to
-        the backbone's input size (``scale``) or, for a backbone with region taps, at their own."""
+    def raw_regions(self, images: np.ndarray) -> torch.Tensor:
+        """(B, 9, raw_dim) unwhitened iMAC region vectors for (B, H, W, 3) uint8 images."""
         if self.embedder is not None:
             s = self.spec.input_size
             x = self._preprocess(images) if images.shape[1:3] != (s, s) else torch.from_numpy(np.ascontiguousarray(images))
             if x.dtype != torch.uint8:  # resized: back to pixels
                 x = x.permute(0, 2, 3, 1).round().clamp(0, 255).to(torch.uint8)
             return self.embedder(x.cpu().numpy())[:, None, :].expand(-1, 9, -1).to(self.device)
-        maps = self.model(self._preprocess(images, scale))
+        maps = self.model(self._preprocess(images))
         return imac([m.float() for m in maps[-self.layers:]])
 
     @torch.inference_mode()
-    def __call__(self, images: np.ndarray, scale: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    def __call__(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Return (global (B, D) float32, regions (B, 9, D) float16) for a batch of images."""
         out_g, out_r = [], []
         for i in range(0, len(images), self.batch_size):
-            r = self.raw_regions(images[i:i + self.batch_size], scale)
+            r = self.raw_regions(images[i:i + self.batch_size])
             if self.whitening is not None:
                 r = self.whitening.apply(r)
             g = F.normalize(r.sum(1), dim=-1)
@@ -222,7 +221,7 @@ class FeatureExtractor:
         ``views`` names query-side views (:mod:`segscan.pipeline.views`); the last item is a
         dict of each view's (global, regions) for the batch, empty without views.
         """
-        from .views import at_own_size, view_images
+        from .views import view_images
 
         batch = batch or self.batch_size
         buf_t, buf_i = [], []
@@ -230,8 +229,7 @@ class FeatureExtractor:
         def run():
             images = np.stack(buf_i)
             g, r = self(images)
-            return np.array(buf_t), g, r, {n: self(np.ascontiguousarray(v), scale=not at_own_size(n))
-                                          for n, v in view_images(images, views)}
+            return np.array(buf_t), g, r, {n: self(np.ascontiguousarray(v)) for n, v in view_images(images, views)}
 
         for fr in frames:
             buf_t.append(fr.time)

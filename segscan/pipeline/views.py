@@ -4,17 +4,13 @@ A copy may be mirrored, or fill only part of the query's frame (picture-in-pictu
 pasted beside other footage); one vector of the whole frame then misses it. The query path
 can also describe each keyframe's mirror, its 2x2 quarters and its centre, search each in
 the index and keep, per map cell, the best view's similarity. The catalogue keeps one set
-of vectors per keyframe, so views cost only at query time. ``native-quarters`` are the same
-quarters embedded at their own size rather than scaled up to the backbone's input: together
-they cost one full-size picture instead of four.
+of vectors per keyframe, so views cost only at query time.
 """
 from __future__ import annotations
 
 import numpy as np
 
-VIEWS = ("flip", "quarters", "centre", "native-quarters")
-# feature-set name prefix of each view made of several crops
-_PARTS = {"quarters": "quarter", "native-quarters": "nquarter"}
+VIEWS = ("flip", "quarters", "centre")
 
 
 def check_views(names) -> tuple[str, ...]:
@@ -27,12 +23,7 @@ def check_views(names) -> tuple[str, ...]:
 
 def expand(names) -> list[str]:
     """The feature sets a list of views makes (``quarters`` is four)."""
-    return [x for n in check_views(names) for x in ([f"{_PARTS[n]}{i}" for i in range(4)] if n in _PARTS else [n])]
-
-
-def at_own_size(name: str) -> bool:
-    """Whether a view's crops are embedded at their own size (not scaled to the backbone's input)."""
-    return name.startswith(_PARTS["native-quarters"])
+    return [x for n in check_views(names) for x in ([f"quarter{i}" for i in range(4)] if n == "quarters" else [n])]
 
 
 def pick(features: dict, names) -> list:
@@ -53,10 +44,10 @@ def view_images(images: np.ndarray, names) -> list[tuple[str, np.ndarray]]:
     for n in check_views(names):
         if n == "flip":
             out.append(("flip", images[:, :, ::-1]))
-        elif n in _PARTS:
+        elif n == "quarters":
             hh, hw = h // 2, w // 2
             for i, (y, x) in enumerate(((0, 0), (0, hw), (hh, 0), (hh, hw))):
-                out.append((f"{_PARTS[n]}{i}", images[:, y:y + hh, x:x + hw]))
+                out.append((f"quarter{i}", images[:, y:y + hh, x:x + hw]))
         elif n == "centre":
             out.append(("centre", images[:, h // 4:h // 4 + h // 2, w // 4:w // 4 + w // 2]))
     return out
