@@ -162,7 +162,10 @@ def main(argv=None) -> int:
         label = "SPD (learned, threshold from train)" if name == "spd" else f"{name.upper()} (tuned on train)"
         rows.append({"method": label, **m, "query_s": float(np.median(secs)),
                      "params": params, "threshold": thr})
-        results[name] = {**rows[-1], "train_f1": train_f1, "per_edit": per_edit_f1(splits["test"], preds, thr)}
+        # per edit on train too: a choice made on the total can hide an edit it gives up
+        train_preds = predict(splits["train"], al, method_settings(maps, al))[0]
+        results[name] = {**rows[-1], "train_f1": train_f1, "per_edit": per_edit_f1(splits["test"], preds, thr),
+                         "train_per_edit": per_edit_f1(splits["train"], train_preds, thr)}
     # segscan's default, exactly as query.py runs it (no tuning)
     default = make_aligner(qcfg.aligner, **qcfg.aligner_params)
     thr = maps.threshold
