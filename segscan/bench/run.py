@@ -155,7 +155,7 @@ def main(argv=None) -> int:
         # DP and DTW: their paths once per map; the grid only filters them
         fixed = {"weights": str(spd_weights), "cache": {}} if name == "spd" else (
             {"cache": {}} if name in ("dp", "dtw") else {})
-        params, thr, train_f1 = tune(name, splits["train"], maps, fixed)
+        params, thr, train_f1, train_preds = tune(name, splits["train"], maps, fixed)
         al = make_aligner(name, **fixed, **params)
         preds, rankings, secs = predict(splits["test"], al, method_settings(maps, al))
         m = evaluate(splits["test"], preds, rankings, thr)
@@ -163,7 +163,6 @@ def main(argv=None) -> int:
         rows.append({"method": label, **m, "query_s": float(np.median(secs)),
                      "params": params, "threshold": thr})
         # per edit on train too: a choice made on the total can hide an edit it gives up
-        train_preds = predict(splits["train"], al, method_settings(maps, al))[0]
         results[name] = {**rows[-1], "train_f1": train_f1, "per_edit": per_edit_f1(splits["test"], preds, thr),
                          "train_per_edit": per_edit_f1(splits["train"], train_preds, thr)}
     # segscan's default, exactly as query.py runs it (no tuning)

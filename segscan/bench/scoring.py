@@ -83,18 +83,19 @@ def best_threshold(split: Split, preds, rankings) -> tuple[float, dict]:
     return best
 
 
-def tune(name: str, train: Split, maps: Settings, fixed: dict | None = None) -> tuple[dict, float, float]:
-    """Grid search on the train split: (params, score threshold, train F1); ``fixed`` params are not searched."""
+def tune(name: str, train: Split, maps: Settings, fixed: dict | None = None) -> tuple[dict, float, float, dict]:
+    """Grid search on the train split: (params, score threshold, train F1, the train predictions
+    at those params); ``fixed`` params are not searched."""
     grids = GRIDS.get(name, {})
     points = [dict(zip(g, values)) for g in (grids if isinstance(grids, list) else [grids])
               for values in itertools.product(*g.values())]
-    best = ({}, 0.0, -1.0)
+    best = ({}, 0.0, -1.0, {})
     for params in points:
         al = make_aligner(name, **(fixed or {}), **params)
         preds, rankings, _ = predict(train, al, method_settings(maps, al))
         t, m = best_threshold(train, preds, rankings)
         if m["f1"] > best[2]:
-            best = (params, t, m["f1"])
+            best = (params, t, m["f1"], preds)
     return best
 
 
