@@ -81,7 +81,7 @@ class SPDAligner:
         # grid search rescores the same boxes instead of running the detector again)
         self.cache = cache
         self._model = None
-        self._load_lock = threading.Lock()  # the service runs queries in several threads
+        self._load_lock = threading.Lock()
 
     @property
     def list_floor(self) -> float:
@@ -111,28 +111,25 @@ class SPDAligner:
         return self.card.threshold
 
     def _load(self):
-        with self._load_lock:
-            return self._load_once()
+        with self._load_lock:  # the service runs queries in several threads
+            if self._model is None:
+                if not self.weights.exists():
+                    raise WeightsNotFoundError(
+                        f"SPD weights not found at {self.weights}; train them with "
+                        "python -m segscan.train.spd (see segscan/detectors/weights/README.md)")
+                import torch
 
-    def _load_once(self):
-        if self._model is None:
-            if not self.weights.exists():
-                raise WeightsNotFoundError(
-                    f"SPD weights not found at {self.weights}; train them with "
-                    "python -m segscan.train.spd (see segscan/detectors/weights/README.md)")
-            import torch
+                from ..detectors.spd.yolo import ultralytics
 
-            from ..detectors.spd.yolo import ultralytics
+                ul = ultralytics()
+                model = ul.YOLO(str(self.weights)).model.float().eval()
+                # batch norm folded into the convolutions: the same boxes up to float rounding, faster
+                self._model = model.fuse(verbose=False).to(self.device)
+                self._torch = torch
+                from ultralytics.utils.nms import non_max_suppression
 
-            ul = ultralytics()
-            model = ul.YOLO(str(self.weights)).model.float().eval()
-            # batch norm folded into the convolutions: the same boxes up to float rounding, faster
-            self._model = model.fuse(verbose=False).to(self.device)
-            self._torch = torch
-            from ultralytics.utils.nms import non_max_suppression
-
-            self._nms = non_max_suppression
-        return self._model
+                self._nms = non_max_suppression
+            return self._model
 
     def detect_windows(self, images: list[np.ndarray]) -> list[np.ndarray]:
         """(n, 5) arrays of [x1, y1, x2, y2, conf] in pixels, one per window image ((H, W) or (C, H, W))."""

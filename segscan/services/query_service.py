@@ -150,10 +150,11 @@ class QueryService:
         """Start a query on the current database, reloading it first when an ingest changed it
         (after the queries still reading the old one have finished)."""
         with self._db_cond:
-            while self._index_stamp() != self._stamp and self._active:
+            while self._index_stamp() != self._stamp:
+                if not self._active:
+                    self._reload(force=True)
+                    break
                 self._db_cond.wait(timeout=1.0)
-            if self._index_stamp() != self._stamp:
-                self._reload()
             self._active += 1
 
     def _leave(self) -> None:
