@@ -73,7 +73,8 @@ def service_latency(db: Path, clip: Path, clients: int, requests: int, workers: 
     port = _free_port()
     before = set(glob.glob(os.path.join(tempfile.gettempdir(), "segscan-uploads-*", "*")))
     proc = subprocess.Popen([sys.executable, "-m", "segscan", "serve", "--db", str(db), "--port", str(port),
-                             "--queue", str(4 * clients), "--workers", str(workers)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                             "--queue", str(4 * clients), "--workers", str(workers)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
         t0 = time.time()
@@ -157,12 +158,10 @@ def main(argv=None) -> int:
     db = work / "db"
     ingest([str(media)], str(db), EncoderConfig(), workers=0, progress=True)
     (clip,), _ = _copies(media, work / "clip", 1, (10.0, 10.0), seed=1)
+    rows = [(w, None) for w in args.service_workers] + ([(args.service_workers[-1], "none")] if args.views_off_row else [])
     figures = {"clip_s": round(probe(clip).duration, 2), "service": []}
-    for w in args.service_workers:
-        figures["service"].append(service_latency(db, clip, args.clients, args.requests, w))
-        print(json.dumps(figures["service"][-1], indent=2), flush=True)
-    if args.views_off_row:
-        figures["service"].append(service_latency(db, clip, args.clients, args.requests, args.service_workers[-1], "none"))
+    for workers, views in rows:
+        figures["service"].append(service_latency(db, clip, args.clients, args.requests, workers, views))
         print(json.dumps(figures["service"][-1], indent=2), flush=True)
     if args.batch:
         figures["batch"] = batch_speed(media, work, db, args.uploads, args.workers)
