@@ -10,6 +10,10 @@ keyframes that are not one a second are pooled on the one-second grid SPD was tr
 (:func:`segscan.index.simmap.time_grid`). Columns: keyframes kept as a share of the 8 fps
 basis frames, segment F1 and micro-AP, index and store bytes per hour of video, ingest
 speed (the gallery's, measured when its database was built).
+
+``--part train`` is for choosing a setting: the same settings on the folder's train split
+(its negative queries weighted to the test split's share), SPD as shipped at its threshold,
+and the F1 the split's own best threshold would give; the test split is not read.
 """
 from __future__ import annotations
 
@@ -35,6 +39,43 @@ def setting_args(text: str) -> list[str]:
     raise argparse.ArgumentTypeError(f"a setting is uniform:FPS or ske:THRESHOLD:MAX_GAP, not {text!r}")
 
 
+def encoder_config(setting: str):
+    """The EncoderConfig of a setting ('uniform:FPS' or 'ske:THRESHOLD:MAX_GAP')."""
+    from ..cli import add_keyframe_args, keyframe_settings
+    from ..pipeline.extract import EncoderConfig
+
+    ap = argparse.ArgumentParser()
+    add_keyframe_args(ap)
+    return EncoderConfig(**keyframe_settings(ap.parse_args(setting_args(setting))))
+
+
+def train_row(bench: Path, setting: str, progress: bool = False) -> dict:
+    """One setting on ``bench``'s train split: SPD as shipped, at its threshold and at the split's best."""
+    from ..align import make_aligner
+    from ..pipeline.extract import VideoEncoder
+    from ..pipeline.ingest import ingest
+    from ..query import QueryConfig
+    from .scoring import best_threshold, evaluate, predict
+    from .splits import database_dir, load_split, load_splits, query_settings
+
+    ecfg = encoder_config(setting)
+    ingest([str(bench / "gallery.txt")], str(database_dir(bench, ecfg)), ecfg, workers=0, progress=progress)
+    maps = query_settings()
+    train = load_splits(bench, ["train"], VideoEncoder(ecfg), maps, progress=progress)[0]["train"]
+    test_queries = {p.stem for p in (bench / "queries" / "test").glob("*.mp4")}
+    test_pos = {k.split("-", 1)[0] for k in load_split(bench, "test").labels}
+    train_neg = len(train.negatives())
+    if train_neg and test_pos and len(test_queries) > len(test_pos):  # negatives weighted as bench run does
+        train.neg_weight = ((len(test_queries) - len(test_pos)) / len(test_pos)) / (
+            train_neg / (len(train.queries) - train_neg))
+    qcfg = QueryConfig()
+    preds, rankings, _ = predict(train, make_aligner(qcfg.aligner, **qcfg.aligner_params), maps)
+    m = evaluate(train, preds, rankings, maps.threshold)
+    best, bm = best_threshold(train, preds, rankings)
+    return {"setting": setting, "f1": m["f1"], "precision": m["precision"], "recall": m["recall"],
+            "micro_ap": m["micro_ap"], "best_threshold": best, "best_f1": bm["f1"]}
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--settings", nargs="+", default=list(DEFAULT), metavar="SETTING",
@@ -42,11 +83,17 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="bench-data")
     ap.add_argument("--json", default=None)
+    ap.add_argument("--part", choices=("test", "train"), default="test",
+                    help="train: the settings on a folder's train split, for choosing one (default: %(default)s)")
+    ap.add_argument("--bench", default=None, metavar="DIR",
+                    help="--part train: a built benchmark folder (default: the seed's default folder under --out)")
     args = ap.parse_args(argv)
     try:
         runs = [(s, setting_args(s)) for s in args.settings]
     except argparse.ArgumentTypeError as exc:
         ap.error(str(exc))
+    if args.part == "train":
+        return _train_table(args)
     from .run import main as run
 
     rows = []
@@ -69,6 +116,26 @@ def main(argv=None) -> int:
             ("store_mb_h", "store MB/h", ".1f"), ("ingest_x", "ingest x real time", ".1f"),
             ("query_s", "query s (p50)", ".2f")]
     print(table(rows, cols))
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
+def _train_table(args) -> int:
+    from .generate import BenchConfig
+    from .run import bench_folder
+
+    cfg = BenchConfig()
+    cfg.seed = args.seed
+    bench = Path(args.bench) if args.bench else bench_folder(Path(args.out), cfg.key())
+    if not (bench / "gallery.txt").exists():
+        print(f"error: {bench} is not a built benchmark folder (python -m segscan.bench run builds one)", file=sys.stderr)
+        return 2
+    rows = [train_row(bench, s) for s in args.settings]
+    cols = [("setting", "keyframes", ""), ("f1", "seg F1", ".3f"), ("precision", "seg P", ".3f"),
+            ("recall", "seg R", ".3f"), ("micro_ap", "micro-AP", ".3f"), ("best_threshold", "best threshold", ".3f"),
+            ("best_f1", "F1 at it", ".3f")]
+    print(f"{bench.name}, train split\n" + table(rows, cols))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
     return 0
