@@ -175,9 +175,12 @@ def load_splits(bench: Path, parts: list[str], encoder, settings: Settings, dist
     return splits, stats
 
 
-def cached_queries(bench: Path, part: str, progress: bool = False, map_mode: str | None = None) -> list["QueryMaps"]:
-    """The maps of one split's queries against the benchmark's database (ingested by ``run``)."""
-    splits, _ = load_splits(bench, [part], VideoEncoder(EncoderConfig()), query_settings(map_mode), progress=progress)
+def cached_queries(bench: Path, part: str, progress: bool = False, map_mode: str | None = None,
+                   ecfg: EncoderConfig | None = None) -> list["QueryMaps"]:
+    """The maps of one split's queries against the benchmark's database of ``ecfg``'s features
+    (default: the encoder's; ingested by ``run``)."""
+    encoder = VideoEncoder(ecfg or EncoderConfig())
+    splits, _ = load_splits(bench, [part], encoder, query_settings(map_mode), progress=progress)
     return splits[part].queries
 
 

@@ -21,17 +21,20 @@ from pathlib import Path
 
 import numpy as np
 
+from ..cli import add_keyframe_args, keyframe_settings
 from ..detectors import WEIGHTS_DIR
 from ..detectors.spd.render import CHANNELS, IMGSZ, box_seconds_to_cells, window_labels, windows
 from ..detectors.spd.synth import synthetic_map
+from ..pipeline.extract import EncoderConfig
 
 
-def real_maps(bench: Path, map_mode: str | None = None):
-    """(map, boxes-in-cells) for every candidate map of the train split's queries."""
+def real_maps(bench: Path, map_mode: str | None = None, ecfg=None):
+    """(map, boxes-in-cells) for every candidate map of the train split's queries (keyframes and
+    features of ``ecfg``, default the encoder's)."""
     from ..bench.splits import cached_queries, load_split
 
     split = load_split(bench, "train")
-    split.queries = cached_queries(bench, "train", progress=True, map_mode=map_mode)
+    split.queries = cached_queries(bench, "train", progress=True, map_mode=map_mode, ecfg=ecfg)
     pos, neg = [], []
     for q in split.queries:
         for ref, m in zip(q.refs, q.maps):
@@ -103,13 +106,16 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default=str(WEIGHTS_DIR / "spd-yolo11n.pt"))
+    add_keyframe_args(ap.add_argument_group("keyframes of the maps trained on (the folder's database of them: "
+                                            "python -m segscan.bench run with the same settings builds it)"))
     args = ap.parse_args(argv)
     t0 = time.time()
     work = Path(args.work).resolve()
     if work.exists():
         shutil.rmtree(work)
     map_mode = args.map
-    pos, neg = real_maps(Path(args.bench), map_mode)
+    ecfg = EncoderConfig(**keyframe_settings(args))
+    pos, neg = real_maps(Path(args.bench), map_mode, ecfg)
     counts = build_dataset(work / "data", pos, neg, args.synthetic, args.seed, args.neg_maps,
                            dense=map_mode != "sparse", channels=args.channels)
     print("dataset:", counts, flush=True)
@@ -140,6 +146,7 @@ def main(argv=None) -> int:
         out, "segscan.train.spd", argv,
         component="SPD: YOLO11n similarity-pattern detector (%d-channel, %dx%d windows)" % (args.channels, IMGSZ, IMGSZ),
         data={"bench": str(Path(args.bench)), "split": "train only", "maps": map_mode, "channels": args.channels,
+              "keyframes": keyframe_settings(args),
               **counts,
               "real_positive_maps": len(pos), "real_negative_maps_available": len(neg)},
         epochs=args.epochs, batch=args.batch, seconds=round(time.time() - t0, 1),
