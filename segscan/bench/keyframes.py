@@ -56,18 +56,15 @@ def train_row(bench: Path, setting: str, progress: bool = False) -> dict:
     from ..pipeline.ingest import ingest
     from ..query import QueryConfig
     from .scoring import best_threshold, evaluate, predict
-    from .splits import database_dir, load_split, load_splits, query_settings
+    from .splits import QueryMaps, database_dir, load_split, load_splits, negative_weight, query_settings
 
     ecfg = encoder_config(setting)
     ingest([str(bench / "gallery.txt")], str(database_dir(bench, ecfg)), ecfg, workers=0, progress=progress)
     maps = query_settings()
     train = load_splits(bench, ["train"], VideoEncoder(ecfg), maps, progress=progress)[0]["train"]
-    test_queries = {p.stem for p in (bench / "queries" / "test").glob("*.mp4")}
-    test_pos = {k.split("-", 1)[0] for k in load_split(bench, "test").labels}
-    train_neg = len(train.negatives())
-    if train_neg and test_pos and len(test_queries) > len(test_pos):  # negatives weighted as bench run does
-        train.neg_weight = ((len(test_queries) - len(test_pos)) / len(test_pos)) / (
-            train_neg / (len(train.queries) - train_neg))
+    test = load_split(bench, "test")  # its query names only, for its share of negative queries
+    test.queries = [QueryMaps(p.stem, 0.0, [], 0.0) for p in (bench / "queries" / "test").glob("*.mp4")]
+    train.neg_weight = negative_weight(train, test)
     qcfg = QueryConfig()
     preds, rankings, _ = predict(train, make_aligner(qcfg.aligner, **qcfg.aligner_params), maps)
     m = evaluate(train, preds, rankings, maps.threshold)
