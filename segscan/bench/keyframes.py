@@ -13,7 +13,8 @@ speed (the gallery's, measured when its database was built).
 
 ``--part train`` is for choosing a setting: the same settings on the folder's train split
 (its negative queries weighted to the test split's share), SPD as shipped at its threshold,
-and the F1 the split's own best threshold would give; the test split is not read.
+and the F1 at the split's own best threshold (the best of about 40 tried); the test split
+is not read.
 """
 from __future__ import annotations
 
