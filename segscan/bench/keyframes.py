@@ -54,13 +54,13 @@ def train_row(bench: Path, setting: str, progress: bool = False) -> dict:
     """One setting on ``bench``'s train split: SPD as shipped, at its threshold and at the split's best."""
     from ..align import make_aligner
     from ..pipeline.extract import VideoEncoder
-    from ..pipeline.ingest import ingest
     from ..query import QueryConfig
+    from .run import ingest_gallery
     from .scoring import best_threshold, evaluate, predict
-    from .splits import QueryMaps, database_dir, load_split, load_splits, negative_weight, query_settings
+    from .splits import QueryMaps, load_split, load_splits, negative_weight, query_settings
 
     ecfg = encoder_config(setting)
-    ingest([str(bench / "gallery.txt")], str(database_dir(bench, ecfg)), ecfg, workers=0, progress=progress)
+    ingest_gallery(bench, ecfg, progress=progress)
     maps = query_settings()
     train = load_splits(bench, ["train"], VideoEncoder(ecfg), maps, progress=progress)[0]["train"]
     test = load_split(bench, "test")  # its query names only, for its share of negative queries

@@ -113,14 +113,7 @@ def main(argv=None) -> int:
 
     ecfg = EncoderConfig(**({"backbone": args.backbone} if args.backbone else {}), **keyframe_settings(args))
     fkey = feature_key(ecfg)
-    db_dir = database_dir(bench, ecfg, args.region_codec)
-    summary = ingest([str(bench / "gallery.txt")], str(db_dir), ecfg, workers=0, progress=progress,
-                     region_codec=args.region_codec)
-    ingest_log = db_dir.with_name(db_dir.name + "-ingest.json")
-    if summary.added:  # remember the speed measured when the gallery was ingested
-        ingest_log.write_text(json.dumps({"x_realtime": summary.speed, "video_s": summary.video_seconds,
-                                          "seconds": summary.seconds}) + "\n")
-    ingest_speed = json.loads(ingest_log.read_text())["x_realtime"] if ingest_log.exists() else None
+    ingest_speed = ingest_gallery(bench, ecfg, args.region_codec, progress)
     encoder = VideoEncoder(ecfg)
     qcfg = QueryConfig()
     if args.candidates:
@@ -219,6 +212,20 @@ def main(argv=None) -> int:
                 f"{r['method']}: {b[r['method']] - r['f1']:+.3f}" for r in rows if r["method"] in b))
     print(f"\nresults: {out}")
     return 0
+
+
+def ingest_gallery(bench: Path, ecfg: EncoderConfig, region_codec: str = DEFAULT_CODEC,
+                   progress: bool = True) -> float | None:
+    """The folder's gallery into its database for ``ecfg`` (videos already there are skipped), and
+    the ingest speed (x real time) measured when the database was built, kept beside it."""
+    db_dir = database_dir(bench, ecfg, region_codec)
+    summary = ingest([str(bench / "gallery.txt")], str(db_dir), ecfg, workers=0, progress=progress,
+                     region_codec=region_codec)
+    log = db_dir.with_name(db_dir.name + "-ingest.json")
+    if summary.added:
+        log.write_text(json.dumps({"x_realtime": summary.speed, "video_s": summary.video_seconds,
+                                   "seconds": summary.seconds}) + "\n")
+    return json.loads(log.read_text())["x_realtime"] if log.exists() else None
 
 
 def keyframe_tag(ecfg: EncoderConfig) -> str:
