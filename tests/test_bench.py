@@ -140,3 +140,43 @@ def test_out_may_name_the_benchmark_folder_itself(tmp_path):
     assert bench_folder(built, key) == built
     with pytest.raises(SystemExit, match="pass the folder above it"):
         bench_folder(built, "bench-s1-t100n100-r60n30-d60")
+
+
+def test_held_out_footage_is_all_test_in_a_folder_of_its_own(tmp_path):
+    """`bench run --media DIR`: copies of footage no choice was made on. Every content group is
+    test (holdouts apart), nothing is train, and the folder is named after the footage."""
+    from segscan.bench.generate import BenchConfig, build
+    from segscan.corpus import load_clips
+
+    extra = SHARED / "media-extra"
+    if not extra.is_dir():
+        pytest.skip("shared held-out clips not found")
+    cfg = BenchConfig(seed=3, test_queries=3, test_negatives=1, distractor_videos=1, distractor_seconds=3.0).held_out()
+    assert cfg.train_queries == cfg.train_negatives == 0
+    assert cfg.key("media-extra").startswith("bench-media-extra-s3-")
+    out = build(tmp_path / cfg.key("media-extra"), cfg, media=extra, progress=False)
+    split = json.loads((out / "meta.json").read_text())["split"]
+    assert set(split.values()) == {"test", "test-holdout"}
+    extra_stems = {c.path.stem for c in load_clips(extra)}
+    rows = list(csv.DictReader(open(out / "truth" / "test_pairs.csv")))
+    assert rows and all(r["reference_id"] in extra_stems for r in rows)
+    assert json.loads((out / "truth" / "train_label_file.json").read_text()) == {}
+    # the same configuration over other footage is another benchmark: refused, not mixed in
+    if (SHARED / "media").is_dir():
+        with pytest.raises(ValueError, match="footage"):
+            build(out, cfg, media=SHARED / "media", progress=False)
+
+
+def test_held_out_footage_refuses_tuning_on_itself(tmp_path, capsys):
+    from segscan.bench.run import main
+
+    extra = SHARED / "media-extra"
+    if not extra.is_dir():
+        pytest.skip("shared held-out clips not found")
+    with pytest.raises(SystemExit):
+        main(["run", "--media", str(extra), "--out", str(tmp_path), "--methods", "tn", "-q"])
+    assert "--tune-on" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["run", "--media", str(tmp_path), "--out", str(tmp_path), "--methods", ",", "-q"])
+    assert "not a footage folder" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # nothing built

@@ -23,6 +23,7 @@ Output folder::
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import logging
 from collections import OrderedDict
@@ -61,8 +62,16 @@ class BenchConfig:
         """content_group -> split name for this configuration's seed and shares (see ``split_groups``)."""
         return split_groups(clips, self.seed, self.test_share, self.holdout_share)
 
-    def key(self) -> str:
-        return "bench-s{seed}-t{test_queries}n{test_negatives}-r{train_queries}n{train_negatives}-d{distractor_videos}".format(**asdict(self))
+    def key(self, footage: str = "") -> str:
+        """The folder name; ``footage`` names footage other than the shared media (``held_out``)."""
+        head = f"bench-{footage}-" if footage else "bench-"
+        return head + "s{seed}-t{test_queries}n{test_negatives}-r{train_queries}n{train_negatives}-d{distractor_videos}".format(
+            **asdict(self))
+
+    def held_out(self) -> "BenchConfig":
+        """This configuration on footage no model was trained and no constant chosen on: every
+        content group is test (holdouts apart), nothing is train, so methods are tuned elsewhere."""
+        return dataclasses.replace(self, test_share=1.0, train_queries=0, train_negatives=0)
 
 
 class _FrameCache:
@@ -117,9 +126,9 @@ def build(out: str | Path, cfg: BenchConfig | None = None, media: str | Path = D
     out = Path(out)
     if (out / "meta.json").exists():
         meta = json.loads((out / "meta.json").read_text())
-        if meta.get("config") == asdict(cfg):
+        if meta.get("config") == asdict(cfg) and Path(meta["media"]) == Path(media).resolve():
             return out
-        raise ValueError(f"{out} holds a benchmark with another configuration; choose another folder")
+        raise ValueError(f"{out} holds a benchmark with another configuration or footage; choose another folder")
     clips = load_clips(media)
     photos = _photos(Path(images))
     if not photos:

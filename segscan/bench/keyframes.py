@@ -80,6 +80,8 @@ def main(argv=None) -> int:
                     help="uniform:FPS or ske:THRESHOLD:MAX_GAP (default: %(default)s)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="bench-data")
+    ap.add_argument("--media", default=None, metavar="DIR",
+                    help="test part: footage held out of every choice, e.g. ../shared/media-extra (see bench run --media)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--part", choices=("test", "train"), default="test",
                     help="train: the settings on a folder's train split, for choosing one (default: %(default)s)")
@@ -91,6 +93,8 @@ def main(argv=None) -> int:
     except argparse.ArgumentTypeError as exc:
         ap.error(str(exc))
     if args.part == "train":
+        if args.media:
+            ap.error("--media is held-out footage: it has no train split (use --part test)")
         return _train_table(args)
     from .run import main as run
 
@@ -99,7 +103,7 @@ def main(argv=None) -> int:
         for name, extra in runs:
             out = Path(tmp) / "r.json"
             code = run(["--methods", ",", "--seed", str(args.seed), "--out", args.out, "--json", str(out), "-q",
-                        *extra])
+                        *(["--media", args.media] if args.media else []), *extra])
             if code:
                 return code
             r = json.loads(out.read_text())

@@ -58,6 +58,10 @@ def main(argv=None) -> int:
                          "first use); a built benchmark folder itself is used as it is")
     ap.add_argument("--quick", action="store_true", help="a small benchmark for development (< 3 min)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--media", default=None, metavar="DIR",
+                    help="footage the copies are cut from (default: ../shared/media). Other footage, e.g. "
+                         "../shared/media-extra, is held out: all of it is test, in a folder of its own "
+                         "(bench-NAME-s0-...), and methods are tuned with --tune-on on a folder of the shared media")
     ap.add_argument("--backbone", default=None, help="feature backbone (default: the encoder's default)")
     ap.add_argument("--distractors", type=int, default=0, help="extra feature-level distractor keyframes")
     ap.add_argument("--size", nargs=4, type=int, default=None, metavar=("TEST_Q", "TEST_NEG", "TRAIN_Q", "TRAIN_NEG"),
@@ -97,6 +101,7 @@ def main(argv=None) -> int:
     if args.vcdb:
         return run_vcdb(Path(args.vcdb), args)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    from ..corpus import DEFAULT_MEDIA
     from .generate import BenchConfig, build
 
     cfg = BenchConfig.quick() if args.quick else BenchConfig()
@@ -104,11 +109,21 @@ def main(argv=None) -> int:
         cfg = dataclasses.replace(cfg, test_queries=args.size[0], test_negatives=args.size[1],
                                   train_queries=args.size[2], train_negatives=args.size[3])
     cfg.seed = args.seed
-    bench = bench_folder(Path(args.out), cfg.key())
+    media = Path(args.media) if args.media else DEFAULT_MEDIA
+    held_out = media.resolve() != DEFAULT_MEDIA.resolve()
+    if held_out:
+        cfg = cfg.held_out()
+        if not (media / "SOURCES.tsv").exists():
+            ap.error(f"--media {media}: not a footage folder (no SOURCES.tsv)")
+    bench = bench_folder(Path(args.out), cfg.key(media.name if held_out else ""))
+    methods = [m for m in args.methods.split(",") if m]
+    if held_out and methods and not args.tune_on:
+        ap.error("held-out footage has no train split: tune the methods with --tune-on FOLDER (one of the shared "
+                 "media), or run the default alone with --methods ,")
     progress = not args.quiet
     t_all = time.time()
     t0 = time.time()
-    build(bench, cfg, progress=progress)
+    build(bench, cfg, media=media, progress=progress)
     t_build = time.time() - t0
 
     ecfg = EncoderConfig(**({"backbone": args.backbone} if args.backbone else {}), **keyframe_settings(args))
@@ -126,14 +141,14 @@ def main(argv=None) -> int:
     maps = query_settings(args.map, qcfg)
     base = bench / f"distractor-base-{fkey}.npz"
     tune_on = Path(args.tune_on) if args.tune_on else None
-    if tune_on:
+    if tune_on and not held_out:
         check_same_split(bench, tune_on)
     more = {"distractors": args.distractors, "base": base, "seed": args.seed, "progress": progress,
             "region_codec": args.region_codec}
     from ..align.spd import DEFAULT_WEIGHTS
 
     spd_weights = Path(args.spd_weights) if args.spd_weights else DEFAULT_WEIGHTS
-    methods = [m for m in args.methods.split(",") if m and (m != "spd" or spd_weights.exists())]
+    methods = [m for m in methods if m != "spd" or spd_weights.exists()]
     # the train split is read only to tune methods; the default runs as shipped
     parts = ["test"] if tune_on or not methods else ["train", "test"]
     splits, stats = load_splits(bench, parts, encoder, maps, **more)
@@ -191,7 +206,7 @@ def main(argv=None) -> int:
     print("\n" + table([{"figure": k, "value": (f"{v:.3g}" if isinstance(v, float) else str(v))} for k, v in cost.items()],
                        [("figure", "cost", ""), ("value", "value", "")]))
     # always kept in the benchmark folder too, so a distractor run compares with the latest plain run
-    text = json.dumps({"rows": rows, "methods": results, "cost": cost, "config": asdict(cfg),
+    text = json.dumps({"rows": rows, "methods": results, "cost": cost, "config": asdict(cfg), "media": str(media),
                        "distractors": args.distractors, "map": maps.map_mode, "views": list(qcfg.views),
                        "written": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=2, default=float) + "\n"
     # a run on another backbone, with a comparator or another region codec keeps a file of its own,
