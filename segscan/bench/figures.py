@@ -42,6 +42,25 @@ def query60_pieces(rng, long_clips: list) -> list:
     return [(c, float(rng.uniform(0, c.duration - 10.2))) for c in rng.choice(long_clips, 6, replace=False)]
 
 
+def write_query60(path: Path, long_clips: list, seed: int, size=(320, 240)) -> Path:
+    """The 60-second query: six 10-second pieces of ``long_clips`` (at least 10.5 s), each cropped."""
+    pieces = []
+    for c, start in query60_pieces(np.random.default_rng(seed), long_clips):
+        frames, ftimes, _ = read_all(c.path, fps=25.0, size=size)
+        pieces += copy_segment(frames, ftimes, start, start + 10.0, 1.0, 25.0, [SpatialEdit("crop", 0.3)])
+    write_video(pieces, path, 25.0, crf=28)
+    return path
+
+
+def timed_query(db, encoder, path: Path, qcfg, repeats: int = 3) -> tuple[float, float]:
+    """Median seconds of the whole query of ``path`` (decode, features, search, align, refine) and
+    of its search + alignment, after one query to warm up (model pages, caches)."""
+    query_video(db, encoder, str(path), qcfg)
+    times = [query_video(db, encoder, str(path), qcfg).timings for _ in range(repeats)]
+    return (float(np.median([t["total"] for t in times])),
+            float(np.median([t["search"] + t["align"] for t in times])))
+
+
 def copy_rng(seed: int, long_clips: list):
     """The copies' random stream of a seed: past the draws that pick the 60-second query's pieces,
     so that the copies of the run's own seed and of ``--copy-seeds`` are drawn alike."""
@@ -123,11 +142,7 @@ def main(argv=None) -> int:
     size = (320, 240)
 
     # 2. a 60-second query ------------------------------------------------------------
-    pieces = []
-    for c, start in query60_pieces(np.random.default_rng(args.seed), long_clips):
-        frames, ftimes, _ = read_all(c.path, fps=25.0, size=size)
-        pieces += copy_segment(frames, ftimes, start, start + 10.0, 1.0, 25.0, [SpatialEdit("crop", 0.3)])
-    write_video(pieces, work / "q60.mp4", 25.0, crf=28)
+    write_query60(work / "q60.mp4", long_clips, args.seed, size)
     qcfg = QueryConfig(map_mode=args.map)
     if args.min_score is not None:
         qcfg.min_score = args.min_score
@@ -139,10 +154,7 @@ def main(argv=None) -> int:
     floor, thr = settings.min_score, settings.threshold
     fig["query_config"] = {"map": args.map, "min_score": floor, "threshold": thr, **qcfg.aligner_params}
     with Database.open(work / "db", readonly=True) as db:
-        query_video(db, encoder, str(work / "q60.mp4"), qcfg)  # warm-up (model pages, caches)
-        times = [query_video(db, encoder, str(work / "q60.mp4"), qcfg).timings for _ in range(3)]
-    tot = float(np.median([t["total"] for t in times]))
-    sa = float(np.median([t["search"] + t["align"] for t in times]))
+        tot, sa = timed_query(db, encoder, work / "q60.mp4", qcfg)
     fig["query60_total_s"], fig["query60_search_align_s"] = round(tot, 3), round(sa, 4)
     print(f"query of a 60 s clip: {tot:.2f} s end to end, search + align + refine {sa * 1000:.1f} ms", flush=True)
 

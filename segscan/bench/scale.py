@@ -20,7 +20,10 @@ is its own:
    against exact search on train and on the split's query vectors; the lists probed from
    then on are the fewest whose train recall reaches ``--min-recall``;
 4. segment F1, recall and micro-AP of the split's queries through the query path with that
-   index (size 0: the gallery alone, the figures to compare with).
+   index (size 0: the gallery alone, the figures to compare with);
+5. the whole query of a 60-second clip (six cropped 10-second pieces of the split's gallery
+   clips, as ``bench.figures`` makes it): decode, features, search, maps and alignment, median
+   of 3 after one to warm up.
 """
 from __future__ import annotations
 
@@ -216,6 +219,7 @@ def one_size(args) -> dict:
     from ..index.store import Database
     from ..pipeline.extract import EncoderConfig, VideoEncoder, feature_config
     from ..query import QueryConfig
+    from .figures import timed_query
     from .scoring import evaluate, predict
     from .splits import database_dir, encode_queries, feature_key, load_split, query_settings
 
@@ -275,8 +279,30 @@ def one_size(args) -> dict:
             row.update({"seg_f1": round(m["f1"], 4), "seg_r": round(m["recall"], 4), "micro_ap": round(m["micro_ap"], 4),
                         "query_p50_s": round(float(np.median([q.seconds for q in split.queries])), 3),
                         "f1_s": round(time.time() - t0, 1)})
+        # the whole query of a 60-second clip (decode, features, search, maps, alignment) at this size
+        clip60 = query60(bench, args.part, Path(args.work))
+        whole_s, search_align_s = timed_query(DistractorDB(db, index, n, base, args.seed, index_has_gallery=True),
+                                              encoder, clip60, qcfg)
+        row.update({"query_60s_clip_s": round(whole_s, 3), "query_60s_search_align_s": round(search_align_s, 3)})
     row["peak_rss_gib"] = round(_rss_gib(), 2)
     return row
+
+
+def query60(bench: Path, part: str, work: Path) -> Path:
+    """The 60-second query of ``bench.figures`` cut from the gallery clips of ``part``, made once."""
+    from ..corpus import load_clips
+    from .figures import write_query60
+
+    path = work / f"q60-{bench.name}-{part}.mp4"
+    if not path.exists():
+        meta = json.loads((bench / "meta.json").read_text())
+        gallery = {Path(x).resolve() for x in (bench / "gallery.txt").read_text().split()}
+        clips = [c for c in load_clips(meta["media"]) if meta["split"][c.content_group] == part
+                 and c.path.resolve() in gallery and c.duration >= 10.5]
+        tmp = path.with_suffix(".tmp.mp4")
+        write_query60(tmp, clips, seed=0)
+        os.replace(tmp, path)
+    return path
 
 
 def main(argv=None) -> int:
