@@ -2,7 +2,8 @@
 
     python -m segscan.bench.descriptor [--descriptors imagenet-lite0 copydesc-lite0 sscd]
 
-References: frames of the benchmark's *test* content groups (split seed 0) and the
+References: frames of the benchmark's *test* content groups (split seed 0), or with
+``--media ../shared/media-extra`` of footage no training read, and the
 descriptor photos of the test folders (:func:`segscan.corpus.photo_part`), none of them
 ever read by training. Gallery: the references plus distractor pictures (BSDS500 test and
 val photos). Queries: every edit of the copy generator (:mod:`segscan.synth`, the edits
@@ -64,12 +65,17 @@ def load_pictures(media: Path, photos: Path, images: Path, n_frames: int, n_phot
                   part: str = "test") -> Pictures:
     """``part`` 'test' reads test clips and test photo folders; 'val' reads only the val
     photo folders (a training run started with --hold-out-val never saw them; every clip
-    outside test was trained on), to choose between runs without reading test."""
+    outside test was trained on), to choose between runs without reading test. ``media``
+    other than the shared clips is footage no training read (``../shared/media-extra``):
+    with 'test' its every clip is read."""
     from ..pipeline.decode import DecodeOptions, VideoReader
 
     rng = np.random.default_rng(seed)
     frames = []
-    for c in (clips_of(load_clips(media), 0, "test") if part == "test" else []):
+    clips = load_clips(media)
+    if Path(media).resolve() == DEFAULT_MEDIA.resolve():
+        clips = clips_of(clips, 0, "test")
+    for c in (clips if part == "test" else []):
         got = [fr.image for fr in VideoReader(c.path, DecodeOptions(fps=0.25, size=(SIZE, SIZE)))]
         frames += got[:: max(1, len(got) // 3)][:3]  # a few frames per clip, far apart
     frames = [frames[i] for i in rng.permutation(len(frames))]
@@ -215,7 +221,9 @@ def main(argv=None) -> int:
                     help="also measure each descriptor with these query-side views searched "
                          "(segscan.pipeline.views: flip, quarters, centre)")
     ap.add_argument("--json", default=None)
-    ap.add_argument("--media", default=str(DEFAULT_MEDIA))
+    ap.add_argument("--media", default=str(DEFAULT_MEDIA),
+                    help="clips whose frames are references (default: the shared clips' test groups); other "
+                         "footage, e.g. ../shared/media-extra, is held out of all training: all its clips are read")
     ap.add_argument("--photo-dir", default=str(DEFAULT_PHOTOS))
     ap.add_argument("--images", default=str(DEFAULT_IMAGES))
     args = ap.parse_args(argv)

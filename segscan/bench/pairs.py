@@ -41,6 +41,7 @@ class QueryPairs:
     # the query path's verdict on each: its best segment's score where it lists the reference,
     # else the pre-score minus 2 (after every listed one)
     listed: list[float] = field(default_factory=list)
+    on_list: list[bool] = field(default_factory=list)  # whether the query path lists each
 
 
 def load_pairs(bench: Path, part: str, progress: bool = True) -> tuple[list[QueryPairs], dict[str, np.ndarray]]:
@@ -72,6 +73,7 @@ def load_pairs(bench: Path, part: str, progress: bool = True) -> tuple[list[Quer
         qp.negatives = [r for r in q.refs if r not in qp.positives]
         best = {m.video_id: m.score for m in rank(q.cands, aligner, ranked)}
         qp.listed = [best.get(c.video_id, c.prescore - 2.0) for c in q.cands]
+        qp.on_list = [c.video_id in best for c in q.cands]
         out.append(qp)
     return out, refs
 

@@ -7,7 +7,8 @@ path shortlists for it (a copied reference the shortlist missed counts as not fo
 Rows: the index's pre-score (the shortlist's own order); the query path's order without
 a comparator (its best segment score per listed reference); the Chamfer similarity of the
 whitened region vectors (the query path's region maps before each row's background is
-subtracted); the same with the learned attention; the full comparator. Pair AP pools all
+subtracted); the same with the learned attention; the full comparator; the query path's
+score times the comparator's similarity. Pair AP pools all
 queries' pairs (copy detection: one threshold for every query); video mAP ranks each
 copying query's shortlist. Time: per candidate pair, batched per query, at the split's
 sizes, and for a 60 x 60 keyframe map with one view and with the query path's six.
@@ -77,6 +78,11 @@ def main(argv=None) -> int:
     for name, model in steps:
         s, ms = timed(model.eval(), queries, refs)
         rows.append({"row": name, **pair_metrics(queries, s), "ms_pair": ms})
+    # the query path's verdict weighed by the comparator's (clipped at 0: a dissimilar pair scores 0);
+    # references the path does not list keep their place after every listed one
+    fused = [np.where(q.on_list, np.array(q.listed) * np.maximum(v, 0), np.array(q.listed))
+             for q, v in zip(queries, s)]
+    rows.append({"row": "the query path's score x the comparator's", **pair_metrics(queries, fused), "ms_pair": ms})
     speed = {f"{v} view(s)": round(synthetic_ms(full, v), 2) for v in (1, queries[0].regions.shape[0])}
     print(f"\n{args.bench} {args.part} split: {len(queries)} queries, {rows[0]['pairs']} shortlisted pairs, "
           f"{rows[0]['copies']} copied references\n")
