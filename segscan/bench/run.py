@@ -1,12 +1,15 @@
 """Run the copy-segment benchmark: every aligner on the same similarity maps, one table.
 
-    python -m segscan.bench run [--quick] [--out bench-data] [--distractors N] [--vcdb DIR]
+    python -m segscan.bench run [--quick] [--out bench-data] [--distractors N] [--vcdb DIR] [--media DIR]
 
 Builds (or reuses) the benchmark folder, ingests its gallery, encodes every query once,
 assembles the similarity maps once, then aligns them with each method (the peers tuned on
 the train split, and segscan's default aligner) and prints segment P/R/F1 (VCSL),
 micro-AP (VSC22), video mAP and per-query time; then a cost table. ``--distractors N``
 adds N feature-level distractor keyframes to the index and reports the F1 drop.
+``--media ../shared/media-extra`` makes the same benchmark from footage no model was
+trained and no constant chosen on, the check that a choice holds beyond the footage it was
+made on.
 """
 from __future__ import annotations
 
