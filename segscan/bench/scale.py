@@ -21,7 +21,7 @@ is its own:
    then on are the fewest whose train recall reaches ``--min-recall``;
 4. segment F1, recall and micro-AP of the split's queries through the query path with that
    index (size 0: the gallery alone, the figures to compare with);
-5. the whole query of a 60-second clip (six cropped 10-second pieces of the split's gallery
+5. the whole query of a 60-second clip (six cropped 10-second pieces of the gallery's real
    clips, as ``bench.figures`` makes it): decode, features, search, maps and alignment, median
    of 3 after one to warm up.
 """
@@ -224,6 +224,7 @@ def one_size(args) -> dict:
     from .splits import database_dir, encode_queries, feature_key, load_split, query_settings
 
     bench, n = Path(args.bench), args.one
+    clip60 = query60(bench, Path(args.work))  # made first: a failure here costs no index build
     ecfg = EncoderConfig()
     encoder = VideoEncoder(ecfg)
     base = base_vectors(encoder, Path(args.images), bench / f"distractor-base-{feature_key(ecfg)}.npz",
@@ -280,7 +281,6 @@ def one_size(args) -> dict:
                         "query_p50_s": round(float(np.median([q.seconds for q in split.queries])), 3),
                         "f1_s": round(time.time() - t0, 1)})
         # the whole query of a 60-second clip (decode, features, search, maps, alignment) at this size
-        clip60 = query60(bench, args.part, Path(args.work))
         whole_s, search_align_s = timed_query(DistractorDB(db, index, n, base, args.seed, index_has_gallery=True),
                                               encoder, clip60, qcfg)
         row.update({"query_60s_clip_s": round(whole_s, 3), "query_60s_search_align_s": round(search_align_s, 3)})
@@ -288,17 +288,18 @@ def one_size(args) -> dict:
     return row
 
 
-def query60(bench: Path, part: str, work: Path) -> Path:
-    """The 60-second query of ``bench.figures`` cut from the gallery clips of ``part``, made once."""
+def query60(bench: Path, work: Path) -> Path:
+    """The 60-second query of ``bench.figures`` cut from the folder's real gallery clips (those of
+    either split: a split may hold fewer than the six long clips it takes), made once."""
     from ..corpus import load_clips
     from .figures import write_query60
 
-    path = work / f"q60-{bench.name}-{part}.mp4"
+    work.mkdir(parents=True, exist_ok=True)
+    path = work / f"q60-{bench.name}.mp4"
     if not path.exists():
         meta = json.loads((bench / "meta.json").read_text())
         gallery = {Path(x).resolve() for x in (bench / "gallery.txt").read_text().split()}
-        clips = [c for c in load_clips(meta["media"]) if meta["split"][c.content_group] == part
-                 and c.path.resolve() in gallery and c.duration >= 10.5]
+        clips = [c for c in load_clips(meta["media"]) if c.path.resolve() in gallery and c.duration >= 10.5]
         tmp = path.with_suffix(".tmp.mp4")
         write_query60(tmp, clips, seed=0)
         os.replace(tmp, path)
