@@ -21,3 +21,9 @@ def test_the_train_split_mode_refuses_a_folder_that_is_not_a_benchmark(tmp_path,
     assert "not a built benchmark folder" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         keyframes.main(["--part", "train", "--settings", "often:3"])
+
+
+def test_held_out_footage_has_no_train_split_to_choose_on(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        keyframes.main(["--part", "train", "--media", str(tmp_path), "--settings", "uniform:1"])
+    assert "no train split" in capsys.readouterr().err
