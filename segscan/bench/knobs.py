@@ -31,7 +31,7 @@ KNOBS = {
     "grow": [0.0, 0.5],
     "centre": [False],
     "wide_rows": [0],
-    "edge_rows": [0],
+    "edge_rows": [1],
     "region_bg_quantile": [0.75],
     "candidates": [100],
     "topn": [32],

@@ -47,12 +47,13 @@ class QueryConfig:
     # keyframes (maps.region_maps)
     region_bg_quantile: float = 0.5
     # segment refinement (refine.refine_segments): offset re-placed to a fraction of a keyframe, pieces
-    # on one diagonal joined; a segment within edge_rows keyframes of the clip's ends runs on to them;
+    # on one diagonal joined; a segment within edge_rows keyframes of the clip's ends runs on to them
+    # (off: at the card's threshold running on lost F1 on train and on three test sets, HISTORY.md);
     # one of at least wide_rows keyframes is also tried at every offset; with centre, inner ends lie
     # halfway between keyframes; with grow > 0 a segment is extended over neighbouring keyframes that
     # match at least grow x its median; one covering fewer than min_keyframes keyframes is dropped
     refine: bool = True
-    edge_rows: int = 1
+    edge_rows: int = 0
     wide_rows: int = 8
     centre: bool = True
     grow: float = 0.7
