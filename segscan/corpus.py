@@ -32,6 +32,12 @@ class Clip:
     codec: str
 
 
+def is_shared_media(media: str | Path) -> bool:
+    """Whether ``media`` is the shared clips the benchmark splits (training reads its train
+    groups); any other footage folder is held out of all training and every choice."""
+    return Path(media).resolve() == DEFAULT_MEDIA.resolve()
+
+
 def load_clips(media: str | Path = DEFAULT_MEDIA) -> list[Clip]:
     media = Path(media)
     tsv = media / "SOURCES.tsv"

@@ -26,7 +26,8 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from ..corpus import DEFAULT_IMAGES, DEFAULT_MEDIA, DEFAULT_PHOTOS, clips_of, images_in, load_clips, photos_of
+from ..corpus import (DEFAULT_IMAGES, DEFAULT_MEDIA, DEFAULT_PHOTOS, clips_of, images_in, is_shared_media, load_clips,
+                      photos_of)
 from ..synth import SPATIAL_EDITS, SpatialEdit, picture_in_picture
 from .metrics import average_precision
 
@@ -73,7 +74,7 @@ def load_pictures(media: Path, photos: Path, images: Path, n_frames: int, n_phot
     rng = np.random.default_rng(seed)
     frames = []
     clips = load_clips(media)
-    if Path(media).resolve() == DEFAULT_MEDIA.resolve():
+    if is_shared_media(media):
         clips = clips_of(clips, 0, "test")
     for c in (clips if part == "test" else []):
         got = [fr.image for fr in VideoReader(c.path, DecodeOptions(fps=0.25, size=(SIZE, SIZE)))]

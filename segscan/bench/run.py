@@ -104,7 +104,7 @@ def main(argv=None) -> int:
     if args.vcdb:
         return run_vcdb(Path(args.vcdb), args)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from ..corpus import DEFAULT_MEDIA
+    from ..corpus import DEFAULT_MEDIA, is_shared_media
     from .generate import BenchConfig, build
 
     cfg = BenchConfig.quick() if args.quick else BenchConfig()
@@ -113,7 +113,7 @@ def main(argv=None) -> int:
                                   train_queries=args.size[2], train_negatives=args.size[3])
     cfg.seed = args.seed
     media = Path(args.media) if args.media else DEFAULT_MEDIA
-    held_out = media.resolve() != DEFAULT_MEDIA.resolve()
+    held_out = not is_shared_media(media)
     if held_out:
         cfg = cfg.held_out()
         if not (media / "SOURCES.tsv").exists():

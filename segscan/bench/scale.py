@@ -267,9 +267,9 @@ def one_size(args) -> dict:
                "bytes_per_keyframe": round(index_bytes / (len(gallery) + n), 1), "nprobe": chosen,
                **probes[chosen], "by_nprobe": {str(k): v for k, v in probes.items()},
                "exact_search_s": round(exact_s, 1), "peak_rss_before_index_gib": round(rss_before, 2)}
+        dist = DistractorDB(db, index, n, base, args.seed, index_has_gallery=True)
         if not args.no_f1:
             settings = query_settings(None, qcfg)
-            dist = DistractorDB(db, index, n, base, args.seed, index_has_gallery=True)
             split = load_split(bench, args.part)
             _say(f"segment F1 of the {args.part} split's queries through the query path")
             t0 = time.time()
@@ -281,8 +281,7 @@ def one_size(args) -> dict:
                         "query_p50_s": round(float(np.median([q.seconds for q in split.queries])), 3),
                         "f1_s": round(time.time() - t0, 1)})
         # the whole query of a 60-second clip (decode, features, search, maps, alignment) at this size
-        whole_s, search_align_s = timed_query(DistractorDB(db, index, n, base, args.seed, index_has_gallery=True),
-                                              encoder, clip60, qcfg)
+        whole_s, search_align_s = timed_query(dist, encoder, clip60, qcfg)
         row.update({"query_60s_clip_s": round(whole_s, 3), "query_60s_search_align_s": round(search_align_s, 3)})
     row["peak_rss_gib"] = round(_rss_gib(), 2)
     return row
