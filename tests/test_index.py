@@ -130,7 +130,7 @@ def test_ivf_stays_flat_and_exact_until_trained_then_keeps_every_vector(data, ki
         np.testing.assert_array_equal(i1, i2)
     idx.add(ids[3000:], x[3000:])
     assert idx.ivf and idx.ntotal == len(x)
-    nlist = __import__("faiss").extract_index_ivf(idx.index).nlist
+    nlist = idx.segs.nlist
     assert nlist >= 64  # lists for 20,000 vectors, not for the 100 of the first video
     if kind == "ivf":  # 8-bit scalar codes: every list probed, the search is all but exact
         assert _recall(idx.search(q, 10), exact, 10) >= 0.95

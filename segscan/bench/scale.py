@@ -164,7 +164,7 @@ def build_index(n: int, gallery: np.ndarray, gallery_ids: np.ndarray, vecs: Vect
 
 
 def saved_bytes(index) -> int:
-    """The bytes the index's file holds, counted as they stream out (nothing is kept)."""
+    """The bytes the index's files hold (one a segment), counted as they stream out (nothing is kept)."""
     class Counter:
         n = 0
 
@@ -173,7 +173,11 @@ def saved_bytes(index) -> int:
             return len(b)
 
     out = Counter()
-    index.write_to(out)
+    if hasattr(index, "write_file"):
+        for i in range(index.files):
+            index.write_file(i, out)
+    else:
+        index.write_to(out)
     return out.n
 
 
@@ -263,6 +267,7 @@ def one_size(args) -> dict:
         if chosen:
             index.nprobe = chosen
         row = {"keyframes": len(gallery) + n, "index": getattr(index, "kind", args.kind), "ivf": ivf,
+               "files": getattr(index, "files", 1),
                "build_s": round(build_s, 1), "index_bytes": index_bytes,
                "bytes_per_keyframe": round(index_bytes / (len(gallery) + n), 1), "nprobe": chosen,
                **probes[chosen], "by_nprobe": {str(k): v for k, v in probes.items()},

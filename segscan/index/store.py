@@ -5,7 +5,8 @@ Layout of a database folder (``--db``, default ``./segscan-db``)::
     store.lmdb/      LMDB environment: meta, videos, hashes, features, manifest
     index.bin        the vector index: a JSON header + the backend's bytes, written to a
                      temporary name and renamed, so it is either the old or the new one
-                     (a sharded index: index-0.bin, index-1.bin, ..., one per shard)
+                     (a sharded index: index-0.bin, index-1.bin, ..., one per shard; a trained
+                     IVF: index.bin, index-seg1.bin, ..., one per segment, segscan.index.segments)
     .lock            held by the one writer (ingest) while it runs
 
 Each video is committed to LMDB in one transaction (record, keyframe times and features

@@ -12,12 +12,14 @@ import io
 import logging
 import os
 import shutil
+import struct
 import tempfile
 from typing import Protocol
 
 import numpy as np
 
 from .ids import split_ids
+from .segments import SEGMENT_VECTORS, IVFSegments
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +109,8 @@ class FaissIndex:
 
     def __init__(self, dim: int, kind: str = "flat", nlist: int | None = None, pq_m: int = 32,
                  hnsw_m: int = 32, ef_search: int = 128, nprobe: int | None = None, ef_construction: int = 200,
-                 train_size: int | None = None, use_gpu: bool | None = None):
+                 train_size: int | None = None, use_gpu: bool | None = None,
+                 segment_vectors: int = SEGMENT_VECTORS):
         import faiss
 
         if kind not in ("flat", "ivf", "ivfpq", "hnsw"):
@@ -121,6 +124,8 @@ class FaissIndex:
         self.use_gpu = gpu_available() if use_gpu is None else use_gpu
         self._gpu = None
         self.ivf = False  # an IVF kind is flat until trained
+        self.segs: IVFSegments | None = None  # once trained: the IVF, as segments (0: one, unbounded)
+        self.segment_vectors = segment_vectors
         self.trained_for = 0  # the catalogue size its lists were made for
         if kind != "hnsw":
             self.index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
@@ -153,17 +158,19 @@ class FaissIndex:
         faiss.extract_index_ivf(index).cp.niter = 10
         index.train(sample)
         log.info("trained %s,%s on %d vectors", coarse, code, len(sample))
-        old, self.index, self.ivf = self.index, index, True
+        old, self.index, self.ivf = self.index, None, True
+        self.segs = IVFSegments(index, self.segment_vectors)
         self._gpu = None
-        if old.ntotal:
+        if old.ntotal:  # whole videos at a time, so none is split between segments
             ids = faiss.vector_to_array(old.id_map).astype(np.int64)
-            for i in range(0, old.ntotal, 100_000):
-                n = min(100_000, old.ntotal - i)
-                self.index.add_with_ids(old.index.reconstruct_n(i, n), np.ascontiguousarray(ids[i:i + n]))
+            nums = split_ids(ids)[0]
+            starts = np.flatnonzero(np.r_[True, nums[1:] != nums[:-1]])
+            for a, b in zip(starts, np.r_[starts[1:], len(ids)]):
+                self.segs.add(ids[a:b], old.index.reconstruct_n(int(a), int(b - a)))
 
     @property
     def ntotal(self) -> int:
-        return int(self.index.ntotal)
+        return self.segs.ntotal if self.segs else int(self.index.ntotal)
 
     def sample_step(self, n_expected: int) -> int:
         """Train on every this-many-th vector of a catalogue of ``n_expected`` (an even sample of
@@ -184,6 +191,9 @@ class FaissIndex:
         vecs = _check(vecs, self.dim)
         if len(vecs) == 0:
             return
+        if self.segs:
+            self.segs.add(ids, vecs)
+            return
         self.index.add_with_ids(vecs, np.ascontiguousarray(ids, dtype=np.int64))
         self._gpu = None
         if self.trainable and self.index.ntotal >= self.train_size:
@@ -196,6 +206,9 @@ class FaissIndex:
         if self.kind == "hnsw":
             self.deleted.update(int(n) for n in nums)
             return
+        if self.segs:
+            self.segs.remove_videos(nums)
+            return
         from .ids import KF_BITS
 
         for n in nums:
@@ -206,9 +219,6 @@ class FaissIndex:
     def _searcher(self):
         if self.kind == "hnsw":
             self.faiss.downcast_index(self.index.index).hnsw.efSearch = self.ef_search
-        if self.ivf:
-            ivf = self.faiss.extract_index_ivf(self.index)
-            ivf.nprobe = self.nprobe or nprobe_for(ivf.nlist)
         if self.use_gpu and self.kind != "hnsw":
             if self._gpu is None:
                 res = self.faiss.StandardGpuResources()
@@ -223,33 +233,105 @@ class FaissIndex:
         extra = 0
         if self.deleted:  # ask for more so filtered rows still get k results most of the time
             extra = k
-        s, i = self._searcher().search(q, min(k + extra, self.ntotal))
+        if self.segs:
+            s, i = self.segs.search(q, min(k + extra, self.ntotal), self.nprobe or nprobe_for(self.segs.nlist),
+                                    self.use_gpu)
+        else:
+            s, i = self._searcher().search(q, min(k + extra, self.ntotal))
         rows = _rows(s, i, self.deleted)
         return [(s_[:k], i_[:k]) for s_, i_ in rows]
 
+    # Persistence. One file per segment (:func:`segscan.index.indexfile.index_layout`); a
+    # flat, HNSW or untrained index is one file. ``write_to``/``read_from`` carry the whole
+    # index in one stream (a shard's file, ``to_bytes``): the faiss bytes of its one part, or,
+    # for several segments, each one's bytes behind its length.
+
+    @property
+    def files(self) -> int:
+        return len(self.segs.parts) if self.segs else 1
+
+    @property
+    def dirty(self) -> set[int]:
+        """The files changed since they were last written (an unsegmented index: always its one)."""
+        return self.segs.dirty if self.segs else {0}
+
+    def write_file(self, i: int, f) -> None:
+        # streamed in faiss's 1 MB blocks: serialising in memory first holds the index up to
+        # three times over (faiss's growing buffer, numpy's copy, the bytes), 24 GB at 30M keyframes
+        if self.segs:
+            self.segs.write(i, f)
+        else:
+            self.faiss.write_index(self.index, self.faiss.PyCallbackIOWriter(f.write))
+
+    def read_file(self, i: int, f) -> None:
+        """Read file ``i`` (0: the index, or its first segment; later: one more segment)."""
+        index = self.faiss.read_index(self.faiss.PyCallbackIOReader(f.read))
+        if i == 0:
+            self._loaded(index)
+        else:
+            self.segs.append_read(index)
+
     def to_bytes(self) -> bytes:
-        return self.faiss.serialize_index(self.index).tobytes()
+        buf = io.BytesIO()
+        self.write_to(buf)
+        return buf.getvalue()
 
     def load_bytes(self, data: bytes) -> None:
         if data:
-            self._loaded(self.faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8)))
+            self.read_from(io.BytesIO(data))
 
     def write_to(self, f) -> None:
-        # streamed in faiss's 1 MB blocks: serialising in memory first holds the index up to
-        # three times over (faiss's growing buffer, numpy's copy, the bytes), 24 GB at 30M keyframes
-        self.faiss.write_index(self.index, self.faiss.PyCallbackIOWriter(f.write))
+        if self.files == 1:
+            self.write_file(0, f)
+            return
+        f.write(_SEGMENTS_MAGIC + struct.pack(">Q", self.files))
+        for i in range(self.files):
+            b = self.faiss.serialize_index(self.segs.parts[i])
+            f.write(struct.pack(">Q", len(b)))
+            f.write(b.tobytes())
 
     def read_from(self, f) -> None:
-        self._loaded(self.faiss.read_index(self.faiss.PyCallbackIOReader(f.read)))
+        head = f.read(len(_SEGMENTS_MAGIC))
+        if head != _SEGMENTS_MAGIC:  # one faiss index: hand back the bytes peeked at
+            pending = [head]
+
+            def read(n: int) -> bytes:
+                if not pending:
+                    return f.read(n)
+                b = pending.pop()
+                if len(b) > n:
+                    pending.append(b[n:])
+                    return b[:n]
+                return b + f.read(n - len(b))
+            self.read_file(0, _Reader(read))
+            return
+        (n,) = struct.unpack(">Q", f.read(8))
+        for i in range(n):
+            (size,) = struct.unpack(">Q", f.read(8))
+            self.read_file(i, io.BytesIO(f.read(size)))
 
     def _loaded(self, index) -> None:
-        self.index = index
+        self.index, self.segs, self.ivf = index, None, False
         try:
-            self.faiss.extract_index_ivf(self.index)
-            self.ivf = True
+            ivf = self.faiss.extract_index_ivf(index)
         except RuntimeError:  # a flat index: an IVF kind not yet trained, or kind flat/hnsw
-            self.ivf = False
+            ivf = None
+        if ivf is not None:  # read back as its first segment
+            self.index, self.ivf = None, True
+            self.segs = IVFSegments(index, self.segment_vectors)
+            self.segs.videos[0] = self.segs.videos_in(index)
+            self.segs.dirty.clear()
         self._gpu = None
+
+
+class _Reader:
+    """A file-like ``read`` for faiss's callback reader."""
+
+    def __init__(self, read):
+        self.read = read
+
+
+_SEGMENTS_MAGIC = b"SGSCSEG1"
 
 
 class HnswlibIndex:
@@ -352,11 +434,17 @@ def make_index(kind: str, dim: int, **params):
 
 
 def index_state(index) -> dict:
-    """What a backend keeps beside its serialised bytes (deletion marks; an IVF's trained size)."""
-    return {"deleted": sorted(int(x) for x in index.deleted), "trained_for": getattr(index, "trained_for", 0)}
+    """What a backend keeps beside its serialised bytes (deletion marks; an IVF's trained size
+    and the name of its training, which its other segment files must carry)."""
+    state = {"deleted": sorted(int(x) for x in index.deleted), "trained_for": getattr(index, "trained_for", 0)}
+    if getattr(index, "segs", None):
+        state["trained"] = index.segs.token
+    return state
 
 
 def set_index_state(index, state: dict) -> None:
     index.deleted = {int(x) for x in state.get("deleted", [])}
     if hasattr(index, "trained_for"):
         index.trained_for = int(state.get("trained_for", 0)) or index.ntotal  # files made before it: as is
+    if getattr(index, "segs", None) and state.get("trained"):
+        index.segs.token = state["trained"]
