@@ -36,3 +36,21 @@ def test_distractor_file_is_extended_not_remade(tmp_path):
         f.truncate((n1 + 3) * 8 * 2)  # and a part of a block past it
     again = distractor_file(tmp_path / "d.f16", base, n2, seed=2)
     np.testing.assert_array_equal(again.read(0, n2), big.read(0, n2))
+
+
+def test_ingest_save_rewrites_one_segment_of_a_segmented_index(tmp_path):
+    from segscan.bench.scale import ingest_save
+    from segscan.index.ids import make_ids
+    from segscan.index.vectors import make_index
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2400, 16)).astype(np.float32)
+    idx = make_index("ivf", 16, nlist=8, segment_vectors=500)
+    idx.train(x)
+    for v in range(40):
+        idx.add(make_ids(v, 60), x[v * 60:(v + 1) * 60])
+    idx.dirty.clear()
+    got = ingest_save(idx, tmp_path, x[:60])
+    assert idx.files == 5 and idx.dirty == {4}
+    assert 0 < got["save_bytes"] < got["save_whole_bytes"] / 3
+    assert list(tmp_path.iterdir()) == []  # the scratch folder is gone

@@ -181,6 +181,30 @@ def saved_bytes(index) -> int:
     return out.n
 
 
+def ingest_save(index, work: Path, vecs: np.ndarray) -> dict:
+    """The save after an ingest of one more video (``vecs``): seconds and bytes of the files it
+    rewrites (the segments it changed), then of every file of the index, which is what a save
+    rewrote when the index was one file. Written as the database writes them (temporary name,
+    fsync, rename) into a scratch folder, removed after."""
+    import tempfile
+
+    from ..index.ids import make_ids
+    from ..index.indexfile import index_layout, write_index_file
+
+    index.add(make_ids((1 << 40) - 1, len(vecs)), vecs)  # a video number no catalogue here uses
+    out = {}
+    with tempfile.TemporaryDirectory(dir=work) as tmp:
+        layout = index_layout(Path(tmp), index, "auto")
+        changed = getattr(index, "dirty", set(range(len(layout))))
+        for name, files in (("save", [f for i, f in enumerate(layout) if i in changed]), ("save_whole", layout)):
+            t0, size = time.time(), 0
+            for path, part, fields in files:
+                write_index_file(path, fields, part.write_to)
+                size += path.stat().st_size
+            out.update({f"{name}_s": round(time.time() - t0, 2), f"{name}_bytes": size})
+    return out
+
+
 def recall_at(index, q: np.ndarray, truth: np.ndarray) -> float:
     """Mean share of each row's exact top 64 that the index returns in its top 64."""
     got = index.search(q, TOPN)
@@ -288,6 +312,7 @@ def one_size(args) -> dict:
         # the whole query of a 60-second clip (decode, features, search, maps, alignment) at this size
         whole_s, search_align_s = timed_query(dist, encoder, clip60, qcfg)
         row.update({"query_60s_clip_s": round(whole_s, 3), "query_60s_search_align_s": round(search_align_s, 3)})
+        row.update(ingest_save(index, Path(args.work), gallery[:KEYFRAMES_PER_VIDEO]))
     row["peak_rss_gib"] = round(_rss_gib(), 2)
     return row
 
