@@ -182,7 +182,7 @@ def main(argv=None) -> int:
         print(f"all {len(seeds)} seeds: {total}/{args.copies * len(seeds)} at rank 1 with boundaries within 1 s",
               flush=True)
     fig["peak_rss_gib"] = round(peak_rss_gib(), 2)
-    fig["misses"] = [p for p in per if not p["hit_same_footage"]]
+    fig["misses"] = [{"seed": seed, **p} for seed, r in runs.items() for p in r[3] if not p["hit"]]
     if args.out:
         Path(args.out).write_text(json.dumps(fig, indent=2) + "\n")
     shutil.rmtree(work, ignore_errors=True)

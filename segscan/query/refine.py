@@ -193,7 +193,7 @@ def centre_ends(seg: Segment, q_times: np.ndarray, r_times: np.ndarray) -> Segme
 
 
 def refine_segments(segs: list[Segment], values: np.ndarray, q_times: np.ndarray, r_times: np.ndarray,
-                    window: int = 3, edge_rows: int = 1, wide_rows: int = 0, centre: bool = True,
+                    window: int = 3, edge_rows: int = 0, wide_rows: int = 0, centre: bool = True,
                     grow: float = 0.0, min_rows: int = 1) -> list[Segment]:
     """Every segment through :func:`refine_offset`; pieces now on one diagonal joined
     (:func:`merge_diagonal`), grown over neighbouring keyframes that match as well as the
