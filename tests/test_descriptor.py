@@ -122,3 +122,29 @@ def test_a_new_run_can_start_from_the_shipped_weights():
         want = model(torch.from_numpy(images).permute(0, 3, 1, 2).float()).numpy()
     got = FeatureExtractor("copydesc-lite0")(images)[0]
     assert (got * want).sum(1).min() > 0.9995
+
+
+def test_hard_batches_hold_clusters_of_groups_that_look_alike(tmp_path):
+    """Lookalikes are found under the model (each picture's nearest other group is its
+    brightened twin), and a hard batch draws them together, every group still once."""
+    from PIL import ImageEnhance
+
+    from segscan.train.descriptor import mine_near
+    from segscan.train.pictures import Pictures
+
+    paths = []
+    for i in range(12):  # six pairs: a picture and the same picture a shade brighter
+        img = _picture(100 + i // 2, size=128)
+        if i % 2:
+            img = ImageEnhance.Brightness(img).enhance(1.15)
+        paths.append(tmp_path / f"p{i}.png")
+        img.save(paths[-1])
+    pics = Pictures(paths, [], fps=1.0)
+    assert pics.n_groups == 12
+    rng = np.random.default_rng(0)
+    near = mine_near(CopyDescriptor(), pics, 96, 3, rng)
+    assert near.shape == (12, 3) and [int(near[i][0]) for i in range(12)] == [i ^ 1 for i in range(12)]
+    groups = pics.draw_groups(rng, 8, near, share=0.5)
+    assert len(set(groups.tolist())) == 8
+    assert groups[:4].tolist() == [int(groups[0]), *near[groups[0]][:3].tolist()]
+    assert len(set(pics.draw_groups(rng, 12).tolist())) == 12  # no clusters: random distinct groups

@@ -158,6 +158,29 @@ class NegativeMemory:
         self.groups = np.concatenate([groups, self.groups])[: self.size]
 
 
+def mine_near(model: CopyDescriptor, data, size: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """(groups, k): each group's ``k`` nearest other groups under the model as it is now, from one
+    unedited picture a group (a random frame of footage), so that batches can hold pictures that
+    look alike. A batch of random groups from a thousand-odd rarely holds two lookalikes (another
+    clip of the same signer, another demo of the same web UI), and they are what sets the
+    unrelated pairs' top cosines."""
+    from PIL import Image
+
+    pick = [int(rng.choice(ix)) for ix in data.by_group]
+    was = model.training
+    model.eval()
+    z = []
+    with torch.no_grad():
+        for i in range(0, len(pick), 64):
+            x = np.stack([np.asarray(data.images[j].resize((size, size), Image.BILINEAR)) for j in pick[i:i + 64]])
+            z.append(model(torch.from_numpy(x).permute(0, 3, 1, 2).float().contiguous(
+                memory_format=torch.channels_last)))
+    model.train(was)
+    z = torch.cat(z)
+    sim = (z @ z.T).fill_diagonal_(-2.0)
+    return sim.topk(k, dim=1).indices.numpy()
+
+
 def export(model: CopyDescriptor, argv, state: dict, metrics: dict | None = None) -> Path:
     from ..detectors.cards import write_card
 
@@ -193,6 +216,10 @@ def main(argv=None) -> int:
     ap.add_argument("--memory", type=int, default=0,
                     help="embeddings of earlier batches kept as extra negatives (0: none)")
     ap.add_argument("--memory-from", type=int, default=200, help="step at which the memory starts to be used")
+    ap.add_argument("--hard-share", type=float, default=0.0,
+                    help="share of each batch drawn as clusters of four groups that look alike under "
+                         "the model (hard negatives; 0: random groups only)")
+    ap.add_argument("--hard-every", type=int, default=100, help="steps between two searches for lookalikes")
     ap.add_argument("--hold-out-val", action="store_true",
                     help="leave the 'val' photo folders out, to choose between runs on them "
                          "(python -m segscan.bench.descriptor --part val)")
@@ -265,13 +292,16 @@ def main(argv=None) -> int:
     rng = np.random.default_rng(args.seed + state["step"])  # a resumed run draws new batches
     model.train()
     pool = ThreadPoolExecutor(1)  # the next batch is augmented while this one trains
-    nxt = pool.submit(data.batch, rng, args.batch, args.size)
+    near = mine_near(model, data, args.size, 3, rng) if args.hard_share > 0 else None
+    nxt = pool.submit(data.batch, rng, args.batch, args.size, near, args.hard_share)
     memory = NegativeMemory(args.memory, model.proj.shape[1])
     t_last = time.time()
     while state["step"] < args.steps:
         set_lr(state["step"])
         a, b, groups = nxt.result()
-        nxt = pool.submit(data.batch, rng, args.batch, args.size)
+        if near is not None and state["step"] % args.hard_every == 0 and state["step"]:
+            near = mine_near(model, data, args.size, 3, rng)
+        nxt = pool.submit(data.batch, rng, args.batch, args.size, near, args.hard_share)
         za, zb = model(a), model(b)
         use = args.memory > 0 and state["step"] >= args.memory_from
         mem, same = memory.negatives(groups) if use else (None, None)
