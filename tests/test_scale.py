@@ -49,7 +49,6 @@ def test_ingest_save_rewrites_one_segment_of_a_segmented_index(tmp_path):
     idx.train(x)
     for v in range(40):
         idx.add(make_ids(v, 60), x[v * 60:(v + 1) * 60])
-    idx.dirty.clear()
     got = ingest_save(idx, tmp_path, x[:60])
     assert idx.files == 5 and idx.dirty == {4}
     assert 0 < got["save_bytes"] < got["save_whole_bytes"] / 3

@@ -191,6 +191,8 @@ def ingest_save(index, work: Path, vecs: np.ndarray) -> dict:
     from ..index.ids import make_ids
     from ..index.indexfile import index_layout, write_index_file
 
+    if hasattr(index, "dirty"):
+        index.dirty.clear()  # as saved: what the ingest changes is what its save rewrites
     index.add(make_ids((1 << 40) - 1, len(vecs)), vecs)  # a video number no catalogue here uses
     out = {}
     with tempfile.TemporaryDirectory(dir=work) as tmp:

@@ -78,6 +78,9 @@ class IVFSegments:
         nprobe = min(nprobe, self.nlist)
         for p in self.parts:
             p.nprobe = nprobe
+            # over the queries, inside the call: faiss's default (0) leaves that to IndexIVF.search,
+            # so a search_preassigned of its own runs on one thread (twice the time on two cores)
+            p.parallel_mode = 3
         if use_gpu:  # each segment on the device, searched whole: the same lists are probed
             if self._gpu is None:
                 res = self.faiss.StandardGpuResources()
