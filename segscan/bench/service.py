@@ -64,6 +64,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process and its threads have used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def service_latency(db: Path, clip: Path, clients: int, requests: int, workers: int = 2,
                     views: str | None = None) -> dict:
     """Latency of ``segscan serve --workers workers`` under ``clients`` concurrent clients;
@@ -97,7 +103,10 @@ def service_latency(db: Path, clip: Path, clients: int, requests: int, workers: 
 
         with httpx.Client() as c:
             post(c)  # warm-up
+            cpu0 = _cpu_s(proc.pid)
             single = [post(c)[0] for _ in range(5)]
+            # what one request costs the service's cores: 8 clients on 2 cores wait behind each other
+            cpu_per_request = (_cpu_s(proc.pid) - cpu0) / len(single)
         lat, codes, lock = [], [], threading.Lock()
         left = [requests]
 
@@ -127,7 +136,8 @@ def service_latency(db: Path, clip: Path, clients: int, requests: int, workers: 
     return {"workers": workers, "views": views or "default", "clients": clients, "requests": len(lat),
             "errors": sum(c != 200 for c in codes),
             "p50_s": float(np.percentile(lat, 50)), "p95_s": float(np.percentile(lat, 95)),
-            "single_client_p50_s": float(np.median(single)), "requests_per_s": len(lat) / wall,
+            "single_client_p50_s": float(np.median(single)), "single_client_cpu_s": round(cpu_per_request, 3),
+            "requests_per_s": len(lat) / wall,
             "temporary_files_left": len(leaked)}
 
 
