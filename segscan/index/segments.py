@@ -18,7 +18,7 @@ from .ids import KF_BITS, split_ids
 from .shards import merge_rows
 
 # vectors a segment takes before a new one is started (about 0.5 GB of 8-bit 256-d codes):
-# an ingest into a 30M catalogue rewrites one such file, not all sixteen
+# an ingest into a 30M catalogue rewrites one such file, not the whole 8 GB
 SEGMENT_VECTORS = 2_000_000
 
 
@@ -49,6 +49,8 @@ class IVFSegments:
         return int(self.parts[0].nlist)
 
     def _empty_copy(self):
+        # faiss copies the trained quantiser and codec only with the lists; they are emptied
+        # after (a passing copy of one segment, once a segment)
         new = self.faiss.clone_index(self.parts[-1])
         new.reset()
         return new
