@@ -135,7 +135,7 @@ def load_index_files(root: Path, index, kind: str, dim: int) -> set[int]:
         return covered
     covered.update(got)
     if segmented and index.segs:
-        index.segs.videos[0] |= set(got)  # with any video of no keyframes it records
+        index.segs.videos[0] = set(got)  # the header's list, with any video of no keyframes
         later = sorted(int(p.stem[len("index-seg"):]) for p in root.glob("index-seg*.bin")
                        if p.stem[len("index-seg"):].isdigit())
         for i in later:
@@ -143,7 +143,7 @@ def load_index_files(root: Path, index, kind: str, dim: int) -> set[int]:
             got = load_index_file(segment_file(root, i), _Segment(index, seg), _segment_fields(kind, index, i), dim)
             if got is not None:
                 covered.update(got)
-                index.segs.videos[seg] |= set(got)
+                index.segs.videos[seg] = set(got)
                 if seg != i:  # renumbered: written again under its new name
                     index.segs.dirty.add(seg)
     return covered
@@ -154,28 +154,29 @@ def save_index_files(root: Path, index, kind: str, dim: int, covered: set[int]) 
     the files changed since they were saved; files of an earlier layout are removed."""
     from .vectors import index_state
 
-    if getattr(index, "segs", None):  # videos of no keyframes are recorded with the newest segment
-        extra = covered - set().union(*index.segs.videos)
+    segs = getattr(index, "segs", None)
+    if segs:  # videos of no keyframes are recorded with the newest segment
+        extra = covered - set().union(*segs.videos)
         if extra:
-            index.segs.videos[-1] |= extra
-            index.segs.dirty.add(len(index.segs.parts) - 1)
+            segs.videos[-1] |= extra
+            segs.dirty.add(len(segs.parts) - 1)
     layout = index_layout(root, index, kind)
     for s, (path, part, fields) in enumerate(layout):
         if kind == "sharded":
             if s not in index.dirty:
                 continue
             mine = sorted(n for n in covered if n % len(layout) == s)
-        elif getattr(index, "segs", None):
+        elif segs:
             if s not in index.dirty:
                 continue
-            mine = sorted(index.segs.videos[s] & covered)
+            mine = sorted(segs.videos[s] & covered)
         else:
             mine = sorted(covered)
         # the state (deletion marks, training) is the index's, kept with its first file
         state = index_state(part) if kind == "sharded" else index_state(index) if s == 0 else None
         header = {**fields, "dim": dim, "covered": mine, "state": state}
         write_index_file(path, header, part.write_to)
-        if kind == "sharded" or getattr(index, "segs", None):
+        if kind == "sharded" or segs:
             index.dirty.discard(s)
     keep = {p for p, _, _ in layout}
     for p in index_files(root):

@@ -107,9 +107,10 @@ class IVFSegments:
         self.faiss.write_index(self.parts[i], self.faiss.PyCallbackIOWriter(f.write))
 
     def append_read(self, index) -> None:
-        """Take one more segment read back from a file (its videos: :meth:`videos_in`)."""
+        """Take one more segment read back (its videos are set by the reader: the file's header,
+        or :meth:`videos_in`)."""
         self.parts.append(index)
-        self.videos.append(self.videos_in(index))
+        self.videos.append(set())
         self._gpu = None
 
     def videos_in(self, part) -> set[int]:

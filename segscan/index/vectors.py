@@ -304,11 +304,13 @@ class FaissIndex:
                     return b[:n]
                 return b + f.read(n - len(b))
             self.read_file(0, _Reader(read))
-            return
-        (n,) = struct.unpack(">Q", f.read(8))
-        for i in range(n):
-            (size,) = struct.unpack(">Q", f.read(8))
-            self.read_file(i, io.BytesIO(f.read(size)))
+        else:
+            (n,) = struct.unpack(">Q", f.read(8))
+            for i in range(n):
+                (size,) = struct.unpack(">Q", f.read(8))
+                self.read_file(i, io.BytesIO(f.read(size)))
+        if self.segs:  # a stream has no headers: each segment's videos from its ids
+            self.segs.videos = [self.segs.videos_in(p) for p in self.segs.parts]
 
     def _loaded(self, index) -> None:
         self.index, self.segs, self.ivf = index, None, False
@@ -319,7 +321,6 @@ class FaissIndex:
         if ivf is not None:  # read back as its first segment
             self.index, self.ivf = None, True
             self.segs = IVFSegments(index, self.segment_vectors)
-            self.segs.videos[0] = self.segs.videos_in(index)
             self.segs.dirty.clear()
         self._gpu = None
 

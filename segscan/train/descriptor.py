@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from ..corpus import DEFAULT_IMAGES, DEFAULT_MEDIA, DEFAULT_PHOTOS
 from ..pipeline.backbones import get_spec, load_copydesc_stages
 from ..pipeline.features import WEIGHTS_DIR, Whitening, imac, whitening_path
-from .pictures import load_pictures
+from .pictures import as_batch, load_pictures
 
 log = logging.getLogger(__name__)
 FROZEN_STAGES = 3  # stem and the 16/24/40-channel stages keep their ImageNet weights
@@ -172,9 +172,8 @@ def mine_near(model: CopyDescriptor, data, size: int, k: int, rng: np.random.Gen
     z = []
     with torch.no_grad():
         for i in range(0, len(pick), 64):
-            x = np.stack([np.asarray(data.images[j].resize((size, size), Image.BILINEAR)) for j in pick[i:i + 64]])
-            z.append(model(torch.from_numpy(x).permute(0, 3, 1, 2).float().contiguous(
-                memory_format=torch.channels_last)))
+            z.append(model(as_batch([np.asarray(data.images[j].resize((size, size), Image.BILINEAR))
+                                     for j in pick[i:i + 64]])))
     model.train(was)
     z = torch.cat(z)
     sim = (z @ z.T).fill_diagonal_(-2.0)

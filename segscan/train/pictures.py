@@ -76,9 +76,12 @@ class Pictures:
             a.append(copy_view(self.images[i], other, rng, size))
             b.append(copy_view(self.images[i], other, rng, size))
 
-        def t(v):
-            return torch.from_numpy(np.stack(v)).permute(0, 3, 1, 2).float().contiguous(memory_format=torch.channels_last)
-        return t(a), t(b), groups
+        return as_batch(a), as_batch(b), groups
+
+
+def as_batch(pictures: list[np.ndarray]) -> torch.Tensor:
+    """uint8 (H, W, 3) pictures as the model's float (n, 3, H, W) input, channels last."""
+    return torch.from_numpy(np.stack(pictures)).permute(0, 3, 1, 2).float().contiguous(memory_format=torch.channels_last)
 
 
 def load_pictures(media: Path, images: Path, photos: Path, fps: float, split_seed: int,
