@@ -48,6 +48,24 @@ def test_streamed_selection_equals_whole_video_selection():
         keep_rule(sel.scores(thumbs[:142]), np.arange(142) / 8.0, 0.5, 1.5)))
 
 
+def test_on_the_grid_a_keyframe_is_a_second_where_the_picture_changed_since_the_one_before():
+    times = np.arange(80) / 8.0
+    probs = np.zeros(80)
+    probs[[35, 36, 37]] = 0.9  # a change at 4.4-4.6 s: the candidate at 5 s is kept, once
+    keep = keep_rule(probs, times, 0.5, 10.0, step=1.0)
+    assert list(times[keep]) == [0.0, 5.0]
+    keep = keep_rule(probs, times, 0.5, 2.0, step=1.0)  # the gap rule on the candidates
+    assert list(times[keep]) == [0.0, 2.0, 4.0, 5.0, 7.0, 9.0]
+    state = {}  # chunk by chunk, as the streaming selector calls it
+    parts = [keep_rule(probs[i:i + 13], times[i:i + 13], 0.5, 2.0, state, step=1.0) for i in range(0, 80, 13)]
+    assert (np.concatenate(parts) == keep).all()
+    frames, thumbs = _frames(150)
+    sel = SKESelector(threshold=0.5, max_gap=1.5, net=_net(thumbs), chunk=16, step=1.0)
+    sel.threshold = float(np.quantile(sel.scores(thumbs), 0.97))  # a change in a few seconds only
+    got = np.array([f.time for f in sel.select(frames)])
+    assert np.allclose(got, np.round(got)) and 9 < len(got) < 19  # whole seconds, some skipped
+
+
 def test_sparse_uniform_mask_and_short_clips():
     frames, thumbs = _frames(50)
     net = _net(thumbs)
@@ -122,31 +140,48 @@ def test_irregular_keyframe_times_flow_through_ingest_query_and_json(corpus, tmp
     assert abs(seg["ref_start"] - r0) <= 1.5 and abs(seg["ref_end"] - r1) <= 1.5
     # a query with other keyframe settings than the database's is refused
     assert query_cli.main([str(root / "query.mp4"), "--db", db, "-q"]) == 2
+    # the clip searched with is encoded one keyframe a second: only the catalogue's are irregular
+    from segscan.pipeline.extract import EncoderConfig, VideoEncoder
+
+    enc = VideoEncoder(EncoderConfig(keyframes="ske", ske_max_gap=1.0))
+    assert np.allclose(np.diff(enc(str(root / "query.mp4"), query=True).features.times), 1.0, atol=0.07)
+    assert len(np.unique(np.round(np.diff(enc(str(root / "query.mp4")).features.times), 3))) > 1
 
 
-def test_maps_are_pooled_on_a_one_second_grid_unless_keyframes_are_one_a_second():
+def test_catalogue_keyframes_are_resampled_on_a_one_second_grid_unless_they_are_one_a_second():
     from segscan.index.simmap import needs_grid, time_grid
     from segscan.query.maps import on_time_grid
     from segscan.types import CandidateMap, SimilarityMap
 
     assert not needs_grid({"keyframes": "uniform", "keyframe_fps": 1.0})
     assert needs_grid({"keyframes": "uniform", "keyframe_fps": 2.0}) and needs_grid({"keyframes": "ske"})
-    grid, start, end = time_grid(np.arange(8) * 0.5)  # two a second: pairs pooled
-    assert list(grid) == [0, 1, 2, 3] and list(start) == [0, 2, 4, 6] and list(end) == [2, 4, 6, 8]
-    q = np.array([0.0, 0.25, 0.5, 2.0, 3.6, 4.0])
-    grid, start, end = time_grid(q)
+    grid, held = time_grid(np.arange(8) * 0.5)  # two a second: the one at each second
+    assert list(grid) == [0, 1, 2, 3] and list(held) == [0, 2, 4, 6]
+    r = np.array([0.0, 0.25, 0.7, 2.0, 3.6, 4.0])
+    grid, held = time_grid(r)
     assert list(grid) == [0, 1, 2, 3, 4]
-    assert list(zip(start, end)) == [(0, 3), (2, 3), (3, 4), (3, 5), (5, 6)]  # second 1 holds the keyframe at 0.5
-    r = np.arange(8.0)
-    vals = np.random.default_rng(0).random((6, 8)).astype(np.float32)
-    mask = np.ones((6, 8), bool)
-    mask[0] = False  # unknown cells are not pooled
-    c = CandidateMap("v", "p", 0.5, SimilarityMap(vals, q, r, mask), dense=vals + 1, ref_global=np.eye(8),
-                     query_global=np.arange(6)[:, None] * np.ones((6, 3)))
+    assert list(held) == [0, 2, 3, 4, 5]  # the nearest: 0.7 for second 1, 3.6 for second 3
+    assert list(time_grid(np.array([0.0, 2.0, 3.0, 5.0]))[1]) == [0, 0, 1, 2, 2, 3]  # a tie: the earlier
+    grid, held = time_grid(np.arange(5.0) + 0.04)  # one a second: unchanged
+    assert list(held) == [0, 1, 2, 3, 4]
+    q = np.arange(8.0)
+    vals = np.random.default_rng(0).random((8, 6)).astype(np.float32)
+    mask = np.ones((8, 6), bool)
+    mask[:, 2] = False
+    c = CandidateMap("v", "p", 0.5, SimilarityMap(vals, q, r, mask), dense=vals + 1,
+                     ref_global=np.arange(6)[:, None] * np.ones((6, 3)), query_global=np.eye(8))
     g = on_time_grid(c)
-    assert g.map.values.shape == (5, 8) and list(g.map.q_times) == [0, 1, 2, 3, 4] and g.map.q_step == 1.0
-    np.testing.assert_allclose(g.map.values[0], vals[1:3].max(0))
-    np.testing.assert_allclose(g.map.values[3], vals[3:5].max(0))
-    np.testing.assert_allclose(g.dense[0], vals[0:3].max(0) + 1)
-    np.testing.assert_allclose(g.map.values[1], vals[2])
-    assert g.map.mask.all() and list(g.query_global[:, 0]) == [0, 2, 3, 3, 5] and g.ref_global.shape == (8, 8)
+    assert g.map.values.shape == (8, 5) and list(g.map.r_times) == [0, 1, 2, 3, 4] and g.map.r_step == 1.0
+    np.testing.assert_allclose(g.map.values, vals[:, [0, 2, 3, 4, 5]])
+    np.testing.assert_allclose(g.dense, vals[:, [0, 2, 3, 4, 5]] + 1)
+    assert not g.map.mask[:, 1].any() and g.map.mask[:, [0, 2, 3, 4]].all()
+    assert list(g.ref_global[:, 0]) == [0, 2, 3, 4, 5] and g.query_global.shape == (8, 8)
+    assert list(g.map.q_times) == list(q)  # a query's rows are one a second already
+
+
+def test_a_query_clip_gets_one_keyframe_a_second_whatever_the_catalogue_keeps():
+    from segscan.pipeline.extract import EncoderConfig, query_config
+
+    for cfg in (EncoderConfig(keyframes="ske", ske_threshold=0.7), EncoderConfig(keyframe_fps=8.0), EncoderConfig()):
+        q = query_config(cfg)
+        assert (q.keyframes, q.keyframe_fps) == ("uniform", 1.0) and q.backbone == cfg.backbone

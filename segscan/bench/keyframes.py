@@ -35,8 +35,9 @@ def setting_args(text: str) -> list[str]:
     kind, *vals = text.split(":")
     if kind == "uniform" and len(vals) == 1:
         return ["--keyframes", "uniform", "--keyframe-fps", vals[0]]
-    if kind == "ske" and len(vals) == 2:
-        return ["--keyframes", "ske", "--ske-threshold", vals[0], "--ske-max-gap", vals[1]]
+    if kind in ("ske", "ske-grid") and len(vals) == 2:
+        return ["--keyframes", "ske", "--ske-threshold", vals[0], "--ske-max-gap", vals[1],
+                *(["--ske-grid"] if kind == "ske-grid" else [])]
     raise argparse.ArgumentTypeError(f"a setting is uniform:FPS or ske:THRESHOLD:MAX_GAP, not {text!r}")
 
 

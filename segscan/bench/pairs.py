@@ -21,7 +21,7 @@ from ..query import QueryConfig
 from ..query.maps import region_vectors
 from ..query.rank import rank
 from .metrics import average_precision
-from .splits import feature_key, load_splits, method_settings, query_settings, ref_id
+from .splits import load_splits, method_settings, query_features_dir, query_settings, ref_id
 
 
 def held_out(qid: str, share: float = 0.2) -> bool:
@@ -53,7 +53,6 @@ def load_pairs(bench: Path, part: str, progress: bool = True) -> tuple[list[Quer
     split = splits[part]
     aligner = make_aligner(settings.config.aligner, **settings.config.aligner_params)
     ranked = method_settings(settings, aligner)
-    fkey = feature_key(encoder.config)
     names = expand(settings.config.views)
     refs: dict[str, np.ndarray] = {}
     with Database.open(bench / f"db-{fkey}", readonly=True, feature_config=feature_config(encoder.config)) as db:
@@ -66,7 +65,7 @@ def load_pairs(bench: Path, part: str, progress: bool = True) -> tuple[list[Quer
             spans.setdefault(qid, {})[ref] = [(float(b[0]), float(b[2])) for b in boxes]
     out = []
     for q in split.queries:
-        z = np.load(bench / f"features-{fkey}" / part / f"{q.qid}.npz")
+        z = np.load(query_features_dir(bench, encoder.config, part) / f"{q.qid}.npz")
         stack = np.stack([z["regions"]] + [z[f"{n}_regions"] for n in names]).astype(np.float32)
         qp = QueryPairs(q.qid, stack, z["times"], positives=spans.get(q.qid, {}), candidates=list(q.refs),
                         prescores=[c.prescore for c in q.cands])

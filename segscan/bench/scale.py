@@ -228,9 +228,9 @@ def query_vectors(bench: Path, part: str, views) -> tuple[np.ndarray, np.ndarray
     """(all the split's query vectors, those of a 60-second clip: 60 keyframes and their views)."""
     from ..pipeline.extract import EncoderConfig
     from ..pipeline.views import expand
-    from .splits import feature_key
+    from .splits import query_features_dir
 
-    folder = bench / f"features-{feature_key(EncoderConfig())}" / part
+    folder = query_features_dir(bench, EncoderConfig(), part)
     rows, clip = [], []
     for f in sorted(folder.glob("*.npz")):
         z = np.load(f)
@@ -251,7 +251,7 @@ def one_size(args) -> dict:
     from ..query import QueryConfig
     from .figures import timed_query
     from .scoring import evaluate, predict
-    from .splits import database_dir, encode_queries, feature_key, load_split, query_settings
+    from .splits import database_dir, encode_queries, feature_key, load_split, query_features_dir, query_settings
 
     bench, n = Path(args.bench), args.one
     clip60 = query60(bench, Path(args.work))  # made first: a failure here costs no index build
@@ -305,7 +305,7 @@ def one_size(args) -> dict:
             _say(f"segment F1 of the {args.part} split's queries through the query path")
             t0 = time.time()
             split.queries = encode_queries(bench, args.part, encoder, dist, settings,
-                                           bench / f"features-{feature_key(ecfg)}" / args.part, progress=False)
+                                           query_features_dir(bench, ecfg, args.part), progress=False)
             preds, rankings, _ = predict(split, make_aligner(qcfg.aligner, **qcfg.aligner_params), settings)
             m = evaluate(split, preds, rankings, settings.threshold)
             row.update({"seg_f1": round(m["f1"], 4), "seg_r": round(m["recall"], 4), "micro_ap": round(m["micro_ap"], 4),

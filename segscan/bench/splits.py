@@ -20,7 +20,7 @@ from tqdm import tqdm
 from ..align import make_aligner
 from ..index.regioncodec import DEFAULT_CODEC
 from ..index.store import Database
-from ..pipeline.extract import EncoderConfig, VideoEncoder, feature_config
+from ..pipeline.extract import EncoderConfig, VideoEncoder, feature_config, query_config
 from ..pipeline.views import expand, pick
 from ..query import QueryConfig, Settings, resolve
 from ..query.maps import build_maps
@@ -98,6 +98,12 @@ def feature_key(ecfg: EncoderConfig) -> str:
     return hashlib.sha1(json.dumps(feature_config(ecfg), sort_keys=True).encode()).hexdigest()[:10]
 
 
+def query_features_dir(bench: Path, ecfg: EncoderConfig, part: str) -> Path:
+    """Where a split's query features are cached, keyed by what queries are encoded with
+    (:func:`segscan.pipeline.extract.query_config`), which several catalogue settings share."""
+    return bench / f"features-{feature_key(query_config(ecfg))}" / part
+
+
 def database_dir(bench: Path, ecfg: EncoderConfig, region_codec: str = DEFAULT_CODEC) -> Path:
     """The folder's database for this feature configuration (one per region codec but the default)."""
     tail = "" if region_codec == DEFAULT_CODEC else f"-{region_codec}"
@@ -136,7 +142,7 @@ def encode_queries(bench: Path, part: str, encoder: VideoEncoder, db, settings: 
             feats, views = feats_of("global"), {n: feats_of(n) for n in names}
             feat_s = float(z["seconds"]) if "seconds" in z.files else 0.0
         else:
-            enc = encoder(str(p), views=settings.config.views)
+            enc = encoder(str(p), views=settings.config.views, query=True)
             feats, views = enc.features, enc.views
             feat_s = time.perf_counter() - t0
             arrays = {"times": feats.times, "global": feats.global_feats, "regions": feats.region_feats,
@@ -156,7 +162,6 @@ def load_splits(bench: Path, parts: list[str], encoder, settings: Settings, dist
     """The maps of ``parts`` against ``bench``'s database (with ``distractors`` distractor keyframes
     from the base file ``base``; region vectors kept as ``region_codec``), and the database's stats."""
     ecfg = encoder.config
-    fkey = feature_key(ecfg)
     db_dir = database_dir(bench, ecfg, region_codec)
     if not db_dir.exists():
         raise SystemExit(f"error: {db_dir} not found; run the benchmark on {bench} once first "
@@ -170,7 +175,7 @@ def load_splits(bench: Path, parts: list[str], encoder, settings: Settings, dist
             db = with_distractors(db, distractors, base, encoder, seed=seed, progress=progress)
         for part in parts:
             s = load_split(bench, part)
-            s.queries = encode_queries(bench, part, encoder, db, settings, bench / f"features-{fkey}" / part, progress)
+            s.queries = encode_queries(bench, part, encoder, db, settings, query_features_dir(bench, ecfg, part), progress)
             splits[part] = s
     return splits, stats
 

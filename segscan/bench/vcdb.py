@@ -104,7 +104,7 @@ def run_vcdb(folder: Path, args) -> int:
             nums[ref_id(rec.path)].append(rec.num)
         for qid in tqdm(queries, desc="vcdb queries", disable=args.quiet):
             t0 = time.perf_counter()
-            enc = encoder(found[qid], views=maps.config.views)
+            enc = encoder(found[qid], views=maps.config.views, query=True)
             # a video is not a copy of itself
             cands = build_maps(db, enc.features, maps, pick(enc.views, maps.config.views), exclude=nums[qid])
             split.queries.append(QueryMaps(qid, enc.features.duration, cands, time.perf_counter() - t0))

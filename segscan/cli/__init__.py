@@ -44,12 +44,14 @@ def add_keyframe_args(g) -> None:
                    help="ske: score from which a frame is a keyframe, 0..1 (default: %(default)s)")
     g.add_argument("--ske-max-gap", type=positive_float, default=d.ske_max_gap,
                    help="ske: seconds after which a keyframe is taken whatever its score (default: %(default)s)")
+    g.add_argument("--ske-grid", action="store_true", default=d.ske_grid,
+                   help="ske: candidates only where uniform keyframes of one a second would be")
 
 
 def keyframe_settings(args) -> dict:
     """The EncoderConfig fields set by :func:`add_keyframe_args`."""
     return {"keyframes": args.keyframes, "keyframe_fps": args.keyframe_fps, "ske_threshold": args.ske_threshold,
-            "ske_max_gap": args.ske_max_gap}
+            "ske_max_gap": args.ske_max_gap, "ske_grid": args.ske_grid}
 
 
 def _number(text: str, kind, low, strict: bool):

@@ -53,42 +53,40 @@ def top_candidates(cands: dict[int, Candidate], m: int) -> list[Candidate]:
 
 
 #: seconds per map cell: the uniform one keyframe a second that SPD and the query path's
-#: constants were made on; maps of other keyframes are pooled onto this grid
+#: constants were made on. A query clip always gets keyframes on it; the maps of a catalogue
+#: of other keyframes are resampled onto it
 GRID_STEP = 1.0
 
 
 def needs_grid(feature_config: dict) -> bool:
     """Whether a database's keyframes are other than the uniform one a second, so that its
-    maps are pooled on the grid (uniform keyframes' small jitter, a dropped frame or a slow
+    maps are resampled on the grid (uniform keyframes' small jitter, a dropped frame or a slow
     source, is what SPD was trained on and stays as it is)."""
     return feature_config.get("keyframes", "uniform") != "uniform" or \
         abs(float(feature_config.get("keyframe_fps", 1.0)) - 1.0 / GRID_STEP) > 1e-9
 
 
 def time_grid(times: np.ndarray, step: float = GRID_STEP):
-    """(grid times every ``step`` seconds from the first keyframe, and per grid cell the
-    range [start, end) of the keyframes it pools: those on screen during the cell, a
-    keyframe standing for the picture until the next).
+    """(grid times every ``step`` seconds from the first keyframe, and per grid time the
+    keyframe nearest to it, the earlier of two as near).
 
-    On the grid a copy's diagonal is straight and of the slope and scale SPD was trained
-    on, whatever the two videos' keyframe densities (a learned selector's irregular
-    keyframes, or another uniform rate)."""
+    This resamples a catalogue video's keyframes (a learned selector's irregular ones, or
+    another uniform rate) onto the grid, so that a copy's diagonal against a query's
+    one-a-second rows is straight and of the slope and scale SPD was trained on. The
+    nearest keyframe is the picture closest in time to what the cell stands for, as a
+    uniform keyframe stands for its second: exact for a denser uniform rate, and for a
+    selector's irregular keyframes no later or earlier on average. The best of the keyframes
+    a cell overlaps would smear a copy's diagonal by a cell."""
     times = np.asarray(times, np.float64)
-    n = int(np.floor((times[-1] - times[0]) / step + 1e-6)) + 1 if len(times) else 0
-    grid = (times[0] if len(times) else 0.0) + step * np.arange(n)
-    start = np.searchsorted(times, grid + 1e-6, side="right") - 1  # on screen when the cell begins
-    end = np.maximum(np.searchsorted(times, grid + step - 1e-6, side="left"), start + 1)
-    return grid, start, end
-
-
-def pool_on_grid(values: np.ndarray, mask: np.ndarray | None, rows, cols):
-    """(values, mask) of a map pooled on grid cells: each cell the best known similarity of
-    the keyframe pairs it holds. ``rows``/``cols``: (start, end) index arrays per cell."""
-    v = values if mask is None else np.where(mask, values, -np.inf)
-    for axis, (starts, ends) in ((0, rows), (1, cols)):
-        v = np.stack([v.take(np.arange(a, b), axis=axis).max(axis=axis) for a, b in zip(starts, ends)], axis=axis)
-    known = np.isfinite(v)
-    return np.where(known, v, 0.0).astype(np.float32), known
+    if not len(times):
+        return np.zeros(0), np.zeros(0, np.int64)
+    n = int(np.floor((times[-1] - times[0]) / step + 1e-6)) + 1
+    grid = times[0] + step * np.arange(n)
+    after = np.clip(np.searchsorted(times, grid - 1e-9, side="left"), 1, max(len(times) - 1, 1))
+    before = after - 1
+    if len(times) == 1:
+        return grid, before
+    return grid, np.where(grid - times[before] <= times[after] - grid + 1e-9, before, after)
 
 
 def median_step(times: np.ndarray, default: float = 1.0) -> float:

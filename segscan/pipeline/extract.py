@@ -8,10 +8,11 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ..index.simmap import GRID_STEP
 from ..types import VideoFeatures
 from .decode import DecodeOptions, VideoReader
 from .backbones import DEFAULT_BACKBONE
@@ -31,6 +32,7 @@ class EncoderConfig:
     keyframe_fps: float = 1.0  # uniform
     ske_threshold: float = 0.5  # ske: keyframe score threshold
     ske_max_gap: float = 1.5  # ske: seconds after which a keyframe is taken whatever the score
+    ske_grid: bool = False  # ske: candidates only on the one-second map grid (pipeline.ske.keep_rule)
     # pictures per forward pass: on a 2-core CPU 8-16 embed 20-40% more a second than 32 (the
     # activations stay in cache), with identical features; BENCHMARKS.md, ingest speed
     batch_size: int = 16
@@ -60,9 +62,20 @@ def feature_config(c: EncoderConfig) -> dict:
 
         del cfg["keyframe_fps"]
         w = weights_path()
+        if c.ske_grid:
+            cfg["ske_step"] = GRID_STEP
         cfg.update({"ske_threshold": c.ske_threshold, "ske_max_gap": c.ske_max_gap,
                     "ske_weights": file_hash(str(w))[:12] if w.exists() else "missing"})
     return cfg
+
+
+def query_config(c: EncoderConfig) -> EncoderConfig:
+    """What a query clip is encoded with: the catalogue's configuration with uniform keyframes
+    on the one-second map grid, whatever the catalogue's selector. A query is never stored, so a
+    selector saves nothing on it (SKE keeps about as many keyframes as one a second), and rows
+    on the grid leave only the catalogue's keyframes to resample (``query.maps.on_time_grid``):
+    resampling both sides' irregular keyframes breaks a copy's diagonal where they differ."""
+    return replace(c, keyframes="uniform", keyframe_fps=1.0 / GRID_STEP)
 
 
 def file_hash(path: str, chunk: int = 1 << 20) -> str:
@@ -85,19 +98,24 @@ class VideoEncoder:
         self.extractor = FeatureExtractor(c.backbone, layers=c.layers, whitening=c.whitening,
                                           batch_size=c.batch_size, device=c.device, threads=c.threads)
         self.selector = make_selector(c.keyframes, fps=c.keyframe_fps, threshold=c.ske_threshold,
-                                      max_gap=c.ske_max_gap)
+                                      max_gap=c.ske_max_gap, step=GRID_STEP if c.ske_grid else None)
+        q = query_config(c)
+        self.query_selector = make_selector(q.keyframes, fps=q.keyframe_fps, threshold=q.ske_threshold,
+                                            max_gap=q.ske_max_gap)
 
     def feature_config(self) -> dict:
         return feature_config(self.config)
 
-    def __call__(self, path: str, views=()) -> EncodedVideo:
-        """Decode, select keyframes, extract; ``views`` also describes those views of each keyframe."""
+    def __call__(self, path: str, views=(), query: bool = False) -> EncodedVideo:
+        """Decode, select keyframes, extract; ``views`` also describes those views of each keyframe.
+        ``query``: a clip to search with, whose keyframes are :func:`query_config`'s."""
         size = (self.extractor.spec.input_size,) * 2
         reader = VideoReader(path, DecodeOptions(fps=self.config.basis_fps, size=size,
                                                  crop_borders=self.config.crop_borders))
         times, glob, regs = [], [], []
         vglob, vregs = defaultdict(list), defaultdict(list)
-        for t, g, r, vs in self.extractor.extract_stream(self.selector.select(reader), views=views):
+        for t, g, r, vs in self.extractor.extract_stream(
+                (self.query_selector if query else self.selector).select(reader), views=views):
             times.append(t)
             glob.append(g)
             if self.config.keep_regions:

@@ -63,13 +63,15 @@ class UniformSelector:
 SELECTORS = ("uniform", "ske")
 
 
-def make_selector(name: str, fps: float, threshold: float, max_gap: float, weights=None) -> KeyframeSelector:
+def make_selector(name: str, fps: float, threshold: float, max_gap: float, weights=None,
+                  step: float | None = None) -> KeyframeSelector:
     """``uniform`` takes ``fps``; ``ske`` (:mod:`segscan.pipeline.ske`) takes the score
-    ``threshold``, the ``max_gap`` in seconds between keyframes and its ``weights``."""
+    ``threshold``, the ``max_gap`` in seconds between keyframes, its ``weights`` and the
+    ``step`` of the grid its candidates lie on (None: every basis frame)."""
     if name == "uniform":
         return UniformSelector(fps=fps)
     if name == "ske":
         from .ske import SKESelector
 
-        return SKESelector(threshold=threshold, max_gap=max_gap, weights=weights)
+        return SKESelector(threshold=threshold, max_gap=max_gap, weights=weights, step=step)
     raise ValueError(f"unknown keyframe selector {name!r}; choose from {list(SELECTORS)}")

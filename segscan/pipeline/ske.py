@@ -80,14 +80,37 @@ def load_net(path: str | Path | None = None) -> SKENet:
 
 
 def keep_rule(probs: np.ndarray, times: np.ndarray, threshold: float, max_gap: float,
-              last_time: float | None = None) -> np.ndarray:
-    """Which frames are keyframes: score >= threshold, or the last keyframe is at least
-    ``max_gap`` seconds back (the first frame of a video is always kept)."""
+              state: dict | None = None, step: float | None = None) -> np.ndarray:
+    """Which frames are keyframes (the first frame of a video always is).
+
+    Without ``step``: a frame whose score reaches ``threshold``, or when the last keyframe is
+    at least ``max_gap`` seconds back. With ``step`` (the map grid's, seconds): only the frames
+    uniform keyframes every ``step`` seconds would take are candidates, and one is kept when a
+    frame since the candidate before it scored at least ``threshold`` (the picture changed), or
+    when the last keyframe is ``max_gap`` old. A still stretch keeps its keyframe on screen,
+    which stands for the seconds after it; the map grid shows one keyframe a second, so a
+    burst of keyframes within a second would be index entries no map shows.
+
+    ``state`` carries the rule across calls on consecutive chunks of one video."""
+    st = {} if state is None else state
     keep = np.zeros(len(probs), bool)
     for i, (p, t) in enumerate(zip(probs, times)):
-        if last_time is None or p >= threshold or t - last_time >= max_gap - 1e-6:
+        last = st.get("last")
+        if step is None:
+            take = last is None or p >= threshold or t - last >= max_gap - 1e-6
+        else:
+            st["changed"] = st.get("changed", False) or p >= threshold
+            due = st.get("next")
+            take = False
+            if last is None or t >= due - 1e-6:  # a candidate: the uniform keyframe of this step
+                take = last is None or st["changed"] or t - last >= max_gap - 1e-6
+                due = t if due is None else due
+                while due <= t + 1e-6:
+                    due += step
+                st["next"], st["changed"] = due, False
+        if take:
             keep[i] = True
-            last_time = t
+            st["last"] = t
     return keep
 
 
@@ -99,12 +122,13 @@ class SKESelector:
     name = "ske"
 
     def __init__(self, threshold: float = 0.5, max_gap: float = 1.5, weights: str | Path | None = None,
-                 min_keyframes: int = 2, chunk: int = 32, net: SKENet | None = None):
+                 min_keyframes: int = 2, chunk: int = 32, net: SKENet | None = None, step: float | None = None):
         if not (0.0 <= threshold <= 1.0):
             raise ValueError(f"SKE threshold must be in [0, 1], got {threshold}")
         if not (max_gap > 0):
             raise ValueError(f"SKE max gap must be > 0 seconds, got {max_gap}")
         self.threshold, self.max_gap, self.min_keyframes, self.chunk = threshold, max_gap, min_keyframes, chunk
+        self.step = step
         self.net = net or load_net(weights)
 
     @torch.inference_mode()
@@ -120,7 +144,8 @@ class SKESelector:
         ctx = None  # tile vectors of the last r decided frames
         pending: list[Frame] = []  # frames not decided yet
         embedded = None  # tile vectors of the first pending frames (the last chunk's lookahead)
-        state = {"last": None, "kept": 0, "held": None}
+        state = {"kept": 0, "held": None}
+        rule: dict = {}  # keep_rule's state
 
         def decide(n: int, final: bool):
             nonlocal ctx, pending, embedded
@@ -132,10 +157,10 @@ class SKESelector:
             c = 0 if ctx is None else len(ctx)
             logits = self.net.head((e if ctx is None else torch.cat([ctx, e]))[None])[0, c:c + n]
             times = np.array([f.time for f in pending[:n]])
-            keep = keep_rule(torch.sigmoid(logits).numpy(), times, self.threshold, self.max_gap, state["last"])
+            keep = keep_rule(torch.sigmoid(logits).numpy(), times, self.threshold, self.max_gap, rule, self.step)
             for f, k in zip(pending[:n], keep):
                 if k:
-                    state["last"], state["kept"] = f.time, state["kept"] + 1
+                    state["kept"] += 1
                     yield f
                 else:
                     state["held"] = f
@@ -152,4 +177,4 @@ class SKESelector:
             yield from decide(len(pending), final=True)
 
     def __repr__(self):
-        return f"SKESelector(threshold={self.threshold}, max_gap={self.max_gap})"
+        return f"SKESelector(threshold={self.threshold}, max_gap={self.max_gap}, step={self.step})"

@@ -12,7 +12,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..index.simmap import (GRID_STEP, chamfer_similarity, dense_map, group_neighbours, median_step, needs_grid,
-                            pool_on_grid, sparse_map, time_grid, top_candidates)
+                            sparse_map, time_grid, top_candidates)
 from ..types import CandidateMap, SimilarityMap, VideoFeatures
 from .config import Settings
 
@@ -137,18 +137,16 @@ def build_maps(db, q: VideoFeatures, s: Settings, views=(), exclude=()) -> list[
 
 
 def on_time_grid(c: CandidateMap) -> CandidateMap:
-    """The candidate pooled on the one-second map grid (:func:`segscan.index.simmap.time_grid`):
-    map and region similarity each cell the best of the keyframe pairs on screen during it,
-    keyframe vectors the keyframe on screen as the cell begins, so the aligner and the
-    refinement see cells of one second whatever the keyframes."""
+    """The candidate with its catalogue video's keyframes resampled on the one-second map grid
+    (:func:`segscan.index.simmap.time_grid`): each column the keyframe nearest to its
+    second's start. The rows need none: a query's keyframes are one a second
+    (:func:`segscan.pipeline.extract.query_config`)."""
     m = c.map
-    qt, *rows = time_grid(m.q_times)
-    rt, *cols = time_grid(m.r_times)
-    values, mask = pool_on_grid(m.values, m.mask, rows, cols)
-    grid = SimilarityMap(values, qt, rt, mask, GRID_STEP, GRID_STEP)
-    return replace(c, map=grid, dense=None if c.dense is None else pool_on_grid(c.dense, None, rows, cols)[0],
-                   ref_global=None if c.ref_global is None else c.ref_global[cols[0]],
-                   query_global=None if c.query_global is None else c.query_global[rows[0]])
+    rt, held = time_grid(m.r_times)
+    grid = SimilarityMap(m.values[:, held], m.q_times, rt, None if m.mask is None else m.mask[:, held],
+                         m.q_step, GRID_STEP)
+    return replace(c, map=grid, dense=None if c.dense is None else c.dense[:, held],
+                   ref_global=None if c.ref_global is None else c.ref_global[held])
 
 
 def _similarities(db, q: VideoFeatures, views, refs: list[VideoFeatures], name: str | None) -> list:

@@ -51,7 +51,7 @@ def search_features(db, q: VideoFeatures, cfg: QueryConfig, aligner=None, query_
 def query_video(db, encoder: "VideoEncoder", path: str, cfg: QueryConfig, aligner=None) -> QueryResult:
     """Query with a clip: decode, keyframes, features (the clip's and its views'), then ``search_features``."""
     t0 = time.perf_counter()
-    enc = encoder(path, views=cfg.views)
+    enc = encoder(path, views=cfg.views, query=True)
     t1 = time.perf_counter()
     res = search_features(db, enc.features, cfg, aligner, query_name=str(path), views=enc.views)
     res.timings = {"features": t1 - t0, **res.timings, "total": time.perf_counter() - t0}
