@@ -8,7 +8,8 @@ from segscan.bench import keyframes
 
 def test_settings_name_their_keyframes():
     ske = keyframes.encoder_config("ske:0.7:1.5")
-    assert (ske.keyframes, ske.ske_threshold, ske.ske_max_gap) == ("ske", 0.7, 1.5)
+    assert (ske.keyframes, ske.ske_threshold, ske.ske_max_gap, ske.ske_grid) == ("ske", 0.7, 1.5, True)
+    assert not keyframes.encoder_config("ske-frames:0.7:1.5").ske_grid
     uni = keyframes.encoder_config("uniform:2")
     assert (uni.keyframes, uni.keyframe_fps) == ("uniform", 2.0)
     for bad in ("uniform", "ske:0.5", "every:2"):

@@ -123,7 +123,7 @@ def test_irregular_keyframe_times_flow_through_ingest_query_and_json(corpus, tmp
     torch.save({"arch": {}, "state": _net(thumbs, seed=3).state_dict()}, weights)
     monkeypatch.setattr(ske, "weights_path", lambda: weights)
     db = str(tmp_path / "db")
-    flags = ["--keyframes", "ske", "--ske-max-gap", "1.0"]
+    flags = ["--keyframes", "ske", "--ske-max-gap", "1.0", "--ske-threshold", "0.5", "--no-ske-grid"]  # any basis frame
     assert ingest_cli.main([str(root / "gallery"), "--db", db, "--workers", "0", "-q", *flags]) == 0
     with Database.open(db, readonly=True) as d:
         assert d.feature_config["keyframes"] == "ske" and "ske_weights" in d.feature_config
@@ -143,7 +143,7 @@ def test_irregular_keyframe_times_flow_through_ingest_query_and_json(corpus, tmp
     # the clip searched with is encoded one keyframe a second: only the catalogue's are irregular
     from segscan.pipeline.extract import EncoderConfig, VideoEncoder
 
-    enc = VideoEncoder(EncoderConfig(keyframes="ske", ske_max_gap=1.0))
+    enc = VideoEncoder(EncoderConfig(keyframes="ske", ske_max_gap=1.0, ske_threshold=0.5, ske_grid=False))
     assert np.allclose(np.diff(enc(str(root / "query.mp4"), query=True).features.times), 1.0, atol=0.07)
     assert len(np.unique(np.round(np.diff(enc(str(root / "query.mp4")).features.times), 3))) > 1
 

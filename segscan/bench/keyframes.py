@@ -1,13 +1,13 @@
 """Keyframe selection on the copy benchmark (SSAN Table 2's form): uniform rates against
 the learned selector, one table.
 
-    python -m segscan.bench.keyframes [--settings uniform:8 uniform:2 uniform:1 uniform:0.5 ske:0.5:1.5 ske:0.1:1.0]
+    python -m segscan.bench.keyframes [--settings uniform:8 uniform:2 uniform:1 uniform:0.8 ske:0.3:1.5 ...]
 
-Each setting ingests the benchmark folder's gallery and encodes its queries with those
-keyframes (a database of its own in the folder, reused by later runs), then runs
-segscan's default query path (SPD, its shipped threshold) on the test split. Maps of
-keyframes that are not one a second are pooled on the one-second grid SPD was trained on
-(:func:`segscan.index.simmap.time_grid`). Columns: keyframes kept as a share of the 8 fps
+Each setting ingests the benchmark folder's gallery with those keyframes (a database of its
+own in the folder, reused by later runs), then runs segscan's default query path (SPD, its
+shipped threshold) on the test split; queries are encoded at one keyframe a second, as the
+query path always does, and the gallery's keyframes resampled on the one-second grid SPD was
+trained on (:func:`segscan.index.simmap.time_grid`). Columns: keyframes kept as a share of the 8 fps
 basis frames, segment F1 and micro-AP, index and store bytes per hour of video, ingest
 speed (the gallery's, measured when its database was built).
 
@@ -26,23 +26,26 @@ from pathlib import Path
 
 from .scoring import table
 
-DEFAULT = ("uniform:8", "uniform:2", "uniform:1", "uniform:0.5", "ske:0.5:1.5", "ske:0.1:1.0")
+DEFAULT = ("uniform:8", "uniform:2", "uniform:1", "uniform:0.8", "uniform:0.6", "ske:0.3:1.5", "ske:0.7:1.5",
+           "ske-frames:0.7:1.5")
 BASIS_FPS = 8.0
 
 
 def setting_args(text: str) -> list[str]:
-    """'uniform:FPS' or 'ske:THRESHOLD:MAX_GAP' -> benchmark arguments."""
+    """'uniform:FPS', 'ske:THRESHOLD:MAX_GAP' (candidates on the one-second grid) or
+    'ske-frames:THRESHOLD:MAX_GAP' (candidates on every basis frame) -> benchmark arguments."""
     kind, *vals = text.split(":")
     if kind == "uniform" and len(vals) == 1:
         return ["--keyframes", "uniform", "--keyframe-fps", vals[0]]
-    if kind in ("ske", "ske-grid") and len(vals) == 2:
+    if kind in ("ske", "ske-frames") and len(vals) == 2:
         return ["--keyframes", "ske", "--ske-threshold", vals[0], "--ske-max-gap", vals[1],
-                *(["--ske-grid"] if kind == "ske-grid" else [])]
-    raise argparse.ArgumentTypeError(f"a setting is uniform:FPS or ske:THRESHOLD:MAX_GAP, not {text!r}")
+                "--ske-grid" if kind == "ske" else "--no-ske-grid"]
+    raise argparse.ArgumentTypeError(f"a setting is uniform:FPS, ske:THRESHOLD:MAX_GAP or ske-frames:THRESHOLD:MAX_GAP "
+                                     f"(candidates on every basis frame), not {text!r}")
 
 
 def encoder_config(setting: str):
-    """The EncoderConfig of a setting ('uniform:FPS' or 'ske:THRESHOLD:MAX_GAP')."""
+    """The EncoderConfig of a setting (:func:`setting_args`)."""
     from ..cli import add_keyframe_args, keyframe_settings
     from ..pipeline.extract import EncoderConfig
 
@@ -78,7 +81,7 @@ def train_row(bench: Path, setting: str, progress: bool = False) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--settings", nargs="+", default=list(DEFAULT), metavar="SETTING",
-                    help="uniform:FPS or ske:THRESHOLD:MAX_GAP (default: %(default)s)")
+                    help="uniform:FPS, ske:THRESHOLD:MAX_GAP or ske-frames:THRESHOLD:MAX_GAP (default: %(default)s)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="bench-data")
     ap.add_argument("--media", default=None, metavar="DIR",

@@ -44,8 +44,10 @@ def add_keyframe_args(g) -> None:
                    help="ske: score from which a frame is a keyframe, 0..1 (default: %(default)s)")
     g.add_argument("--ske-max-gap", type=positive_float, default=d.ske_max_gap,
                    help="ske: seconds after which a keyframe is taken whatever its score (default: %(default)s)")
-    g.add_argument("--ske-grid", action="store_true", default=d.ske_grid,
-                   help="ske: candidates only where uniform keyframes of one a second would be")
+    g.add_argument("--ske-grid", action=argparse.BooleanOptionalAction, default=d.ske_grid,
+                   help="ske: a keyframe only where uniform keyframes of one a second would be, kept when "
+                        "the picture changed since the one before; --no-ske-grid: any basis frame whose "
+                        "score reaches the threshold (default: %(default)s)")
 
 
 def keyframe_settings(args) -> dict:
