@@ -21,7 +21,7 @@ from ..query import QueryConfig
 from ..query.maps import region_vectors
 from ..query.rank import rank
 from .metrics import average_precision
-from .splits import load_splits, method_settings, query_features_dir, query_settings, ref_id
+from .splits import database_dir, load_splits, method_settings, query_features_dir, query_settings, ref_id
 
 
 def held_out(qid: str, share: float = 0.2) -> bool:
@@ -55,7 +55,7 @@ def load_pairs(bench: Path, part: str, progress: bool = True) -> tuple[list[Quer
     ranked = method_settings(settings, aligner)
     names = expand(settings.config.views)
     refs: dict[str, np.ndarray] = {}
-    with Database.open(bench / f"db-{fkey}", readonly=True, feature_config=feature_config(encoder.config)) as db:
+    with Database.open(database_dir(bench, encoder.config), readonly=True, feature_config=feature_config(encoder.config)) as db:
         for rec in db.videos():
             refs[ref_id(rec.path)] = np.asarray(region_vectors(db.features_by_num(rec.num)), np.float32)  # float16
     spans: dict[str, dict[str, list[tuple[float, float]]]] = {}  # qid -> ref -> copied query spans

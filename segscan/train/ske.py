@@ -19,7 +19,6 @@ teacher; the test content groups are never read.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 import time
