@@ -131,7 +131,14 @@ def test_irregular_keyframe_times_flow_through_ingest_query_and_json(corpus, tmp
     gaps = np.concatenate([np.diff(t) for t in times])
     assert gaps.max() <= 1.0 + 1e-6 and len(np.unique(np.round(gaps, 3))) > 2
     out = tmp_path / "r.json"
+    from segscan.pipeline.extract import EncoderConfig, VideoEncoder
+
+    encode, asked = VideoEncoder.__call__, []
+    monkeypatch.setattr(VideoEncoder, "__call__", lambda self, path, views=(), query=False:
+                        asked.append(query) or encode(self, path, views, query))
     assert query_cli.main([str(root / "query.mp4"), "--db", db, "--json", str(out), "-q", *flags]) == 0
+    assert asked == [True]  # the query path encodes its clip as a query
+    monkeypatch.setattr(VideoEncoder, "__call__", encode)
     top = json.loads(out.read_text())["results"][0]
     assert top["path"].endswith(truth["reference"]) and top["copy"]
     seg = max(top["segments"], key=lambda s: s["query_end"] - s["query_start"])
@@ -141,8 +148,6 @@ def test_irregular_keyframe_times_flow_through_ingest_query_and_json(corpus, tmp
     # a query with other keyframe settings than the database's is refused
     assert query_cli.main([str(root / "query.mp4"), "--db", db, "-q"]) == 2
     # the clip searched with is encoded one keyframe a second: only the catalogue's are irregular
-    from segscan.pipeline.extract import EncoderConfig, VideoEncoder
-
     enc = VideoEncoder(EncoderConfig(keyframes="ske", ske_max_gap=1.0, ske_threshold=0.5, ske_grid=False))
     assert np.allclose(np.diff(enc(str(root / "query.mp4"), query=True).features.times), 1.0, atol=0.07)
     assert len(np.unique(np.round(np.diff(enc(str(root / "query.mp4")).features.times), 3))) > 1
