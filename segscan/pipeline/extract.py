@@ -33,7 +33,7 @@ class EncoderConfig:
     ske_threshold: float = 0.3  # ske: keyframe score threshold
     ske_max_gap: float = 1.5  # ske: seconds after which a keyframe is taken whatever the score
     # ske: candidates only on the one-second map grid (pipeline.ske.keep_rule), the keyframes
-    # a map shows; off, any basis frame (SSAN's rule), about a third more keyframes for the same F1
+    # a map shows; off, any basis frame (SSAN's rule): a third more keyframes, no better F1
     ske_grid: bool = True
     # pictures per forward pass: on a 2-core CPU 8-16 embed 20-40% more a second than 32 (the
     # activations stay in cache), with identical features; BENCHMARKS.md, ingest speed
