@@ -1,7 +1,7 @@
 """Keyframe selection on the copy benchmark (SSAN Table 2's form): uniform rates against
 the learned selector, one table.
 
-    python -m segscan.bench.keyframes [--settings uniform:8 uniform:2 uniform:1 uniform:0.8 ske:0.3:1.5 ...]
+    python -m segscan.bench.keyframes [--settings uniform:8 uniform:2 uniform:1 uniform:0.8 ske:0.1:1.5 ...]
 
 Each setting ingests the benchmark folder's gallery with those keyframes (a database of its
 own in the folder, reused by later runs), then runs segscan's default query path (SPD, its
@@ -26,8 +26,8 @@ from pathlib import Path
 
 from .scoring import table
 
-DEFAULT = ("uniform:8", "uniform:2", "uniform:1", "uniform:0.8", "uniform:0.6", "uniform:0.5", "ske:0.3:1.5",
-           "ske:0.7:1.5", "ske-frames:0.7:1.5")
+DEFAULT = ("uniform:8", "uniform:2", "uniform:1", "uniform:0.8", "uniform:0.6", "uniform:0.5", "ske:0.1:1.5",
+           "ske:0.3:1.5", "ske:0.7:1.5", "ske-frames:0.7:1.5")
 BASIS_FPS = 8.0
 
 
