@@ -26,8 +26,8 @@ from pathlib import Path
 
 from .scoring import table
 
-DEFAULT = ("uniform:8", "uniform:2", "uniform:1", "uniform:0.8", "uniform:0.6", "uniform:0.5", "ske:0.1:1.5",
-           "ske:0.3:1.5", "ske:0.7:1.5", "ske-frames:0.7:1.5")
+DEFAULT = ("uniform:8", "uniform:2", "uniform:1", "uniform:0.8", "uniform:0.5", "ske:0.1:1.5", "ske:0.3:1.5",
+           "ske-frames:0.7:1.5")
 BASIS_FPS = 8.0
 
 
