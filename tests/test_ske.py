@@ -160,15 +160,16 @@ def test_catalogue_keyframes_are_resampled_on_a_one_second_grid_unless_they_are_
 
     assert not needs_grid({"keyframes": "uniform", "keyframe_fps": 1.0})
     assert needs_grid({"keyframes": "uniform", "keyframe_fps": 2.0}) and needs_grid({"keyframes": "ske"})
-    grid, held = time_grid(np.arange(8) * 0.5)  # two a second: the one at each second
-    assert list(grid) == [0, 1, 2, 3] and list(held) == [0, 2, 4, 6]
+    grid, nearest = time_grid(np.arange(8) * 0.5)  # two a second: the one at each second
+    assert list(grid) == [0, 1, 2, 3] and list(nearest) == [0, 2, 4, 6]
     r = np.array([0.0, 0.25, 0.7, 2.0, 3.6, 4.0])
-    grid, held = time_grid(r)
+    grid, nearest = time_grid(r)
     assert list(grid) == [0, 1, 2, 3, 4]
-    assert list(held) == [0, 2, 3, 4, 5]  # the nearest: 0.7 for second 1, 3.6 for second 3
+    assert list(nearest) == [0, 2, 3, 4, 5]  # the nearest: 0.7 for second 1, 3.6 for second 3
     assert list(time_grid(np.array([0.0, 2.0, 3.0, 5.0]))[1]) == [0, 0, 1, 2, 2, 3]  # a tie: the earlier
-    grid, held = time_grid(np.arange(5.0) + 0.04)  # one a second: unchanged
-    assert list(held) == [0, 1, 2, 3, 4]
+    grid, nearest = time_grid(np.arange(5.0) + 0.04)  # one a second: unchanged
+    assert list(nearest) == [0, 1, 2, 3, 4]
+    assert list(time_grid(np.array([2.0]))[1]) == [0]  # one keyframe: itself
     q = np.arange(8.0)
     vals = np.random.default_rng(0).random((8, 6)).astype(np.float32)
     mask = np.ones((8, 6), bool)

@@ -82,10 +82,8 @@ def time_grid(times: np.ndarray, step: float = GRID_STEP):
         return np.zeros(0), np.zeros(0, np.int64)
     n = int(np.floor((times[-1] - times[0]) / step + 1e-6)) + 1
     grid = times[0] + step * np.arange(n)
-    after = np.clip(np.searchsorted(times, grid - 1e-9, side="left"), 1, max(len(times) - 1, 1))
-    before = after - 1
-    if len(times) == 1:
-        return grid, before
+    after = np.minimum(np.searchsorted(times, grid - 1e-9, side="left"), len(times) - 1)
+    before = np.maximum(after - 1, 0)
     return grid, np.where(grid - times[before] <= times[after] - grid + 1e-9, before, after)
 
 

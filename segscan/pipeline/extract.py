@@ -30,7 +30,7 @@ class EncoderConfig:
     basis_fps: float = 8.0
     keyframes: str = "uniform"  # or "ske", the learned selector (segscan.pipeline.ske)
     keyframe_fps: float = 1.0  # uniform
-    ske_threshold: float = 0.1  # ske: keyframe score threshold (chosen on train: BENCHMARKS.md)
+    ske_threshold: float = 0.1  # ske: keyframe score threshold (chosen on train: HISTORY.md)
     ske_max_gap: float = 1.5  # ske: seconds after which a keyframe is taken whatever the score
     # ske: candidates only on the one-second map grid (pipeline.ske.keep_rule), the keyframes
     # a map shows; off, any basis frame (SSAN's rule): a third more keyframes, no better F1

@@ -21,6 +21,16 @@ class KeyframeSelector(Protocol):
         """Yield the keyframes among ``frames`` (in order, each at most once)."""
 
 
+def next_mark(mark: float | None, t: float, step: float) -> float:
+    """After a keyframe at ``t``: the next time a uniform keyframe every ``step`` seconds is due,
+    on the marks of ``mark`` (the one just due; None: ``t`` is the first keyframe). A mark that
+    passed without a frame, in a gap of the stream, is skipped."""
+    mark = t if mark is None else mark
+    while mark <= t + 1e-6:
+        mark += step
+    return mark
+
+
 class UniformSelector:
     """One keyframe every ``1/fps`` seconds of presentation time (the first frame included).
 
@@ -45,10 +55,7 @@ class UniformSelector:
                 yield fr
                 kept += 1
                 held = []
-                base = fr.time if next_t is None else next_t
-                next_t = base + step
-                while next_t <= fr.time + 1e-6:
-                    next_t += step
+                next_t = next_mark(next_t, fr.time, step)
             elif kept < self.min_keyframes:
                 held.append(fr)
         need = min(self.min_keyframes - kept, len(held))

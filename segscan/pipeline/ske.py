@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from ..types import Frame
+from .keyframes import next_mark
 
 WEIGHTS_NAME = "ske-thumb32.pt"
 
@@ -104,10 +105,7 @@ def keep_rule(probs: np.ndarray, times: np.ndarray, threshold: float, max_gap: f
             take = False
             if last is None or t >= due - 1e-6:  # a candidate: the uniform keyframe of this step
                 take = last is None or st["changed"] or t - last >= max_gap - 1e-6
-                due = t if due is None else due
-                while due <= t + 1e-6:
-                    due += step
-                st["next"], st["changed"] = due, False
+                st["next"], st["changed"] = next_mark(due, t, step), False
         if take:
             keep[i] = True
             st["last"] = t

@@ -142,11 +142,11 @@ def on_time_grid(c: CandidateMap) -> CandidateMap:
     second's start. The rows need none: a query's keyframes are one a second
     (:func:`segscan.pipeline.extract.query_config`)."""
     m = c.map
-    rt, held = time_grid(m.r_times)
-    grid = SimilarityMap(m.values[:, held], m.q_times, rt, None if m.mask is None else m.mask[:, held],
+    rt, nearest = time_grid(m.r_times)
+    grid = SimilarityMap(m.values[:, nearest], m.q_times, rt, None if m.mask is None else m.mask[:, nearest],
                          m.q_step, GRID_STEP)
-    return replace(c, map=grid, dense=None if c.dense is None else c.dense[:, held],
-                   ref_global=None if c.ref_global is None else c.ref_global[held])
+    return replace(c, map=grid, dense=None if c.dense is None else c.dense[:, nearest],
+                   ref_global=None if c.ref_global is None else c.ref_global[nearest])
 
 
 def _similarities(db, q: VideoFeatures, views, refs: list[VideoFeatures], name: str | None) -> list:
