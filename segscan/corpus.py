@@ -70,6 +70,12 @@ def split_groups(clips: list[Clip], seed: int, test_share: float = 0.4, holdout_
     return out
 
 
+def held_out_group(group: str) -> bool:
+    """A fifth of the content groups (by a hash of the name), which a training run on train
+    footage keeps aside to choose its checkpoint on footage it did not learn."""
+    return zlib.crc32(group.encode()) % 5 == 0
+
+
 def clips_of(clips: list[Clip], seed: int, part: str) -> list[Clip]:
     """The clips whose content group is in ``part`` ('train' or 'test', holdouts included)."""
     split = split_groups(clips, seed)

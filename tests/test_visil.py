@@ -101,3 +101,16 @@ def test_temporal_edits_keep_part_of_the_copied_span():
         rows = temporal_edit(q, [(10.0, 14.0)], rng)
         assert len(rows) and rows.min() >= 0 and rows.max() < 30
         assert ((times[rows] >= 10) & (times[rows] <= 14)).sum() >= 1
+
+
+def test_training_keeps_held_out_footage_aside_even_as_negatives():
+    from segscan.bench.pairs import keep_aside
+
+    copies_held = QueryPairs("q1", np.zeros((1, 4, 9, 4), np.float32), np.arange(4.0),
+                             positives={"a": [(0.0, 3.0)]}, candidates=["a", "b", "c"])
+    copies_other = QueryPairs("q2", np.zeros((1, 4, 9, 4), np.float32), np.arange(4.0),
+                              positives={"b": [(0.0, 3.0)]}, candidates=["a", "b", "c"])
+    keep_aside(copies_held, {"a"})
+    keep_aside(copies_other, {"a"})
+    assert copies_held.held_out and copies_held.negatives == ["b", "c"]
+    assert not copies_other.held_out and copies_other.negatives == ["c"]

@@ -6,7 +6,7 @@ shortlists for it that it does not copy: the hard negatives a comparator must re
 """
 from __future__ import annotations
 
-import zlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ..align import make_aligner
+from ..corpus import held_out_group, load_clips
 from ..index.store import Database
 from ..pipeline.extract import EncoderConfig, VideoEncoder, feature_config
 from ..pipeline.views import expand
@@ -24,9 +25,10 @@ from .metrics import average_precision
 from .splits import database_dir, load_splits, method_settings, query_features_dir, query_settings, ref_id
 
 
-def held_out(qid: str, share: float = 0.2) -> bool:
-    """The train queries a comparator's training keeps aside to pick its checkpoint (by id hash)."""
-    return zlib.crc32(qid.encode()) % 1000 < share * 1000
+def reference_groups(bench: Path) -> dict[str, str]:
+    """Reference id -> content group of a benchmark folder's footage (distractors have none)."""
+    meta = json.loads((bench / "meta.json").read_text())
+    return {c.path.stem: c.content_group for c in load_clips(meta["media"])}
 
 
 @dataclass
@@ -42,6 +44,9 @@ class QueryPairs:
     # else the pre-score minus 2 (after every listed one)
     listed: list[float] = field(default_factory=list)
     on_list: list[bool] = field(default_factory=list)  # whether the query path lists each
+    # kept aside by a comparator's training to choose its checkpoint: the query copies footage of
+    # a held-out content group (corpus.held_out_group), or copies nothing and its id hashes so
+    held_out: bool = False
 
 
 def load_pairs(bench: Path, part: str, progress: bool = True) -> tuple[list[QueryPairs], dict[str, np.ndarray]]:
@@ -58,6 +63,8 @@ def load_pairs(bench: Path, part: str, progress: bool = True) -> tuple[list[Quer
     with Database.open(database_dir(bench, encoder.config), readonly=True, feature_config=feature_config(encoder.config)) as db:
         for rec in db.videos():
             refs[ref_id(rec.path)] = np.asarray(region_vectors(db.features_by_num(rec.num)), np.float32)  # float16
+    groups = reference_groups(bench)
+    held = {r for r in refs if r in groups and held_out_group(groups[r])}
     spans: dict[str, dict[str, list[tuple[float, float]]]] = {}  # qid -> ref -> copied query spans
     for key, boxes in split.labels.items():
         qid, ref = key.split("-", 1)
@@ -69,12 +76,20 @@ def load_pairs(bench: Path, part: str, progress: bool = True) -> tuple[list[Quer
         stack = np.stack([z["regions"]] + [z[f"{n}_regions"] for n in names]).astype(np.float32)
         qp = QueryPairs(q.qid, stack, z["times"], positives=spans.get(q.qid, {}), candidates=list(q.refs),
                         prescores=[c.prescore for c in q.cands])
-        qp.negatives = [r for r in q.refs if r not in qp.positives]
+        keep_aside(qp, held)
         best = {m.video_id: m.score for m in rank(q.cands, aligner, ranked)}
         qp.listed = [best.get(c.video_id, c.prescore - 2.0) for c in q.cands]
         qp.on_list = [c.video_id in best for c in q.cands]
         out.append(qp)
     return out, refs
+
+
+def keep_aside(q: QueryPairs, held: set[str]) -> None:
+    """Mark ``q`` held out if it copies a reference of ``held`` (or, copying nothing, if its id
+    hashes so), and drop ``held`` from the negatives of the others: training never sees
+    held-out footage, not even as a negative."""
+    q.held_out = bool(held & set(q.positives)) if q.positives else held_out_group(q.qid)
+    q.negatives = [r for r in q.candidates if r not in q.positives and (q.held_out or r not in held)]
 
 
 def scores(model, queries: list[QueryPairs], refs: dict) -> list[np.ndarray]:

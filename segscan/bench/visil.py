@@ -27,7 +27,7 @@ import torch
 
 from ..compare.visil import ViSiL, load, weights_path
 from ..pipeline.backbones import DEFAULT_BACKBONE
-from .pairs import held_out, load_pairs, pair_metrics, scores
+from .pairs import load_pairs, pair_metrics, scores
 from .scoring import table
 
 COLS = [("row", "frame / video similarity", ""), ("pair_ap", "pair AP", ".3f"), ("video_map", "video mAP", ".3f"),
@@ -59,13 +59,14 @@ def main(argv=None) -> int:
     ap.add_argument("--part", default="test", choices=["train", "test"])
     ap.add_argument("--weights", default=str(weights_path(DEFAULT_BACKBONE)))
     ap.add_argument("--held-out", action="store_true",
-                    help="only the train queries training held out for picking its checkpoint (with --part train)")
+                    help="only the train queries training kept aside for picking its checkpoint, those copying "
+                         "held-out content groups (with --part train)")
     ap.add_argument("--json", default=None, help="also write the rows here")
     args = ap.parse_args(argv)
     full = load(args.weights)
     queries, refs = load_pairs(Path(args.bench), args.part)
     if args.held_out:
-        queries = [q for q in queries if held_out(q.qid)]
+        queries = [q for q in queries if q.held_out]
     rows = [{"row": "index pre-score (the shortlist's order)", **pair_metrics(queries, [np.array(q.prescores) for q in queries]),
              "ms_pair": 0.0},
             {"row": "the query path's order (best segment score; unlisted last)",

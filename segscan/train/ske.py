@@ -22,14 +22,13 @@ import argparse
 import logging
 import sys
 import time
-import zlib
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..corpus import DEFAULT_MEDIA, clips_of, load_clips
+from ..corpus import DEFAULT_MEDIA, clips_of, held_out_group, load_clips
 from ..pipeline.ske import SKENet, keep_rule, weights_path
 
 log = logging.getLogger(__name__)
@@ -93,10 +92,6 @@ def clip_data(path: Path, cache: Path, extractor) -> dict:
     np.savez(tmp, **d)
     tmp.replace(out)
     return d
-
-
-def held_out(group: str) -> bool:
-    return zlib.crc32(group.encode()) % 5 == 0
 
 
 def augment(x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
@@ -182,7 +177,7 @@ def main(argv=None) -> int:
     for i, c in enumerate(clips):
         d = clip_data(c.path, cache, extractor)
         d["labels"] = teacher_labels(d["feats"], good_frames(d["quality"]), args.teacher_sim)
-        (val if held_out(c.content_group) else train).append(d)
+        (val if held_out_group(c.content_group) else train).append(d)
         print(f"\rteacher: {i + 1}/{len(clips)} clips ({time.time() - t0:.0f} s)", end="", file=sys.stderr)
     print(file=sys.stderr)
     print(f"teacher keyframes: {label_share(train):.1%} of train basis frames ({len(train)} clips), "

@@ -1,16 +1,19 @@
 """Train the ViSiL comparator (attention context vector and comparator CNN) and ship it.
 
-    python -m segscan.train.visil --bench bench-data/bench-s0-t10n10-r300n60-d60 --steps 3000
+    python -m segscan.train.visil --bench bench-data/bench-s0-t10n10-r300n60-d60 \
+        bench-data/photo-footage/bench-photo-footage-s0-t0n0-r400n100-d40 --steps 3000
     python -m segscan.train.visil --run runs/visil --export    # write the shipped weights
 
-Data (train split only): each train query that copies a gallery video is an anchor, a
+Data (train splits only, of the benchmark's footage and of animated photos,
+:mod:`segscan.train.photo_footage`): each train query that copies a gallery video is an anchor, a
 reference it copies the positive, and the candidates the query path shortlists for it
 that it does not copy the hard negatives (:mod:`segscan.bench.pairs`). The anchor is
 edited in time on every draw (ViSiL 4.5): faster or slower, keyframes dropped, ends cut
 (keeping part of the copied span). Loss: the triplet loss with margin gamma plus the
 similarity regulariser (ViSiL eq. 7–9, gamma 0.5, r 0.1), averaged over the negatives.
-A fifth of the train queries (by a hash of their id) is held out to pick the checkpoint by
-the pairs' AP; the test split is never read. The feature extractor stays fixed.
+A fifth of the train content groups (``corpus.held_out_group``) is held out, as anchors and as
+negatives, and the queries copying them pick the checkpoint by the pairs' AP: the choice is
+made on footage the comparator did not learn. The test split is never read. The feature extractor stays fixed.
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..bench.pairs import QueryPairs, held_out, load_pairs, pair_metrics, scores
+from ..bench.pairs import QueryPairs, load_pairs, pair_metrics, scores
 from ..compare.visil import ViSiL, ViSiLConfig, load, save, similarity_regulariser, weights_path
 from ..detectors.cards import write_card
 from ..pipeline.backbones import DEFAULT_BACKBONE
@@ -68,17 +71,26 @@ def triplet_loss(model: ViSiL, q: QueryPairs, refs: dict, rng, negatives: int, m
     return loss
 
 
+def held_out_metrics(model, sets) -> dict:
+    """Pair AP and video mAP on each training folder's held-out queries, by folder name."""
+    return {name: pair_metrics(val, scores(model, val, refs)) for name, val, refs in sets}
+
+
 def train(args) -> int:
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    queries, refs = load_pairs(Path(args.bench), "train", progress=not args.quiet)
-    fit = [q for q in queries if not held_out(q.qid) and q.positives]
-    val = [q for q in queries if held_out(q.qid)]
-    print(f"{len(fit)} anchors for training, {len(val)} held-out train queries for picking the checkpoint")
+    fit, sets = [], []  # (anchor, its folder's reference vectors); (folder, held-out queries, vectors)
+    for b in args.bench:
+        queries, refs = load_pairs(Path(b), "train", progress=not args.quiet)
+        fit += [(q, refs) for q in queries if not q.held_out and q.positives]
+        sets.append((Path(b).name, [q for q in queries if q.held_out], refs))
+        print(f"{b}: {sum(1 for q in queries if not q.held_out and q.positives)} anchors for training, "
+              f"{len(sets[-1][1])} queries of held-out content groups for picking the checkpoint")
+    choose_on = sets[0][0]  # the first folder's held-out footage picks the checkpoint
     run = Path(args.run)
     run.mkdir(parents=True, exist_ok=True)
     ckpt = run / "checkpoint.pt"
-    model = ViSiL(ViSiLConfig(dim=queries[0].regions.shape[-1]))
+    model = ViSiL(ViSiLConfig(dim=fit[0][0].regions.shape[-1]))
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     step, best, history = 0, {"pair_ap": -1.0}, []
     if ckpt.exists():
@@ -89,25 +101,25 @@ def train(args) -> int:
         rng = np.random.default_rng(args.seed + step)
         print(f"resumed at step {step}")
     if step == 0:
-        base = pair_metrics(val, scores(ViSiL(replace(model.cfg, attention=False, comparator=False)), val, refs))
+        base = held_out_metrics(ViSiL(replace(model.cfg, attention=False, comparator=False)), sets)
         history.append({"step": 0, "chamfer_only": base})
         print(f"held-out, Chamfer only: {base}")
     t0 = time.time()
     while step < args.steps:
         model.train()
         opt.zero_grad()
-        loss = sum(triplet_loss(model, fit[i], refs, rng, args.negatives, args.margin, args.reg)
+        loss = sum(triplet_loss(model, *fit[i], rng, args.negatives, args.margin, args.reg)
                    for i in rng.integers(len(fit), size=args.batch)) / args.batch
         loss.backward()
         opt.step()
         step += 1
         if step % args.every == 0 or step == args.steps:
-            m = pair_metrics(val, scores(model.eval(), val, refs))
+            ms = held_out_metrics(model.eval(), sets)
             loss = float(loss.detach())
-            history.append({"step": step, "loss": loss, **m})
-            print(f"step {step}: loss {loss:.4f} held-out {m} ({time.time() - t0:.0f} s)", flush=True)
-            if m["pair_ap"] > best["pair_ap"]:
-                best = {**m, "step": step}
+            history.append({"step": step, "loss": loss, **ms})
+            print(f"step {step}: loss {loss:.4f} held-out {ms} ({time.time() - t0:.0f} s)", flush=True)
+            if ms[choose_on]["pair_ap"] > best["pair_ap"]:
+                best = {**ms[choose_on], "step": step, "all": ms}
                 save(model, run / "best.pt")
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(), "step": step, "best": best,
                         "history": history, "args": vars(args)}, ckpt)
@@ -133,8 +145,10 @@ def export(args) -> int:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--bench", default="bench-data/bench-s0-t10n10-r300n60-d60",
-                    help="benchmark folder whose train split is the data (run the benchmark on it first)")
+    ap.add_argument("--bench", nargs="+", default=["bench-data/bench-s0-t10n10-r300n60-d60"],
+                    help="benchmark folders whose train splits are the data (run the benchmark on each first; "
+                         "python -m segscan.train.photo_footage builds one of animated photos); the first "
+                         "folder's held-out content groups pick the checkpoint")
     ap.add_argument("--run", default="runs/visil", help="checkpoint folder (a run there is resumed)")
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--batch", type=int, default=4, help="anchors per step")
