@@ -27,6 +27,20 @@ def test_without_attention_and_comparator_it_is_the_query_paths_region_similarit
         assert not sf[i, :, len(r):].any()  # padding
 
 
+def test_max_pooling_scores_a_partial_copy_whatever_else_the_query_shows():
+    rng = np.random.default_rng(5)
+    ref = unit(rng.normal(size=(12, 9, 32)))
+    copy = unit(ref[2:8] + 0.1 * rng.normal(size=(6, 9, 32)))
+    scores = {}
+    for pooling in ("mean", "max"):
+        m = ViSiL(ViSiLConfig(dim=32, attention=False, comparator=False, pooling=pooling))
+        for filler in (0, 30):
+            q = np.concatenate([copy, unit(rng.normal(size=(filler, 9, 32)))])[None]
+            scores[pooling, filler] = float(m(torch.from_numpy(q), [torch.from_numpy(ref)])[0][0])
+    assert scores["max", 30] == pytest.approx(scores["max", 0], abs=1e-6)
+    assert scores["mean", 30] < 0.5 * scores["mean", 0]
+
+
 def test_a_batch_of_candidates_scores_as_each_alone():
     rng = np.random.default_rng(1)
     q = torch.from_numpy(unit(rng.normal(size=(2, 13, 9, 32))))

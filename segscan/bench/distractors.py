@@ -25,6 +25,7 @@ from ..index.vectors import make_index
 from ..types import VideoFeatures
 
 OFFSET = 1 << 30  # distractor video numbers start here
+DISTRACTOR_PREFIX = "distractor-vector-video-"  # then the distractor's number (from 0): its path
 KEYFRAMES_PER_VIDEO = 60
 BLOCK = 198_000  # distractor keyframes made and indexed at a time (a multiple of KEYFRAMES_PER_VIDEO)
 
@@ -162,7 +163,7 @@ class DistractorDB:
         if num < OFFSET:
             return self.db.video_by_num(num)
         n = self._length(num - OFFSET)  # one keyframe a second
-        return _FakeRecord(f"distractor-vector-video-{num - OFFSET}", list(map(float, range(n))), f"dv{num - OFFSET}",
+        return _FakeRecord(f"{DISTRACTOR_PREFIX}{num - OFFSET}", list(map(float, range(n))), f"dv{num - OFFSET}",
                            float(n))
 
     def features_by_num(self, num):

@@ -14,15 +14,16 @@ import numpy as np
 import torch
 
 from ..align import make_aligner
-from ..corpus import held_out_group, load_clips
+from ..corpus import DEFAULT_IMAGES, held_out_group, load_clips
 from ..index.store import Database
 from ..pipeline.extract import EncoderConfig, VideoEncoder, feature_config
 from ..pipeline.views import expand
 from ..query import QueryConfig
 from ..query.maps import region_vectors
 from ..query.rank import rank
+from .distractors import DISTRACTOR_PREFIX, OFFSET, DistractorDB, base_vectors
 from .metrics import average_precision
-from .splits import database_dir, load_splits, method_settings, query_features_dir, query_settings, ref_id
+from .splits import database_dir, feature_key, load_splits, method_settings, query_features_dir, query_settings, ref_id
 
 
 def reference_groups(bench: Path) -> dict[str, str]:
@@ -49,12 +50,17 @@ class QueryPairs:
     held_out: bool = False
 
 
-def load_pairs(bench: Path, part: str, progress: bool = True) -> tuple[list[QueryPairs], dict[str, np.ndarray]]:
+def load_pairs(bench: Path, part: str, progress: bool = True, distractors: int = 0,
+               seed: int = 0) -> tuple[list[QueryPairs], dict[str, np.ndarray]]:
     """(every query of ``part`` with its pairs, region vectors (R, B, D) by reference id) of a
-    benchmark folder the benchmark has run on (its database and query features cached)."""
+    benchmark folder the benchmark has run on (its database and query features cached);
+    with ``distractors`` feature-level distractor keyframes in the catalogue (as ``bench run
+    --distractors``), so the shortlists hold what the query path finds among them."""
     encoder = VideoEncoder(EncoderConfig())
     settings = query_settings("regions", QueryConfig())
-    splits, _ = load_splits(bench, [part], encoder, settings, progress=progress)
+    base = bench / f"distractor-base-{feature_key(encoder.config)}.npz"
+    splits, _ = load_splits(bench, [part], encoder, settings, distractors=distractors, base=base, seed=seed,
+                            progress=progress)
     split = splits[part]
     aligner = make_aligner(settings.config.aligner, **settings.config.aligner_params)
     ranked = method_settings(settings, aligner)
@@ -63,6 +69,13 @@ def load_pairs(bench: Path, part: str, progress: bool = True) -> tuple[list[Quer
     with Database.open(database_dir(bench, encoder.config), readonly=True, feature_config=feature_config(encoder.config)) as db:
         for rec in db.videos():
             refs[ref_id(rec.path)] = np.asarray(region_vectors(db.features_by_num(rec.num)), np.float32)  # float16
+    if distractors:  # the shortlisted distractor videos' regions, made again as the catalogue made them
+        fake = DistractorDB(None, None, distractors, base_vectors(encoder, DEFAULT_IMAGES, base, seed=seed), seed)
+        for q in split.queries:
+            for c in q.cands:
+                if ref_id(c.path) not in refs and c.path.startswith(DISTRACTOR_PREFIX):
+                    v = int(c.path[len(DISTRACTOR_PREFIX):])
+                    refs[ref_id(c.path)] = np.asarray(region_vectors(fake.features_by_num(OFFSET + v)), np.float32)
     groups = reference_groups(bench)
     held = {r for r in refs if r in groups and held_out_group(groups[r])}
     spans: dict[str, dict[str, list[tuple[float, float]]]] = {}  # qid -> ref -> copied query spans

@@ -1,6 +1,6 @@
 """The ViSiL ablation (as ViSiL's Table 3) on a benchmark split: each step of the comparator, one run.
 
-    python -m segscan.bench.visil [--bench DIR] [--weights PT] [--part test]
+    python -m segscan.bench.visil [--bench DIR] [--weights PT] [--part test] [--distractors N]
 
 Every row scores the same pairs: each query of the split against the candidates the query
 path shortlists for it (a copied reference the shortlist missed counts as not found).
@@ -27,6 +27,7 @@ import torch
 
 from ..compare.visil import ViSiL, load, weights_path
 from ..pipeline.backbones import DEFAULT_BACKBONE
+from .distractors import DISTRACTOR_PREFIX
 from .pairs import load_pairs, pair_metrics, scores
 from .scoring import table
 
@@ -61,10 +62,13 @@ def main(argv=None) -> int:
     ap.add_argument("--held-out", action="store_true",
                     help="only the train queries training kept aside for picking its checkpoint, those copying "
                          "held-out content groups (with --part train)")
+    ap.add_argument("--distractors", type=int, default=0,
+                    help="feature-level distractor keyframes in the catalogue (as bench run --distractors): the "
+                         "shortlists are what the query path finds among them")
     ap.add_argument("--json", default=None, help="also write the rows here")
     args = ap.parse_args(argv)
     full = load(args.weights)
-    queries, refs = load_pairs(Path(args.bench), args.part)
+    queries, refs = load_pairs(Path(args.bench), args.part, distractors=args.distractors)
     if args.held_out:
         queries = [q for q in queries if q.held_out]
     rows = [{"row": "index pre-score (the shortlist's order)", **pair_metrics(queries, [np.array(q.prescores) for q in queries]),
@@ -88,8 +92,9 @@ def main(argv=None) -> int:
     rows.append({"row": "the query path's score x the comparator's", **pair_metrics(queries, fused),
                  "ms_pair": full_ms})
     speed = {f"{v} view(s)": round(synthetic_ms(full, v), 2) for v in (1, queries[0].regions.shape[0])}
-    print(f"\n{args.bench} {args.part} split: {len(queries)} queries, {rows[0]['pairs']} shortlisted pairs, "
-          f"{rows[0]['copies']} copied references\n")
+    shortlisted = sum(r.startswith(DISTRACTOR_PREFIX) for q in queries for r in q.candidates)
+    print(f"\n{args.bench} {args.part} split: {len(queries)} queries, {rows[0]['pairs']} shortlisted pairs "
+          f"({shortlisted} of distractors; {args.distractors:,} distractor keyframes), {rows[0]['copies']} copied references\n")
     print(table(rows, COLS))
     print(f"\ncomparator, 60 x 60 keyframes, 20 candidates batched: ms per pair {speed} "
           f"({torch.get_num_threads()} threads)")

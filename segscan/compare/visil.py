@@ -8,7 +8,8 @@ Kordopatis-Zilos et al., ICCV 2019 (``../shared/papers/visil-iccv2019.md``):
   the Chamfer similarity over regions, symmetric as in the query path's region maps;
   a query with views (mirror, quarters) keeps each cell's best view;
 - **video-to-video** (4.3): the four-layer CNN of Table 1 over the (Q, R) frame-to-frame
-  matrix, hard tanh, then the Chamfer similarity (mean over query rows of the row's best).
+  matrix, hard tanh, then the Chamfer similarity (mean over query rows of the row's best),
+  or, for partial copies, the best row (``pooling="max"``).
   The CNN's (Q/4, R/4) output before the Chamfer is a refined similarity map.
 
 The M candidates of one query are scored in one batch: their maps are padded to the
@@ -35,6 +36,10 @@ class ViSiLConfig:
     dim: int = 256
     attention: bool = True
     comparator: bool = True
+    # how the (Q', R') output becomes one score: "mean", ViSiL's Chamfer (the mean over query
+    # rows of each row's best), or "max", the best row: a partial copy fills few of a query's
+    # rows, and a mean over the rest ranks a pair by how much of the query is copy
+    pooling: str = "mean"
 
 
 class ViSiL(nn.Module):
@@ -101,10 +106,10 @@ class ViSiL(nn.Module):
         x = masked(F.relu(self.conv3(masked(x, cols))), cols)
         return self.conv4(x)[:, 0], cols
 
-    @staticmethod
-    def chamfer(m: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
-        """(M,) mean over rows of each row's best valid column."""
-        return m.masked_fill(~valid[:, None, :], float("-inf")).amax(2).mean(1)
+    def chamfer(self, m: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+        """(M,) each row's best valid column, pooled over rows (``cfg.pooling``)."""
+        rows = m.masked_fill(~valid[:, None, :], float("-inf")).amax(2)
+        return rows.amax(1) if self.cfg.pooling == "max" else rows.mean(1)
 
     def forward(self, queries: torch.Tensor, refs: list[torch.Tensor]):
         """(M,) video-to-video similarities, and the comparator's (M, Q', R') output with its

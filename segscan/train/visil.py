@@ -90,7 +90,7 @@ def train(args) -> int:
     run = Path(args.run)
     run.mkdir(parents=True, exist_ok=True)
     ckpt = run / "checkpoint.pt"
-    model = ViSiL(ViSiLConfig(dim=fit[0][0].regions.shape[-1]))
+    model = ViSiL(ViSiLConfig(dim=fit[0][0].regions.shape[-1], pooling=args.pooling))
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     step, best, history = 0, {"pair_ap": -1.0}, []
     if ckpt.exists():
@@ -135,10 +135,11 @@ def export(args) -> int:
     save(model, out)
     a = blob["args"]
     write_card(out, "segscan.train.visil", a.get("argv"), model="ViSiL (attention + comparator CNN, Table 1)",
-               data={"bench": a["bench"], "split": "train only; a fifth of its queries held out for the checkpoint",
+               data={"bench": a["bench"], "split": "train only; the queries copying a fifth of its content groups "
+                     "(corpus.held_out_group) held out for the checkpoint, those groups never trained on",
                      "features": DEFAULT_BACKBONE + " L3-iMAC region vectors, the query path's views"},
                steps=blob["step"], batch=a["batch"], negatives=a["negatives"], margin=a["margin"], reg=a["reg"],
-               lr=a["lr"], held_out=blob["best"], chamfer_only_held_out=blob["history"][0].get("chamfer_only"),
+               lr=a["lr"], pooling=model.cfg.pooling, held_out=blob["best"], chamfer_only_held_out=blob["history"][0].get("chamfer_only"),
                bytes=out.stat().st_size)
     return 0
 
@@ -156,6 +157,8 @@ def main(argv=None) -> int:
     ap.add_argument("--margin", type=float, default=0.5, help="triplet margin gamma (ViSiL: 0.5)")
     ap.add_argument("--reg", type=float, default=0.1, help="similarity regulariser weight r (ViSiL: 0.1)")
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--pooling", default="max", choices=["mean", "max"],
+                    help="rows to one score: max, the best query row (partial copies), or mean, ViSiL's Chamfer")
     ap.add_argument("--every", type=int, default=100, help="steps between held-out checks and checkpoints")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--export", action="store_true", help="write the run's best checkpoint as the shipped weights")
