@@ -8,7 +8,8 @@ Rows: the index's pre-score (the shortlist's own order); the query path's order 
 a comparator (its best segment score per listed reference); the Chamfer similarity of the
 whitened region vectors (the query path's region maps before each row's background is
 subtracted); the same with the learned attention; the full comparator; the query path's
-score times the comparator's similarity. Pair AP pools all
+score times the comparator's similarity. Each step pools the rows of its frame-to-frame
+or refined matrix as the weights do (``ViSiLConfig.pooling``). Pair AP pools all
 queries' pairs (copy detection: one threshold for every query); video mAP ranks each
 copying query's shortlist. Time: per candidate pair, batched per query, at the split's
 sizes, and for a 60 x 60 keyframe map with one view and with the query path's six.

@@ -1,19 +1,19 @@
 """Train the ViSiL comparator (attention context vector and comparator CNN) and ship it.
 
-    python -m segscan.train.visil --bench bench-data/bench-s0-t10n10-r300n60-d60 \
-        bench-data/photo-footage/bench-photo-footage-s0-t0n0-r400n100-d40 --steps 3000
+    python -m segscan.train.visil --bench bench-data/bench-s0-t10n10-r300n60-d60 --steps 3000
     python -m segscan.train.visil --run runs/visil --export    # write the shipped weights
 
-Data (train splits only, of the benchmark's footage and of animated photos,
-:mod:`segscan.train.photo_footage`): each train query that copies a gallery video is an anchor, a
-reference it copies the positive, and the candidates the query path shortlists for it
-that it does not copy the hard negatives (:mod:`segscan.bench.pairs`). The anchor is
-edited in time on every draw (ViSiL 4.5): faster or slower, keyframes dropped, ends cut
-(keeping part of the copied span). Loss: the triplet loss with margin gamma plus the
-similarity regulariser (ViSiL eq. 7–9, gamma 0.5, r 0.1), averaged over the negatives.
-A fifth of the train content groups (``corpus.held_out_group``) is held out, as anchors and as
-negatives, and the queries copying them pick the checkpoint by the pairs' AP: the choice is
-made on footage the comparator did not learn. The test split is never read. The feature extractor stays fixed.
+Data (train splits only; ``--bench`` takes several folders, such as the animated photos of
+:mod:`segscan.train.photo_footage`, tried and not kept: ``HISTORY.md``): each train query
+that copies a gallery video is an anchor, a reference it copies the positive, and the
+candidates the query path shortlists for it that it does not copy the hard negatives
+(:mod:`segscan.bench.pairs`). The anchor is edited in time on every draw (ViSiL 4.5): faster
+or slower, keyframes dropped, ends cut (keeping part of the copied span). Loss: the triplet
+loss with margin gamma plus the similarity regulariser (ViSiL eq. 7–9, gamma 0.5, r 0.1),
+averaged over the negatives. A fifth of the train content groups (``corpus.held_out_group``)
+is held out, as anchors and as negatives, and the queries copying them pick the checkpoint
+by the pairs' AP: the choice is made on footage the comparator did not learn. The test split
+is never read. The feature extractor stays fixed.
 """
 from __future__ import annotations
 
@@ -139,7 +139,8 @@ def export(args) -> int:
                      "(corpus.held_out_group) held out for the checkpoint, those groups never trained on",
                      "features": DEFAULT_BACKBONE + " L3-iMAC region vectors, the query path's views"},
                steps=blob["step"], batch=a["batch"], negatives=a["negatives"], margin=a["margin"], reg=a["reg"],
-               lr=a["lr"], pooling=model.cfg.pooling, held_out=blob["best"], chamfer_only_held_out=blob["history"][0].get("chamfer_only"),
+               lr=a["lr"], pooling=model.cfg.pooling, held_out=blob["best"],
+               chamfer_only_held_out=blob["history"][0].get("chamfer_only"),
                bytes=out.stat().st_size)
     return 0
 
