@@ -132,6 +132,9 @@ class Segment:
     copy: bool = False  # the score reaches the query's copy threshold
     # the reference repeats this content: the query span also matches another place of it
     repeat: bool = False
+    # with a comparator: the score weighed by its similarity of the two videos (clipped at 0),
+    # a score that compares better across queries (pair AP, docs/BENCHMARKS.md); copy stays the score's
+    confidence: float | None = None
 
     def __post_init__(self):
         if self.q_end < self.q_start or self.r_end < self.r_start:
@@ -148,6 +151,7 @@ class Segment:
             "score": round(float(self.score), 4),
             "copy": bool(self.copy),
             "repeat": bool(self.repeat),
+            **({} if self.confidence is None else {"confidence": round(float(self.confidence), 4)}),
         }
 
     def as_box(self) -> list[float]:

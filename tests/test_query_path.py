@@ -69,7 +69,8 @@ def test_a_copy_in_a_corner_is_found_through_the_quarter_views(corpus, encoder, 
 
 def test_a_comparator_scores_every_candidate_and_orders_the_matches(corpus, encoder, gallery_db, monkeypatch):
     """With a comparator set, each candidate carries its similarity and the matches are ranked by
-    it; segments and copy decisions stay the aligner's."""
+    it; segments and copy decisions stay the aligner's, each segment's confidence is its score
+    weighed by the similarity."""
     from dataclasses import replace
 
     import numpy as np
@@ -103,7 +104,10 @@ def test_a_comparator_scores_every_candidate_and_orders_the_matches(corpus, enco
     assert all("similarity" in m.to_json() for m in ranked) and all("similarity" not in m.to_json() for m in plain)
     first = next(m for m in plain if m.video_id == cands[0].video_id)
     for m in ranked:  # every candidate carries the copy's map: the same segments as the copy's
-        assert [x.to_json() for x in m.segments] == [x.to_json() for x in first.segments] and m.copy == first.copy
+        got = [x.to_json() for x in m.segments]
+        assert [x.pop("confidence") for x in got] == [round(x.score * m.similarity, 4) for x in first.segments]
+        assert got == [x.to_json() for x in first.segments] and m.copy == first.copy
+    assert all(x.confidence is None for m in plain for x in m.segments)
 
 
 def test_query_py_ranks_by_the_shipped_comparator(corpus, gallery_db, tmp_path):

@@ -33,7 +33,8 @@ from ..pipeline.ingest import ingest
 from ..pipeline.views import check_views
 from ..index.regioncodec import CODECS, DEFAULT_CODEC
 from ..query import QueryConfig
-from .scoring import RESULT_COLS, evaluate, per_edit_f1, predict, table, tune
+from .metrics import vsc_micro_ap
+from .scoring import RESULT_COLS, evaluate, listed, per_edit_f1, predict, query_results, table, tune
 from .splits import check_same_split, database_dir, feature_key, load_splits, method_settings, negative_weight, query_settings
 from .vcdb import run_vcdb
 
@@ -179,8 +180,14 @@ def main(argv=None) -> int:
     # segscan's default, exactly as query.py runs it (no tuning)
     default = make_aligner(qcfg.aligner, **qcfg.aligner_params)
     thr = maps.threshold
-    preds, rankings, secs = predict(splits["test"], default, maps)
+    answers, secs = query_results(splits["test"], default, maps)
+    preds, rankings = listed(answers)
     m = evaluate(splits["test"], preds, rankings, thr)
+    if qcfg.comparator:  # segments ranked across queries by their comparator-weighed confidence
+        m["micro_ap_score"] = m["micro_ap"]
+        m["micro_ap"] = vsc_micro_ap(listed(answers, confidence=True)[0], splits["test"].labels)
+        print(f"micro-AP by segment score {m['micro_ap_score']:.4f}, by confidence (score x {qcfg.comparator}'s "
+              f"similarity) {m['micro_ap']:.4f}")
     rows.append({"method": f"segscan default ({qcfg.aligner})", **m, "query_s": float(np.median(secs)),
                  "params": {}, "threshold": thr})
     results["segscan"] = {**rows[-1], "per_edit": per_edit_f1(splits["test"], preds, thr)}

@@ -43,15 +43,22 @@ def query_results(split: Split, aligner, settings: Settings) -> tuple[dict[str, 
     return out, secs
 
 
-def predict(split: Split, aligner, settings: Settings):
-    """(listed boxes with scores per pair, rankings, seconds per query) of the query path."""
-    results, secs = query_results(split, aligner, settings)
+def listed(results: dict[str, QueryResult], confidence: bool = False) -> tuple[dict, dict]:
+    """(listed boxes with scores per pair, rankings) of the query path's results; with
+    ``confidence``, each box scored by its comparator-weighed confidence where it has one."""
     preds, rankings = {}, {}
     for qid, res in results.items():
         rankings[qid] = [ref_id(m.path) for m in res.matches]
         for m in res.matches:
-            preds[f"{qid}-{ref_id(m.path)}"] = [(s.as_box(), s.score) for s in m.segments]
-    return preds, rankings, secs
+            preds[f"{qid}-{ref_id(m.path)}"] = [
+                (s.as_box(), s.confidence if confidence and s.confidence is not None else s.score) for s in m.segments]
+    return preds, rankings
+
+
+def predict(split: Split, aligner, settings: Settings):
+    """(listed boxes with scores per pair, rankings, seconds per query) of the query path."""
+    results, secs = query_results(split, aligner, settings)
+    return *listed(results), secs
 
 
 def evaluate(split: Split, preds: dict, rankings: dict, threshold: float) -> dict:

@@ -45,7 +45,10 @@ def rank(cands: list[CandidateMap], aligner, s: Settings) -> list[Match]:
         found = exclusive_references(found, cfg.min_keyframes)
     matches = []
     for c, ss in found:
-        ss = [replace(_clipped(x, c.durations), copy=x.score >= s.threshold) for x in sorted(ss, key=lambda x: x.q_start)]
+        weight = None if c.similarity is None else max(float(c.similarity), 0.0)
+        ss = [replace(_clipped(x, c.durations), copy=x.score >= s.threshold,
+                      confidence=None if weight is None else x.score * weight)
+              for x in sorted(ss, key=lambda x: x.q_start)]
         matches.append(Match(c.video_id, c.path, max(x.score for x in ss), ss, c.prescore,
                              copy=any(x.copy for x in ss), similarity=c.similarity))
     if cands and cands[0].similarity is not None:  # a comparator scored the candidates: its order
