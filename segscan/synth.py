@@ -68,13 +68,18 @@ def _to_rgb(img: np.ndarray) -> np.ndarray:
     return img
 
 
+def pan_length(seconds: float, fps: float) -> int:
+    """Frames :func:`pan_frames` makes for ``seconds`` at ``fps``."""
+    return max(1, int(round(seconds * fps)))
+
+
 def pan_frames(photo: np.ndarray, seconds: float, fps: float = 25.0, size=(320, 240), seed: int = 0) -> Iterator[np.ndarray]:
     """A camera moving over ``photo``: a seeded path of pans and zooms, with slow light changes."""
     rng = np.random.default_rng(seed)
     photo = _to_rgb(photo)
     H, W = photo.shape[:2]
     out_w, out_h = size
-    n = max(1, int(round(seconds * fps)))
+    n = pan_length(seconds, fps)
     # a few waypoints (centre x, centre y, zoom) interpolated smoothly
     k = max(2, int(seconds // 3) + 2)
     way = np.stack([rng.uniform(0.3, 0.7, k), rng.uniform(0.3, 0.7, k), rng.uniform(0.45, 0.9, k)], 1)

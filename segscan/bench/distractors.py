@@ -122,6 +122,18 @@ def distractor_ids(start: int, stop: int) -> np.ndarray:
     return ((OFFSET + i // KEYFRAMES_PER_VIDEO) << KF_BITS) | (i % KEYFRAMES_PER_VIDEO)
 
 
+def distractor_length(n: int, v: int) -> int:
+    """Keyframes of distractor video ``v`` among ``n`` distractor keyframes (the last may be short)."""
+    return min(KEYFRAMES_PER_VIDEO, n - v * KEYFRAMES_PER_VIDEO)
+
+
+def distractor_features(base: np.ndarray, n: int, v: int, seed: int = 0) -> VideoFeatures:
+    """Distractor video ``v`` of a catalogue of ``n`` distractor keyframes, as the catalogue holds it."""
+    k = distractor_length(n, v)
+    g, r = synth_video(base, v, seed)
+    return VideoFeatures(np.arange(k, dtype=float), g[:k], r[:k])
+
+
 @dataclass
 class _FakeRecord:
     path: str
@@ -156,23 +168,17 @@ class DistractorDB:
     def feature_config(self) -> dict:
         return self.db.feature_config
 
-    def _length(self, v: int) -> int:
-        return min(KEYFRAMES_PER_VIDEO, self.n - v * KEYFRAMES_PER_VIDEO)
-
     def video_by_num(self, num):
         if num < OFFSET:
             return self.db.video_by_num(num)
-        n = self._length(num - OFFSET)  # one keyframe a second
+        n = distractor_length(self.n, num - OFFSET)  # one keyframe a second
         return _FakeRecord(f"{DISTRACTOR_PREFIX}{num - OFFSET}", list(map(float, range(n))), f"dv{num - OFFSET}",
                            float(n))
 
     def features_by_num(self, num):
         if num < OFFSET:
             return self.db.features_by_num(num)
-        v = num - OFFSET
-        n = self._length(v)
-        g, r = synth_video(self.base, v, self.seed)
-        return VideoFeatures(np.arange(n, dtype=float), g[:n], r[:n])
+        return distractor_features(self.base, self.n, num - OFFSET, self.seed)
 
 
 def with_distractors(db, n: int, base_path: Path, encoder, seed: int = 0,

@@ -21,7 +21,7 @@ from ..pipeline.views import expand
 from ..query import QueryConfig
 from ..query.maps import region_vectors
 from ..query.rank import rank
-from .distractors import DISTRACTOR_PREFIX, OFFSET, DistractorDB, base_vectors
+from .distractors import DISTRACTOR_PREFIX, base_vectors, distractor_features
 from .metrics import average_precision
 from .splits import database_dir, feature_key, load_splits, method_settings, query_features_dir, query_settings, ref_id
 
@@ -70,12 +70,13 @@ def load_pairs(bench: Path, part: str, progress: bool = True, distractors: int =
         for rec in db.videos():
             refs[ref_id(rec.path)] = np.asarray(region_vectors(db.features_by_num(rec.num)), np.float32)  # float16
     if distractors:  # the shortlisted distractor videos' regions, made again as the catalogue made them
-        fake = DistractorDB(None, None, distractors, base_vectors(encoder, DEFAULT_IMAGES, base, seed=seed), seed)
+        vectors = base_vectors(encoder, DEFAULT_IMAGES, base, seed=seed)
         for q in split.queries:
             for c in q.cands:
                 if ref_id(c.path) not in refs and c.path.startswith(DISTRACTOR_PREFIX):
                     v = int(c.path[len(DISTRACTOR_PREFIX):])
-                    refs[ref_id(c.path)] = np.asarray(region_vectors(fake.features_by_num(OFFSET + v)), np.float32)
+                    refs[ref_id(c.path)] = np.asarray(region_vectors(distractor_features(vectors, distractors, v, seed)),
+                                                      np.float32)
     groups = reference_groups(bench)
     held = {r for r in refs if r in groups and held_out_group(groups[r])}
     spans: dict[str, dict[str, list[tuple[float, float]]]] = {}  # qid -> ref -> copied query spans

@@ -106,7 +106,7 @@ class ViSiL(nn.Module):
         x = masked(F.relu(self.conv3(masked(x, cols))), cols)
         return self.conv4(x)[:, 0], cols
 
-    def chamfer(self, m: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    def pool(self, m: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
         """(M,) each row's best valid column, pooled over rows (``cfg.pooling``)."""
         rows = m.masked_fill(~valid[:, None, :], float("-inf")).amax(2)
         return rows.amax(1) if self.cfg.pooling == "max" else rows.mean(1)
@@ -117,9 +117,9 @@ class ViSiL(nn.Module):
         sf, lengths = self.frame_similarity(queries, refs)
         if not self.cfg.comparator:
             valid = torch.arange(sf.shape[-1])[None, :] < lengths[:, None]
-            return self.chamfer(sf, valid), None, valid
+            return self.pool(sf, valid), None, valid
         sv, valid = self.refine(sf, lengths)
-        return self.chamfer(F.hardtanh(sv), valid), sv, valid
+        return self.pool(F.hardtanh(sv), valid), sv, valid
 
 
 def similarity_regulariser(sv: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:

@@ -32,7 +32,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..corpus import DEFAULT_PHOTOS, photos_of
-from ..synth import pan_frames, write_video
+from ..synth import pan_frames, pan_length, write_video
 
 FPS = 15.0
 SIZE = (320, 240)
@@ -85,7 +85,7 @@ def build(out: Path, clips: int = 200, shots: tuple[int, int] = (2, 4), seconds:
             frames = [f for p, s, sd in zip(shot_photos, lengths, seeds)
                       for f in pan_frames(skimage.io.imread(str(p)), float(s), FPS, SIZE, seed=int(sd))]
             write_video(frames, footage / name, FPS, crf=23, threads=1)
-        n = sum(max(1, int(round(s * FPS))) for s in lengths)
+        n = sum(pan_length(float(s), FPS) for s in lengths)  # also when the clip was written before
         rows.append({"file": name, "content_group": name[:-4], "category": shot_photos[0].relative_to(root).parts[0],
                      "duration_s": round(n / FPS, 3), "fps": FPS, "width": SIZE[0], "height": SIZE[1], "codec": "h264"})
     tmp = footage / "SOURCES.tsv.part"

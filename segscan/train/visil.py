@@ -82,9 +82,10 @@ def train(args) -> int:
     fit, sets = [], []  # (anchor, its folder's reference vectors); (folder, held-out queries, vectors)
     for b in args.bench:
         queries, refs = load_pairs(Path(b), "train", progress=not args.quiet)
-        fit += [(q, refs) for q in queries if not q.held_out and q.positives]
+        anchors = [q for q in queries if not q.held_out and q.positives]
+        fit += [(q, refs) for q in anchors]
         sets.append((Path(b).name, [q for q in queries if q.held_out], refs))
-        print(f"{b}: {sum(1 for q in queries if not q.held_out and q.positives)} anchors for training, "
+        print(f"{b}: {len(anchors)} anchors for training, "
               f"{len(sets[-1][1])} queries of held-out content groups for picking the checkpoint")
     choose_on = sets[0][0]  # the first folder's held-out footage picks the checkpoint
     run = Path(args.run)
