@@ -165,7 +165,9 @@ class SimilarityMap:
 
     ``values`` (Q, R) float32; ``mask`` (Q, R) bool says which entries are known
     (sparse maps from nearest neighbours know only some); ``q_times`` (Q,) and
-    ``r_times`` (R,) give each row's and column's time in seconds.
+    ``r_times`` (R,) give each row's and column's time in seconds. ``planes`` (C, Q, R), when
+    set, are more views of the same keyframe pairs that a detector may read beside the values
+    (a comparator's refined map: :func:`segscan.compare.visil.planes`).
     """
 
     values: np.ndarray
@@ -174,6 +176,7 @@ class SimilarityMap:
     mask: np.ndarray | None = None
     q_step: float = 1.0
     r_step: float = 1.0
+    planes: np.ndarray | None = None
 
     def __post_init__(self):
         self.values = np.asarray(self.values, dtype=np.float32)
@@ -186,6 +189,10 @@ class SimilarityMap:
             self.mask = np.ones(self.values.shape, dtype=bool)
         elif self.mask.shape != self.values.shape:
             raise ValueError(f"mask shape {self.mask.shape} != map shape {self.values.shape}")
+        if self.planes is not None:
+            self.planes = np.asarray(self.planes, dtype=np.float32)
+            if self.planes.ndim != 3 or self.planes.shape[1:] != self.values.shape:
+                raise ValueError(f"planes {self.planes.shape} do not match the map {self.values.shape}")
 
 
 @dataclass

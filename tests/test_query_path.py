@@ -83,9 +83,9 @@ def test_a_comparator_scores_every_candidate_and_orders_the_matches(corpus, enco
     from segscan.pipeline.views import pick
 
     class Reversed:  # scores the shortlist in the reverse of the index's order
-        def scores(self, queries, refs):
+        def compare(self, queries, refs):
             assert len(queries) == 1 + 5  # the query and its views: flip, four quarters
-            return np.arange(len(refs), dtype=np.float32)
+            return np.arange(len(refs), dtype=np.float32), [None] * len(refs)
 
     root, _ = corpus
     monkeypatch.setattr(segscan.compare, "get_comparator", lambda name, backbone: Reversed())

@@ -174,12 +174,14 @@ def test_catalogue_keyframes_are_resampled_on_a_one_second_grid_unless_they_are_
     vals = np.random.default_rng(0).random((8, 6)).astype(np.float32)
     mask = np.ones((8, 6), bool)
     mask[:, 2] = False
-    c = CandidateMap("v", "p", 0.5, SimilarityMap(vals, q, r, mask), dense=vals + 1,
+    planes = np.stack([vals - 1, vals + 2])  # a comparator's planes follow the columns too
+    c = CandidateMap("v", "p", 0.5, SimilarityMap(vals, q, r, mask, planes=planes), dense=vals + 1,
                      ref_global=np.arange(6)[:, None] * np.ones((6, 3)), query_global=np.eye(8))
     g = on_time_grid(c)
     assert g.map.values.shape == (8, 5) and list(g.map.r_times) == [0, 1, 2, 3, 4] and g.map.r_step == 1.0
     np.testing.assert_allclose(g.map.values, vals[:, [0, 2, 3, 4, 5]])
     np.testing.assert_allclose(g.dense, vals[:, [0, 2, 3, 4, 5]] + 1)
+    np.testing.assert_allclose(g.map.planes, planes[:, :, [0, 2, 3, 4, 5]])
     assert not g.map.mask[:, 1].any() and g.map.mask[:, [0, 2, 3, 4]].all()
     assert list(g.ref_global[:, 0]) == [0, 2, 3, 4, 5] and g.query_global.shape == (8, 8)
     assert list(g.map.q_times) == list(q)  # a query's rows are one a second already

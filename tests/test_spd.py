@@ -36,8 +36,8 @@ def test_three_channel_windows_show_which_diagonal_stands_out():
     # footage alike at every offset: the raw map is one bright block, and a copy adds a diagonal
     m = _diag_map(30, 100, 0, 40, 30)
     m.values += 0.5
-    w1, w3 = windows(m)[0], windows(m, 3)[0]
-    assert w3.image.shape == (3, IMGSZ, IMGSZ) and len(windows(m, 3)) == 2
+    w1, w3 = windows(m)[0], windows(m, "centred")[0]
+    assert w3.image.shape == (3, IMGSZ, IMGSZ) and len(windows(m, "centred")) == 2
     assert np.array_equal(w3.image[0], w1.image)  # channel 0 is the 1-channel image
     both = w3.image[1, ::2, ::2].astype(int)  # one pixel per cell
     on = both[np.arange(24), 40 + np.arange(24)]
@@ -45,8 +45,58 @@ def test_three_channel_windows_show_which_diagonal_stands_out():
     assert on.min() > 128 + 100 and abs(off - 128).max() < 20  # the block is centred away, the copy stays
     # cells past the map's end are 0 in every channel
     assert not w3.image[:, 2 * 30:, :].any()
-    with pytest.raises(ValueError, match="1 or 3 channels"):
-        windows(m, 2)
+    with pytest.raises(ValueError, match="SPD images are one of"):
+        windows(m, "rgb")
+
+
+def test_comparator_windows_show_its_planes_beside_the_similarity():
+    m = _diag_map(30, 100, 0, 40, 30)
+    with pytest.raises(ValueError, match="comparator planes"):
+        windows(m, "comparator")
+    rng = np.random.default_rng(0)
+    planes = np.clip(rng.normal(size=(2, 30, 100)), -1, 1)
+    m = SimilarityMap(m.values, m.q_times, m.r_times, m.mask, planes=planes)
+    w1, w3 = windows(m)[0], windows(m, "comparator")[0]
+    assert w3.image.shape == (3, IMGSZ, IMGSZ) and np.array_equal(w3.image[0], w1.image)
+    cells = w3.image[1:, ::2, ::2].astype(int)  # one pixel per cell
+    np.testing.assert_allclose(cells[:, :30, :64], 128 + 127 * planes[:, :, :64], atol=1.0)
+    assert not w3.image[:, 2 * 30:, :].any()
+    with pytest.raises(ValueError, match="do not match"):
+        SimilarityMap(m.values, m.q_times, m.r_times, planes=planes[:, :, :50])
+
+
+def test_the_card_names_the_image_kind_and_the_comparator_it_needs(tmp_path):
+    import json
+
+    from segscan.query import QueryConfig, resolve
+
+    for data, image in (({}, "similarity"), ({"channels": 3}, "centred"),
+                        ({"image": "comparator", "channels": 3}, "comparator")):
+        (tmp_path / "w.json").write_text(json.dumps({"data": {"maps": "regions", **data}}))
+        al = SPDAligner(weights=str(tmp_path / "w.pt"))
+        assert al.image == image
+        # the query path runs the comparator whose planes the weights read, or the caller's
+        assert resolve(QueryConfig(), al).comparator == ("visil" if image == "comparator" else None)
+        assert resolve(QueryConfig(comparator="visil"), al).comparator == "visil"
+
+
+def test_training_images_of_the_comparator_kind_keep_their_three_planes(tmp_path):
+    from PIL import Image
+
+    from segscan.train.spd import build_dataset, main
+
+    m = _diag_map(30, 40, 0, 5, 20)
+    m = SimilarityMap(m.values, m.q_times, m.r_times, planes=np.stack([np.full((30, 40), 0.5), np.full((30, 40), -0.5)]))
+    counts = build_dataset(tmp_path, [(m, [(5.0, 0.0, 25.0, 20.0)])], [(m, [])], 0, 0, 1, dense=True, image="comparator")
+    assert counts == {"real_pos_windows": 1, "real_neg_windows": 1, "synthetic_windows": 0}
+    assert "channels: 3" in (tmp_path / "data.yaml").read_text()
+    png = next((tmp_path / "images").rglob("real_pos_*.png"))
+    pic = np.asarray(Image.open(png))
+    assert pic.shape == (IMGSZ, IMGSZ, 3) and pic[10, 10 + 2 * 5, 0] == int(0.9 * 255)
+    assert pic[0, 0, 1] == 191 and pic[0, 0, 2] == 64  # 128 + 127 x 0.5 and x -0.5, truncated
+    # synthetic maps have no comparator planes: refused before any work
+    with pytest.raises(SystemExit):
+        main(["--bench", str(tmp_path), "--image", "comparator", "--synthetic", "10"])
 
 
 def test_labels_follow_the_box():

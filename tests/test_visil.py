@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from segscan.bench.pairs import QueryPairs, pair_metrics, scores
-from segscan.compare.visil import Comparator, ViSiL, ViSiLConfig, load, save
+from segscan.compare.visil import Comparator, ViSiL, ViSiLConfig, load, planes, save
 from segscan.index.simmap import chamfer_similarity
 from segscan.train.visil import temporal_edit, triplet_loss
 
@@ -54,6 +54,32 @@ def test_a_batch_of_candidates_scores_as_each_alone():
             assert float(s[i]) == pytest.approx(float(s1[0]), abs=1e-5)
             np.testing.assert_allclose(sv[i, :, :sv1.shape[2]].numpy(), sv1[0].numpy(), atol=1e-5)
             assert int(valid[i].sum()) == sv1.shape[2] == -(-len(r) // 4)
+
+
+def test_the_comparators_planes_are_its_maps_at_one_cell_per_keyframe_pair():
+    rng = np.random.default_rng(2)
+    q = unit(rng.normal(size=(2, 13, 9, 32)))
+    refs = [unit(rng.normal(size=(n, 9, 32))) for n in (3, 9, 30)]
+    m = ViSiL(ViSiLConfig(dim=32, pooling="max")).eval()
+    comp = Comparator(m)
+    s, pl = comp.compare(list(q), refs)
+    np.testing.assert_allclose(s, comp.scores(list(q), refs), atol=1e-6)  # the same pass gives both
+    for r, p in zip(refs, pl):
+        assert p.shape == (2, 13, len(r)) and np.abs(p).max() <= 1.0
+        with torch.inference_mode():
+            sf, _ = m.frame_similarity(torch.from_numpy(q), [torch.from_numpy(r)])
+            alone = comp.compare(list(q), [r])[1][0]
+        np.testing.assert_allclose(p[1], sf[0].clamp(-1, 1).numpy(), atol=1e-5)  # the frame similarity
+        np.testing.assert_allclose(p, alone, atol=1e-5)  # batching changes no plane
+    # the refined plane is the (Q/4, R/4) output, hard tanh'd and upsampled: where that output is
+    # affine, each 4 x 4 block of cells averages to its cell of the output, and past 1 it is 1
+    a, b = torch.meshgrid(torch.arange(4.0), torch.arange(5.0), indexing="ij")
+    sv = (0.1 * a - 0.05 * b + 0.2)[None]
+    up = planes(torch.zeros(1, 16, 20), sv, torch.tensor([20]))[0][0]
+    for i in (1, 2):
+        for j in (1, 2, 3):
+            assert up[4 * i:4 * i + 4, 4 * j:4 * j + 4].mean() == pytest.approx(float(sv[0, i, j]), abs=1e-5)
+    assert planes(torch.zeros(1, 5, 7), torch.full((1, 2, 2), 3.0), torch.tensor([7]))[0][0].min() == 1.0
 
 
 def test_weights_round_trip(tmp_path):
@@ -128,3 +154,21 @@ def test_training_keeps_held_out_footage_aside_even_as_negatives():
     keep_aside(copies_other, {"a"})
     assert copies_held.held_out and copies_held.negatives == ["b", "c"]
     assert not copies_other.held_out and copies_other.negatives == ["c"]
+
+
+def test_a_split_divides_into_what_training_may_learn_and_the_held_out_choice_set():
+    from segscan.bench.splits import QueryMaps, Split, divide
+    from segscan.corpus import held_out_group
+
+    # a query copying nothing is kept aside when its id hashes so
+    ids = [f"n{i}" for i in range(20)]
+    aside_id, kept_id = next(i for i in ids if held_out_group(i)), next(i for i in ids if not held_out_group(i))
+    qids = ["q1", "q2", "q3", aside_id, kept_id]
+    split = Split([QueryMaps(q, 10.0, [], 0.0) for q in qids],
+                  labels={"q1-a": [[0, 0, 3, 3]], "q2-b": [[0, 0, 3, 3]], "q3-a": [[1, 1, 2, 2]], "q3-b": [[4, 4, 6, 6]]},
+                  pair_edits={"q1-a": {"crop"}, "q2-b": {"flip"}, "q3-a": {"crop"}, "q3-b": {"blur"}}, neg_weight=2.0)
+    learn, aside = divide(split, {"a"})
+    assert [q.qid for q in learn.queries] == ["q2", kept_id]
+    assert [q.qid for q in aside.queries] == ["q1", "q3", aside_id]  # q3 copies held-out footage too
+    assert set(learn.labels) == {"q2-b"} and set(aside.labels) == {"q1-a", "q3-a", "q3-b"}
+    assert set(aside.pair_edits) == set(aside.labels) and learn.neg_weight == aside.neg_weight == 2.0

@@ -101,9 +101,14 @@ class SPDAligner:
         return self.card.maps
 
     @property
-    def channels(self) -> int:
-        """Image channels the weights take."""
-        return self.card.channels
+    def image(self) -> str:
+        """The image kind the weights take (segscan.detectors.spd.render.IMAGES)."""
+        return self.card.image
+
+    @property
+    def comparator(self) -> str | None:
+        """The comparator whose planes the weights read (the query path runs it), else None."""
+        return "visil" if self.image == "comparator" else None
 
     @property
     def copy_threshold(self) -> float:
@@ -175,7 +180,7 @@ class SPDAligner:
 
         wins, owner = [], []
         for k, m in enumerate(maps):
-            for w in windows(m, self.channels):
+            for w in windows(m, self.image):
                 wins.append(w)
                 owner.append(k)
         if not wins:

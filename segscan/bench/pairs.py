@@ -6,7 +6,6 @@ shortlists for it that it does not copy: the hard negatives a comparator must re
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import numpy as np
 import torch
 
 from ..align import make_aligner
-from ..corpus import DEFAULT_IMAGES, held_out_group, load_clips
+from ..corpus import DEFAULT_IMAGES
 from ..index.store import Database
 from ..pipeline.extract import EncoderConfig, VideoEncoder, feature_config
 from ..pipeline.views import expand
@@ -23,13 +22,8 @@ from ..query.maps import region_vectors
 from ..query.rank import rank
 from .distractors import DISTRACTOR_PREFIX, base_vectors, distractor_features
 from .metrics import average_precision
-from .splits import database_dir, feature_key, load_splits, method_settings, query_features_dir, query_settings, ref_id
-
-
-def reference_groups(bench: Path) -> dict[str, str]:
-    """Reference id -> content group of a benchmark folder's footage (distractors have none)."""
-    meta = json.loads((bench / "meta.json").read_text())
-    return {c.path.stem: c.content_group for c in load_clips(meta["media"])}
+from .splits import (database_dir, feature_key, held_out_query, held_out_references, load_splits, method_settings,
+                     query_features_dir, query_settings, ref_id)
 
 
 @dataclass
@@ -77,8 +71,7 @@ def load_pairs(bench: Path, part: str, progress: bool = True, distractors: int =
                     v = int(c.path[len(DISTRACTOR_PREFIX):])
                     refs[ref_id(c.path)] = np.asarray(region_vectors(distractor_features(vectors, distractors, v, seed)),
                                                       np.float32)
-    groups = reference_groups(bench)
-    held = {r for r in refs if r in groups and held_out_group(groups[r])}
+    held = held_out_references(bench)
     spans: dict[str, dict[str, list[tuple[float, float]]]] = {}  # qid -> ref -> copied query spans
     for key, boxes in split.labels.items():
         qid, ref = key.split("-", 1)
@@ -102,7 +95,7 @@ def keep_aside(q: QueryPairs, held: set[str]) -> None:
     """Mark ``q`` held out if it copies a reference of ``held`` (or, copying nothing, if its id
     hashes so), and drop ``held`` from the negatives of the others: training never sees
     held-out footage, not even as a negative."""
-    q.held_out = bool(held & set(q.positives)) if q.positives else held_out_group(q.qid)
+    q.held_out = held_out_query(q.qid, q.positives, held)
     q.negatives = [r for r in q.candidates if r not in q.positives and (q.held_out or r not in held)]
 
 

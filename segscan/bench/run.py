@@ -35,7 +35,8 @@ from ..index.regioncodec import CODECS, DEFAULT_CODEC
 from ..query import QueryConfig
 from .metrics import vsc_micro_ap
 from .scoring import RESULT_COLS, evaluate, listed, per_edit_f1, predict, query_results, table, tune
-from .splits import check_same_split, database_dir, feature_key, load_splits, method_settings, negative_weight, query_settings
+from .splits import (check_same_split, database_dir, divide, feature_key, held_out_references, load_splits,
+                     method_settings, negative_weight, query_settings)
 from .vcdb import run_vcdb
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,10 @@ def main(argv=None) -> int:
                     help="tune every method on the train split of this benchmark folder instead (same --seed, so "
                          "the same sources and gallery; e.g. one built with --size 10 10 300 60 has 5x the train "
                          "queries). Either way a train split's negative queries are weighted to the test's share")
+    ap.add_argument("--choice", action="store_true",
+                    help="choose on the train split alone (of --tune-on's folder if given): methods are tuned on the "
+                         "queries training may learn and scored on those of held-out content groups, which no "
+                         "model of the project learned (segscan.bench.splits.divide); the test split is not read")
     ap.add_argument("-q", "--quiet", action="store_true")
     args = ap.parse_args(argv)
     if args.vcdb:
@@ -121,6 +126,8 @@ def main(argv=None) -> int:
             ap.error(f"--media {media}: not a footage folder (no SOURCES.tsv)")
     bench = bench_folder(Path(args.out), cfg.key(media.name if held_out else ""))
     methods = [m for m in args.methods.split(",") if m]
+    if held_out and args.choice:
+        ap.error("--choice reads a train split: held-out footage has none")
     if held_out and methods and not args.tune_on:
         ap.error("held-out footage has no train split: tune the methods with --tune-on FOLDER (one of the shared "
                  "media), or run the default alone with --methods ,")
@@ -155,9 +162,14 @@ def main(argv=None) -> int:
     methods = [m for m in methods if m != "spd" or spd_weights.exists()]
     # the train split is read only to tune methods; the default runs as shipped
     parts = ["test"] if tune_on or not methods else ["train", "test"]
-    splits, stats = load_splits(bench, parts, encoder, maps, **more)
-    if tune_on and methods:
-        splits["train"] = load_splits(tune_on, ["train"], encoder, maps, **more)[0]["train"]
+    if args.choice:
+        source = tune_on or bench
+        whole, stats = load_splits(source, ["train"], encoder, maps, **more)
+        splits = dict(zip(("train", "test"), divide(whole["train"], held_out_references(source))))
+    else:
+        splits, stats = load_splits(bench, parts, encoder, maps, **more)
+        if tune_on and methods:
+            splits["train"] = load_splits(tune_on, ["train"], encoder, maps, **more)[0]["train"]
     if methods:
         splits["train"].neg_weight = negative_weight(splits["train"], splits["test"])
 
@@ -210,7 +222,9 @@ def main(argv=None) -> int:
                      "train_negative_weight": round(splits["train"].neg_weight, 3)})
     cost["keyframes"] = keyframe_tag(ecfg) or "uniform-1fps"
     cost["keyframes_per_s"] = stats["vectors"] / max(stats["hours"] * 3600, 1e-9)
-    print(f"\nbenchmark {bench.name} ({maps.map_mode} maps): {n_test} test queries, gallery {stats['videos']} videos / "
+    scored = (f"{n_test} train queries of held-out content groups (the choice set)" if args.choice
+              else f"{n_test} test queries")
+    print(f"\nbenchmark {(tune_on or bench).name if args.choice else bench.name} ({maps.map_mode} maps): {scored}, gallery {stats['videos']} videos / "
           f"{cost['gallery_keyframes']} keyframes (distractor keyframes: {args.distractors})\n")
     print(table(rows, RESULT_COLS))
     print("\n" + table([{"figure": k, "value": (f"{v:.3g}" if isinstance(v, float) else str(v))} for k, v in cost.items()],
@@ -222,7 +236,8 @@ def main(argv=None) -> int:
     # a run on another backbone, with a comparator or another region codec keeps a file of its own,
     # so it neither replaces nor is compared with a plain one
     other = [ecfg.backbone if ecfg.backbone != EncoderConfig().backbone else "", qcfg.comparator or "",
-             args.region_codec if args.region_codec != DEFAULT_CODEC else "", keyframe_tag(ecfg)]
+             args.region_codec if args.region_codec != DEFAULT_CODEC else "", keyframe_tag(ecfg),
+             "choice" if args.choice else ""]
     tag = "".join(f"-{t}" for t in other if t)
     own = bench / f"results-{maps.map_mode}{tag}-d{args.distractors}.json"
     out = Path(args.json) if args.json else own

@@ -91,6 +91,41 @@ def load_split(bench: Path, part: str) -> Split:
     return s
 
 
+def held_out_references(bench: Path) -> set[str]:
+    """Ids of the folder's references whose content group training keeps aside
+    (:func:`segscan.corpus.held_out_group`), so that a choice can be made on footage no model
+    of the project learned."""
+    from ..corpus import held_out_group, load_clips
+
+    meta = json.loads((bench / "meta.json").read_text())
+    return {c.path.stem for c in load_clips(meta["media"]) if held_out_group(c.content_group)}
+
+
+def held_out_query(qid: str, copied, held: set[str]) -> bool:
+    """Whether a query is kept aside: it copies a held-out reference, or, copying nothing, its
+    id hashes so."""
+    from ..corpus import held_out_group
+
+    return bool(held & set(copied)) if copied else held_out_group(qid)
+
+
+def divide(split: Split, held: set[str]) -> tuple[Split, Split]:
+    """(the queries training may learn, those it keeps aside), each with its own truth (``held``:
+    :func:`held_out_references`)."""
+    copied: dict[str, set[str]] = {}
+    for key in split.labels:
+        qid, ref = key.split("-", 1)
+        copied.setdefault(qid, set()).add(ref)
+    aside = {q.qid for q in split.queries if held_out_query(q.qid, copied.get(q.qid, ()), held)}
+
+    def part(keep) -> Split:
+        own = lambda d: {k: v for k, v in d.items() if keep(k.split("-", 1)[0])}
+        return Split([q for q in split.queries if keep(q.qid)], own(split.labels), own(split.pair_edits),
+                     split.neg_weight)
+
+    return part(lambda q: q not in aside), part(lambda q: q in aside)
+
+
 def feature_key(ecfg: EncoderConfig) -> str:
     """Short digest of the feature configuration: a benchmark keeps one database per configuration."""
     import hashlib
@@ -181,11 +216,12 @@ def load_splits(bench: Path, parts: list[str], encoder, settings: Settings, dist
 
 
 def cached_queries(bench: Path, part: str, progress: bool = False, map_mode: str | None = None,
-                   ecfg: EncoderConfig | None = None) -> list["QueryMaps"]:
+                   ecfg: EncoderConfig | None = None, comparator: str | None = None) -> list["QueryMaps"]:
     """The maps of one split's queries against the benchmark's database of ``ecfg``'s features
-    (default: the encoder's; ingested by ``run``)."""
+    (default: the encoder's; ingested by ``run``), scored by ``comparator`` if one is named."""
     encoder = VideoEncoder(ecfg or EncoderConfig())
-    splits, _ = load_splits(bench, [part], encoder, query_settings(map_mode), progress=progress)
+    settings = query_settings(map_mode, QueryConfig(comparator=comparator))
+    splits, _ = load_splits(bench, [part], encoder, settings, progress=progress)
     return splits[part].queries
 
 

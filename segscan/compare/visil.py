@@ -159,10 +159,38 @@ class Comparator:
     def scores(self, query_regions: list[np.ndarray], ref_regions: list[np.ndarray]) -> np.ndarray:
         """(M,) similarities of the query (its region vectors and its views', each (Q, A, D)) with
         each candidate's (R_i, B, D)."""
+        return self.compare(query_regions, ref_regions, maps=False)[0]
+
+    def compare(self, query_regions: list[np.ndarray], ref_regions: list[np.ndarray],
+                maps: bool = True) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The (M,) similarities and, with ``maps``, each candidate's (2, Q, R_i) planes
+        (:func:`planes`); the same forward pass gives both."""
         if not ref_regions:
-            return np.zeros(0, np.float32)
+            return np.zeros(0, np.float32), []
         with torch.inference_mode():
             q = torch.from_numpy(np.stack([np.asarray(x, np.float32) for x in query_regions]))
             refs = [torch.from_numpy(np.asarray(r, np.float32)) for r in ref_regions]
-            s, _, _ = self.model(q, refs)
-        return s.numpy().astype(np.float32)
+            if not maps:
+                return self.model(q, refs)[0].numpy().astype(np.float32), []
+            sf, lengths = self.model.frame_similarity(q, refs)
+            sv, valid = self.model.refine(sf, lengths)
+            s = self.model.pool(F.hardtanh(sv), valid)
+        return s.numpy().astype(np.float32), planes(sf, sv, lengths)
+
+
+def planes(sf: torch.Tensor, sv: torch.Tensor, lengths: torch.Tensor) -> list[np.ndarray]:
+    """Per candidate, (2, Q, R_i): the comparator's refined map (hard tanh of its (Q/4, R/4) output,
+    bilinearly upsampled back to one cell per keyframe pair) and the attention-weighted
+    frame-to-frame similarity it was computed from (clipped to [-1, 1]).
+
+    Both are what the similarity-pattern detector can read beside the query path's map: the
+    refined map says where the comparator sees a copy pattern, the frame similarity is its
+    full-resolution input (:mod:`segscan.detectors.spd.render`)."""
+    nq = sf.shape[1]
+    out = []
+    for i, n in enumerate(lengths.tolist()):
+        w = -(-n // 4)
+        coarse = F.hardtanh(sv[i, :, :w])[None, None]
+        up = F.interpolate(coarse, size=(4 * coarse.shape[2], 4 * w), mode="bilinear", align_corners=False)
+        out.append(np.stack([up[0, 0, :nq, :n].numpy(), sf[i, :, :n].clamp(-1, 1).numpy()]).astype(np.float32))
+    return out

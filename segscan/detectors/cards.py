@@ -33,7 +33,7 @@ class SPDCard:
     """The fields of an SPD weight file's model card that the query path reads."""
 
     maps: str = "sparse"  # the similarity maps the weights were trained on (cards before it: sparse)
-    channels: int = 1
+    image: str = "similarity"  # the detector's image kind (segscan.detectors.spd.render.IMAGES)
     threshold: float = 0.0  # the segment-F1-best score on the train split: SPD's copy threshold
     scoring: SPDScoring = field(default_factory=SPDScoring)
 
@@ -47,5 +47,7 @@ class SPDCard:
         known = {f.name for f in fields(SPDScoring)}
         scoring = SPDScoring(**{k: v for k, v in d.get("scoring", {}).items() if k in known})
         data = d.get("data", {})
-        return cls(maps=data.get("maps", "sparse"), channels=int(data.get("channels", 1)),
+        # cards before image kinds named their 3-channel images by the count alone
+        image = data.get("image") or ("centred" if int(data.get("channels", 1)) == 3 else "similarity")
+        return cls(maps=data.get("maps", "sparse"), image=image,
                    threshold=float(d.get("test_metrics", {}).get("threshold", 0.0)), scoring=scoring)

@@ -77,6 +77,9 @@ class Settings:
     map_mode: str
     min_score: float
     threshold: float
+    # the comparator that scores every candidate: the caller's, else the one the aligner reads
+    # the maps of (an SPD trained on a comparator's planes)
+    comparator: str | None = None
 
     def __post_init__(self):
         if self.map_mode not in MAP_MODES:
@@ -92,8 +95,8 @@ class Settings:
 
 def resolve(cfg: QueryConfig, aligner) -> Settings:
     """Explicit settings first, then the aligner's own (``Aligner.list_floor``, ``copy_threshold``,
-    ``maps``)."""
+    ``maps``, ``comparator``)."""
     floor = cfg.min_score if cfg.min_score is not None else float(aligner.list_floor)
     thr = cfg.threshold if cfg.threshold is not None else float(aligner.copy_threshold)
     mode = cfg.map_mode if cfg.map_mode != "auto" else aligner.maps
-    return Settings(cfg, mode, floor, thr)
+    return Settings(cfg, mode, floor, thr, cfg.comparator or getattr(aligner, "comparator", None))

@@ -121,9 +121,10 @@ def build_maps(db, q: VideoFeatures, s: Settings, views=(), exclude=()) -> list[
             if bgs is not None:
                 m.values -= bgs[:, None]
             maps.append(m)
-    sims = _similarities(db, q, views, refs, s.config.comparator)
+    sims, planes = _compared(db, q, views, refs, s.comparator)
     out = []
-    for c, f, m, sim in zip(cands, refs, maps, sims):
+    for c, f, m, sim, pl in zip(cands, refs, maps, sims, planes):
+        m = m if pl is None else replace(m, planes=pl)
         rec = db.video_by_num(c.num)
         if q.region_feats is None:
             dense = None
@@ -144,19 +145,21 @@ def on_time_grid(c: CandidateMap) -> CandidateMap:
     m = c.map
     rt, nearest = time_grid(m.r_times)
     grid = SimilarityMap(m.values[:, nearest], m.q_times, rt, None if m.mask is None else m.mask[:, nearest],
-                         m.q_step, GRID_STEP)
+                         m.q_step, GRID_STEP, None if m.planes is None else m.planes[:, :, nearest])
     return replace(c, map=grid, dense=None if c.dense is None else c.dense[:, nearest],
                    ref_global=None if c.ref_global is None else c.ref_global[nearest])
 
 
-def _similarities(db, q: VideoFeatures, views, refs: list[VideoFeatures], name: str | None) -> list:
-    """The comparator's similarity of the query with each candidate (None each without one)."""
+def _compared(db, q: VideoFeatures, views, refs: list[VideoFeatures], name: str | None) -> tuple[list, list]:
+    """The comparator's similarity of the query with each candidate, and its (2, Q, R) planes
+    (:func:`segscan.compare.visil.planes`); None each without a comparator."""
     if not name:
-        return [None] * len(refs)
+        return [None] * len(refs), [None] * len(refs)
     if q.region_feats is None:
         raise ValueError(f"the {name} comparator needs the query's region features (EncoderConfig.keep_regions)")
     from ..compare import get_comparator
 
     comp = get_comparator(name, db.feature_config.get("backbone", ""))
     query = [q.region_feats] + [v.region_feats for v in views if v.region_feats is not None]
-    return [float(x) for x in comp.scores(query, [region_vectors(f) for f in refs])]
+    sims, planes = comp.compare(query, [region_vectors(f) for f in refs])
+    return [float(x) for x in sims], planes

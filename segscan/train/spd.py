@@ -4,11 +4,16 @@
         --synthetic 2500 --epochs 30
 
 Training data (train split only): the similarity maps the query path builds for the
-benchmark's train queries (true segment pairs as boxes, other candidates as negatives),
-plus synthetic maps (copy patterns drawn on real negative maps and on random sparse
-noise). Every map is cut into windows as at query time. The model is ultralytics YOLO11n
-built from its yaml (no downloaded weights), 1-channel input, trained on the CPU; the
-best checkpoint goes to ``segscan/detectors/weights/spd-yolo11n.pt`` with a model card.
+train queries of one or more benchmark folders (true segment pairs as boxes, other
+candidates as negatives), plus synthetic maps (copy patterns drawn on real negative maps
+and on random sparse noise). Every map is cut into windows as at query time, as images of
+``--image``'s kind (segscan.detectors.spd.render). The model is ultralytics YOLO11n built
+from its yaml (no downloaded weights), trained on the CPU; the best checkpoint goes to
+``segscan/detectors/weights/spd-yolo11n.pt`` with a model card.
+
+``--image comparator`` trains on the comparator's planes beside the map (the query path
+then runs the comparator on every candidate); synthetic maps have no such planes, so it
+trains on real maps alone (``--synthetic 0``).
 """
 from __future__ import annotations
 
@@ -23,21 +28,29 @@ import numpy as np
 
 from ..cli import add_keyframe_args, keyframe_settings
 from ..detectors import WEIGHTS_DIR
-from ..detectors.spd.render import CHANNELS, IMGSZ, box_seconds_to_cells, window_labels, windows
+from ..detectors.spd.render import IMAGES, IMGSZ, box_seconds_to_cells, window_labels, windows
 from ..detectors.spd.synth import synthetic_map
 from ..pipeline.extract import EncoderConfig
 
 
-def real_maps(bench: Path, map_mode: str | None = None, ecfg=None):
+def real_maps(bench: Path, map_mode: str | None = None, ecfg=None, comparator: str | None = None,
+              keep_aside: bool = True):
     """(map, boxes-in-cells) for every candidate map of the train split's queries (keyframes and
-    features of ``ecfg``, default the encoder's)."""
-    from ..bench.splits import cached_queries, load_split
+    features of ``ecfg``, default the encoder's; with ``comparator``'s planes). With
+    ``keep_aside`` the queries of held-out content groups, and every map of a held-out
+    reference, are left out (``bench.splits.divide``): a choice made on them is then made on
+    footage the detector never saw."""
+    from ..bench.splits import cached_queries, divide, held_out_references, load_split
 
     split = load_split(bench, "train")
-    split.queries = cached_queries(bench, "train", progress=True, map_mode=map_mode, ecfg=ecfg)
+    split.queries = cached_queries(bench, "train", progress=True, map_mode=map_mode, ecfg=ecfg, comparator=comparator)
+    held = held_out_references(bench) if keep_aside else set()
+    split = divide(split, held)[0]
     pos, neg = [], []
     for q in split.queries:
         for ref, m in zip(q.refs, q.maps):
+            if ref in held:
+                continue
             boxes = split.labels.get(f"{q.qid}-{ref}", [])
             cells = [box_seconds_to_cells(b, m) for b in boxes]
             (pos if cells else neg).append((m, cells))
@@ -56,7 +69,7 @@ def _save(img: np.ndarray, labels, stem: str, root: Path, part: str):
 
 
 def build_dataset(root: Path, pos, neg, n_synth: int, seed: int, neg_windows: int, dense: bool = False,
-                  channels: int = 1) -> dict:
+                  image: str = "similarity") -> dict:
     rng = np.random.default_rng(seed)
     for part in ("train", "val"):
         (root / "images" / part).mkdir(parents=True, exist_ok=True)
@@ -66,7 +79,7 @@ def build_dataset(root: Path, pos, neg, n_synth: int, seed: int, neg_windows: in
 
     def emit(m, cells, kind, keep_empty=1.0):
         nonlocal k
-        for w in windows(m, channels):
+        for w in windows(m, image):
             labels = window_labels(cells, w)
             if not labels and rng.random() > keep_empty:
                 continue
@@ -85,22 +98,28 @@ def build_dataset(root: Path, pos, neg, n_synth: int, seed: int, neg_windows: in
         m, cells = synthetic_map(rng, bg, dense=dense)
         emit(m, cells, "synthetic", keep_empty=0.5)
     (root / "data.yaml").write_text(
-        f"path: {root.resolve()}\ntrain: images/train\nval: images/val\nnc: 1\nnames: ['copy']\nchannels: {channels}\n")
+        f"path: {root.resolve()}\ntrain: images/train\nval: images/val\nnc: 1\nnames: ['copy']\nchannels: {IMAGES[image]}\n")
     return counts
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--bench", required=True, help="benchmark folder (python -m segscan.bench run builds it)")
+    ap.add_argument("--bench", required=True, nargs="+",
+                    help="benchmark folders whose train maps to learn (python -m segscan.bench run builds one)")
     ap.add_argument("--work", default="runs/spd", help="dataset and training folder")
     ap.add_argument("--synthetic", type=int, default=2500, help="synthetic maps to add")
     ap.add_argument("--neg-maps", type=int, default=600, help="real negative maps to use")
     ap.add_argument("--map", default="sparse", choices=["sparse", "dense", "regions"],
                     help="similarity maps to train on; recorded in the model card, and the query path builds "
                          "this kind for SPD (default: %(default)s)")
-    ap.add_argument("--channels", type=int, default=1, choices=CHANNELS,
-                    help="image channels: 1 the similarity, 3 adds the map centred twice and by columns "
-                         "(see segscan.detectors.spd.render; default: %(default)s)")
+    ap.add_argument("--image", default="similarity", choices=list(IMAGES),
+                    help="detector images: the similarity (1 channel); it and the map centred twice and by "
+                         "columns; or it and the comparator's refined map and frame similarity (see "
+                         "segscan.detectors.spd.render; default: %(default)s)")
+    ap.add_argument("--keep-aside", action=argparse.BooleanOptionalAction, default=True,
+                    help="leave out the train queries of held-out content groups and every map of their footage, "
+                         "so that python -m segscan.bench run --choice can compare detectors on footage none "
+                         "learned (default: %(default)s)")
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--seed", type=int, default=0)
@@ -109,15 +128,21 @@ def main(argv=None) -> int:
     add_keyframe_args(ap.add_argument_group("keyframes of the maps trained on (the folder's database of them: "
                                             "python -m segscan.bench run with the same settings builds it)"))
     args = ap.parse_args(argv)
+    comparator = "visil" if args.image == "comparator" else None
+    if comparator and args.synthetic:
+        ap.error("synthetic maps have no comparator planes: train --image comparator with --synthetic 0")
     t0 = time.time()
     work = Path(args.work).resolve()
     if work.exists():
         shutil.rmtree(work)
     map_mode = args.map
     ecfg = EncoderConfig(**keyframe_settings(args))
-    pos, neg = real_maps(Path(args.bench), map_mode, ecfg)
+    pos, neg = [], []
+    for bench in args.bench:
+        p, n = real_maps(Path(bench), map_mode, ecfg, comparator, args.keep_aside)
+        pos, neg = pos + p, neg + n
     counts = build_dataset(work / "data", pos, neg, args.synthetic, args.seed, args.neg_maps,
-                           dense=map_mode != "sparse", channels=args.channels)
+                           dense=map_mode != "sparse", image=args.image)
     print("dataset:", counts, flush=True)
     from ..detectors.spd.yolo import ultralytics
 
@@ -127,7 +152,7 @@ def main(argv=None) -> int:
                 device=args.device, workers=0, amp=False, plots=False, pretrained=False, project=str(work),
                 name="train", exist_ok=True, seed=args.seed, deterministic=True, verbose=False,
                 # brightness jitter only on the 1-channel similarity (HSV would mix 3 channels' meanings)
-                mosaic=1.0, fliplr=0.0, flipud=0.0, hsv_h=0.0, hsv_s=0.0, hsv_v=0.2 if args.channels == 1 else 0.0,
+                mosaic=1.0, fliplr=0.0, flipud=0.0, hsv_h=0.0, hsv_s=0.0, hsv_v=0.2 if IMAGES[args.image] == 1 else 0.0,
                 degrees=0.0, bgr=0.0,
                 translate=0.1, scale=0.3, close_mosaic=5, patience=100)
     best = work / "train" / "weights" / "best.pt"
@@ -144,8 +169,12 @@ def main(argv=None) -> int:
 
     write_card(
         out, "segscan.train.spd", argv,
-        component="SPD: YOLO11n similarity-pattern detector (%d-channel, %dx%d windows)" % (args.channels, IMGSZ, IMGSZ),
-        data={"bench": str(Path(args.bench)), "split": "train only", "maps": map_mode, "channels": args.channels,
+        component="SPD: YOLO11n similarity-pattern detector (%s images, %d-channel, %dx%d windows)" % (
+            args.image, IMAGES[args.image], IMGSZ, IMGSZ),
+        data={"bench": args.bench[0] if len(args.bench) == 1 else args.bench, "split": "train only", "maps": map_mode,
+              "image": args.image, "channels": IMAGES[args.image],
+              "kept_aside": "the queries of held-out content groups (corpus.held_out_group) and every map of their "
+                            "footage" if args.keep_aside else "nothing",
               "keyframes": keyframe_settings(args),
               **counts,
               "real_positive_maps": len(pos), "real_negative_maps_available": len(neg)},

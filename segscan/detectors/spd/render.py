@@ -4,12 +4,20 @@ A map (rows query keyframes, columns reference keyframes) is cut into square win
 ``WINDOW`` cells that overlap by ``OVERLAP`` cells, so a long reference is never squashed:
 each window becomes an image with ``SCALE`` pixels per cell. Channel 0 is the similarity:
 unknown cells (not among the neighbours) are 0, known cells ``255 * clip(similarity, 0, 1)``.
-Three-channel images add the map centred twice (each row's and column's mean taken out,
-the grand mean put back) and centred by columns only (each column's mean taken out), both
-computed over the whole map before it is cut, at ``128 + 255 * value``: on footage that looks alike at every offset
-(a fixed camera, one presenter in one studio) the raw map is a bright block, and only the
-centred map shows whether one diagonal stands out. Boxes are kept in cell units; seconds
-map to cells through the keyframe times, which may be irregular.
+The image kinds (``IMAGES``):
+
+- ``similarity``: channel 0 alone;
+- ``centred``: adds the map centred twice (each row's and column's mean taken out, the grand
+  mean put back) and centred by columns only (each column's mean taken out), both computed
+  over the whole map before it is cut, at ``128 + 255 * value``: on footage that looks alike
+  at every offset (a fixed camera, one presenter in one studio) the raw map is a bright
+  block, and only the centred map shows whether one diagonal stands out;
+- ``comparator``: adds the map's two comparator planes (:func:`segscan.compare.visil.planes`),
+  the comparator's refined map and its attention-weighted frame similarity, at
+  ``128 + 127 * value``: what a learned comparator sees of the same keyframe pairs.
+
+Boxes are kept in cell units; seconds map to cells through the keyframe times, which may be
+irregular.
 """
 from __future__ import annotations
 
@@ -32,17 +40,22 @@ class Window:
     image: np.ndarray  # (IMGSZ, IMGSZ) uint8, or (channels, IMGSZ, IMGSZ)
 
 
-CHANNELS = (1, 3)
+IMAGES = {"similarity": 1, "centred": 3, "comparator": 3}  # image kind -> channels
 
 
-def map_to_cells(m: SimilarityMap, channels: int = 1) -> np.ndarray:
-    """(rows, cols) uint8 cells of the map, or (channels, rows, cols) for 3 channels."""
-    if channels not in CHANNELS:
-        raise ValueError(f"SPD images have 1 or 3 channels, not {channels}")
+def map_to_cells(m: SimilarityMap, image: str = "similarity") -> np.ndarray:
+    """(rows, cols) uint8 cells of the map, or (channels, rows, cols) for 3-channel images."""
+    if image not in IMAGES:
+        raise ValueError(f"SPD images are one of {', '.join(IMAGES)}, not {image!r}")
     v = np.where(m.mask, m.values, 0.0).astype(np.float64)
     raw = (np.clip(v, 0.0, 1.0) * 255).astype(np.uint8)
-    if channels == 1:
+    if image == "similarity":
         return raw
+    if image == "comparator":
+        if m.planes is None or len(m.planes) != 2:
+            raise ValueError("comparator images need the map's two comparator planes (a query run with a comparator)")
+        signed = [np.clip(128 + 127 * p, 0, 255).astype(np.uint8) for p in m.planes]
+        return np.stack([raw, *signed])
     col = v - v.mean(0, keepdims=True)
     both = col - v.mean(1, keepdims=True) + v.mean()
     centred = [np.clip(128 + 255 * c, 0, 255).astype(np.uint8) for c in (both, col)]
@@ -59,10 +72,10 @@ def _starts(n: int) -> list[int]:
     return starts
 
 
-def windows(m: SimilarityMap, channels: int = 1) -> list[Window]:
-    """The map's windows; images are (IMGSZ, IMGSZ), or (channels, IMGSZ, IMGSZ) for 3 channels
-    (cells outside the map are 0 in every channel)."""
-    cells = map_to_cells(m, channels)
+def windows(m: SimilarityMap, image: str = "similarity") -> list[Window]:
+    """The map's windows; images are (IMGSZ, IMGSZ), or (channels, IMGSZ, IMGSZ) for 3-channel
+    kinds (cells outside the map are 0 in every channel)."""
+    cells = map_to_cells(m, image)
     lead = cells.shape[:-2]
     nq, nr = cells.shape[-2:]
     out = []
