@@ -83,7 +83,7 @@ def test_the_card_names_the_image_kind_and_the_comparator_it_needs(tmp_path):
 def test_training_images_of_the_comparator_kind_keep_their_three_planes(tmp_path):
     from PIL import Image
 
-    from segscan.train.spd import build_dataset, main
+    from segscan.train.spd import build_dataset
 
     m = _diag_map(30, 40, 0, 5, 20)
     m = SimilarityMap(m.values, m.q_times, m.r_times, planes=np.stack([np.full((30, 40), 0.5), np.full((30, 40), -0.5)]))
@@ -94,9 +94,31 @@ def test_training_images_of_the_comparator_kind_keep_their_three_planes(tmp_path
     pic = np.asarray(Image.open(png))
     assert pic.shape == (IMGSZ, IMGSZ, 3) and pic[10, 10 + 2 * 5, 0] == int(0.9 * 255)
     assert pic[0, 0, 1] == 191 and pic[0, 0, 2] == 64  # 128 + 127 x 0.5 and x -0.5, truncated
-    # synthetic maps have no comparator planes: refused before any work
-    with pytest.raises(SystemExit):
-        main(["--bench", str(tmp_path), "--image", "comparator", "--synthetic", "10"])
+
+
+def test_copies_drawn_on_a_real_map_are_drawn_into_the_comparators_input_and_answered_by_its_cnn():
+    import torch
+
+    from segscan.compare.visil import ViSiL, ViSiLConfig, planes
+    from segscan.detectors.spd.synth import synthetic_map, with_comparator_planes
+
+    rng = np.random.default_rng(3)
+    vals = rng.normal(0.0, 0.1, (20, 30)).astype(np.float32)
+    frame = 0.5 * vals + 0.2  # the comparator's frame similarity: another scale of the same pairs
+    bg = SimilarityMap(vals, np.arange(20.0), np.arange(30.0), planes=np.stack([np.zeros_like(vals), frame]))
+    with pytest.raises(ValueError, match="no comparator planes"):
+        with_comparator_planes(None, SimilarityMap(vals, bg.q_times, bg.r_times), bg)
+    m, boxes = synthetic_map(np.random.default_rng(0), bg, dense=True)
+    assert boxes and (m.values > vals).any()
+    model = ViSiL(ViSiLConfig(dim=8)).eval()
+    out = with_comparator_planes(model, bg, m)
+    assert np.array_equal(out.values, m.values) and out.planes.shape == (2, 20, 30)
+    want = np.clip(frame + 0.5 * (m.values - vals), -1, 1)  # the drawn copies at the fitted slope
+    np.testing.assert_allclose(out.planes[1], want, atol=1e-4)
+    t = torch.from_numpy(want.astype(np.float32))[None]
+    with torch.inference_mode():
+        sv, _ = model.refine(t, torch.tensor([30]))
+    np.testing.assert_allclose(out.planes[0], planes(t, sv, torch.tensor([30]))[0][0], atol=1e-5)
 
 
 def test_labels_follow_the_box():

@@ -12,8 +12,9 @@ from its yaml (no downloaded weights), trained on the CPU; the best checkpoint g
 ``segscan/detectors/weights/spd-yolo11n.pt`` with a model card.
 
 ``--image comparator`` trains on the comparator's planes beside the map (the query path
-then runs the comparator on every candidate); synthetic maps have no such planes, so it
-trains on real maps alone (``--synthetic 0``).
+then runs the comparator on every candidate); its synthetic maps are all drawn on real
+negative maps, the copies drawn into the comparator's frame similarity too and its CNN run
+on the result (``synth.with_comparator_planes``).
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ import numpy as np
 from ..cli import add_keyframe_args, keyframe_settings
 from ..detectors import WEIGHTS_DIR
 from ..detectors.spd.render import IMAGES, IMGSZ, box_seconds_to_cells, window_labels, windows
-from ..detectors.spd.synth import synthetic_map
+from ..detectors.spd.synth import synthetic_map, with_comparator_planes
 from ..pipeline.extract import EncoderConfig
 
 
@@ -69,7 +70,11 @@ def _save(img: np.ndarray, labels, stem: str, root: Path, part: str):
 
 
 def build_dataset(root: Path, pos, neg, n_synth: int, seed: int, neg_windows: int, dense: bool = False,
-                  image: str = "similarity") -> dict:
+                  image: str = "similarity", comparator=None) -> dict:
+    """Windows of the real maps (``pos``, ``neg``: (map, boxes in cells)) and of ``n_synth``
+    synthetic maps, as images of ``image``'s kind; for comparator images every synthetic map
+    is drawn on a real negative and ``comparator`` (a ViSiL model) makes its planes
+    (``synth.with_comparator_planes``)."""
     rng = np.random.default_rng(seed)
     for part in ("train", "val"):
         (root / "images" / part).mkdir(parents=True, exist_ok=True)
@@ -94,8 +99,11 @@ def build_dataset(root: Path, pos, neg, n_synth: int, seed: int, neg_windows: in
     for i in order[:neg_windows]:
         emit(*neg[i], "real_neg", keep_empty=1.0)
     for i in range(n_synth):
-        bg = neg[int(rng.integers(len(neg)))][0] if neg and rng.random() < 0.5 else None
+        real = image == "comparator" or rng.random() < 0.5
+        bg = neg[int(rng.integers(len(neg)))][0] if neg and real else None
         m, cells = synthetic_map(rng, bg, dense=dense)
+        if image == "comparator":
+            m = with_comparator_planes(comparator, bg, m)
         emit(m, cells, "synthetic", keep_empty=0.5)
     (root / "data.yaml").write_text(
         f"path: {root.resolve()}\ntrain: images/train\nval: images/val\nnc: 1\nnames: ['copy']\nchannels: {IMAGES[image]}\n")
@@ -129,8 +137,6 @@ def main(argv=None) -> int:
                                             "python -m segscan.bench run with the same settings builds it)"))
     args = ap.parse_args(argv)
     comparator = "visil" if args.image == "comparator" else None
-    if comparator and args.synthetic:
-        ap.error("synthetic maps have no comparator planes: train --image comparator with --synthetic 0")
     t0 = time.time()
     work = Path(args.work).resolve()
     if work.exists():
@@ -141,8 +147,13 @@ def main(argv=None) -> int:
     for bench in args.bench:
         p, n = real_maps(Path(bench), map_mode, ecfg, comparator, args.keep_aside)
         pos, neg = pos + p, neg + n
+    model = None
+    if comparator:
+        from ..compare import get_comparator
+
+        model = get_comparator(comparator, ecfg.backbone).model
     counts = build_dataset(work / "data", pos, neg, args.synthetic, args.seed, args.neg_maps,
-                           dense=map_mode != "sparse", image=args.image)
+                           dense=map_mode != "sparse", image=args.image, comparator=model)
     print("dataset:", counts, flush=True)
     from ..detectors.spd.yolo import ultralytics
 

@@ -7,6 +7,11 @@ Backgrounds are either real maps without copies (from the train split) or random
 noise; copies are inserted as lines of high similarity with the slopes speed changes
 give (0.5x-2x), gaps (dropped keyframes, missed neighbours), jitter and a faint halo
 (neighbouring seconds of slowly changing footage look alike).
+
+A real background may carry a comparator's planes (its refined map and its frame
+similarity, :func:`segscan.compare.visil.planes`); ``with_comparator_planes`` then draws the
+same copies into the frame similarity and runs the comparator's CNN on it again, so the
+refined plane is the comparator's own answer to the drawn copies.
 """
 from __future__ import annotations
 
@@ -80,3 +85,26 @@ def synthetic_map(rng, background: SimilarityMap | None = None, max_copies: int 
     nq, nr = vals.shape
     m = SimilarityMap(vals, np.arange(nq, dtype=float), np.arange(nr, dtype=float), mask)
     return m, boxes
+
+
+def with_comparator_planes(model, background: SimilarityMap, drawn: SimilarityMap) -> SimilarityMap:
+    """``drawn`` (copies drawn on ``background``) with the comparator planes ``model`` (a
+    :class:`segscan.compare.visil.ViSiL`) gives it: the drawn similarity added to the background's
+    frame similarity, in its units (a least-squares slope of one on the other over the
+    background's cells), and the CNN run on the result."""
+    import torch
+
+    from ...compare.visil import planes
+
+    if background.planes is None:
+        raise ValueError("the background map has no comparator planes (built without a comparator)")
+    v, sf = background.values.ravel().astype(np.float64), background.planes[1].ravel().astype(np.float64)
+    var = v.var()
+    slope = max(float(((v - v.mean()) * (sf - sf.mean())).mean() / var), 0.0) if var > 0 else 1.0
+    frame = np.clip(background.planes[1] + slope * (drawn.values - background.values), -1.0, 1.0)
+    with torch.inference_mode():
+        t = torch.from_numpy(frame.astype(np.float32))[None]
+        lengths = torch.tensor([frame.shape[1]])
+        sv, _ = model.refine(t, lengths)
+        pl = planes(t, sv, lengths)[0]
+    return SimilarityMap(drawn.values, drawn.q_times, drawn.r_times, drawn.mask, drawn.q_step, drawn.r_step, pl)
