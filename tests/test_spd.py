@@ -261,3 +261,28 @@ def test_card_gives_map_kind_and_copy_threshold(tmp_path):
     a = SPDAligner(weights=str(w))
     assert (a.score, a.conf_weight, a.length_weight, a.list_floor) == ("path", 0.2, 0.06, 0.2)
     assert SPDAligner(weights=str(w), score="evidence").score == "evidence"  # arguments win over the card
+
+
+def test_real_maps_keep_held_out_footage_aside_only_when_asked(monkeypatch):
+    import segscan.bench.splits as splits
+    from segscan.corpus import held_out_group
+    from segscan.train.spd import real_maps
+    from segscan.types import CandidateMap
+
+    m = _diag_map(10, 10, 0, 0, 8)
+    # two queries copying nothing, one whose id hashes to the held-out fifth and one not
+    ids = [f"n{i}" for i in range(20)]
+    aside = next(i for i in ids if held_out_group(i))
+    kept = next(i for i in ids if not held_out_group(i))
+    cand = lambda ref: CandidateMap(ref, f"/g/{ref}.mp4", 1.0, m)
+    queries = [splits.QueryMaps("q1", 10.0, [cand("a"), cand("b")], 0.0),
+               splits.QueryMaps("q2", 10.0, [cand("b"), cand("a")], 0.0),
+               splits.QueryMaps(aside, 10.0, [cand("b")], 0.0), splits.QueryMaps(kept, 10.0, [cand("b")], 0.0)]
+    truth = {"q1-a": [[0, 0, 8, 8]], "q2-b": [[0, 0, 8, 8]]}
+    monkeypatch.setattr(splits, "load_split", lambda bench, part: splits.Split(labels=dict(truth)))
+    monkeypatch.setattr(splits, "cached_queries", lambda *a, **k: list(queries))
+    monkeypatch.setattr(splits, "held_out_references", lambda bench: {"a"})
+    pos, neg = real_maps(None, keep_aside=False)
+    assert len(pos) == 2 and len(neg) == 4  # every query, every map
+    pos, neg = real_maps(None, keep_aside=True)
+    assert len(pos) == 1 and len(neg) == 1  # q2's copy of b and the kept query's b; nothing of a

@@ -80,6 +80,9 @@ def test_the_comparators_planes_are_its_maps_at_one_cell_per_keyframe_pair():
         for j in (1, 2, 3):
             assert up[4 * i:4 * i + 4, 4 * j:4 * j + 4].mean() == pytest.approx(float(sv[0, i, j]), abs=1e-5)
     assert planes(torch.zeros(1, 5, 7), torch.full((1, 2, 2), 3.0), torch.tensor([7]))[0][0].min() == 1.0
+    # weights without the CNN have no refined map to give
+    with pytest.raises(ValueError, match="comparator CNN"):
+        Comparator(ViSiL(ViSiLConfig(dim=32, comparator=False))).compare(list(q), refs)
 
 
 def test_weights_round_trip(tmp_path):

@@ -114,12 +114,18 @@ class ViSiL(nn.Module):
     def forward(self, queries: torch.Tensor, refs: list[torch.Tensor]):
         """(M,) video-to-video similarities, and the comparator's (M, Q', R') output with its
         valid columns (None without the comparator: the score is the frame matrix's Chamfer)."""
+        s, _, _, sv, valid = self.run(queries, refs)
+        return s, sv, valid
+
+    def run(self, queries: torch.Tensor, refs: list[torch.Tensor]):
+        """The whole pass: the (M,) similarities, the (M, Q, Rmax) frame similarity with its (M,)
+        lengths, and the comparator's output with its valid columns (``forward``'s)."""
         sf, lengths = self.frame_similarity(queries, refs)
         if not self.cfg.comparator:
             valid = torch.arange(sf.shape[-1])[None, :] < lengths[:, None]
-            return self.pool(sf, valid), None, valid
+            return self.pool(sf, valid), sf, lengths, None, valid
         sv, valid = self.refine(sf, lengths)
-        return self.pool(F.hardtanh(sv), valid), sv, valid
+        return self.pool(F.hardtanh(sv), valid), sf, lengths, sv, valid
 
 
 def similarity_regulariser(sv: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
@@ -167,15 +173,14 @@ class Comparator:
         (:func:`planes`); the same forward pass gives both."""
         if not ref_regions:
             return np.zeros(0, np.float32), []
+        if maps and not self.model.cfg.comparator:
+            raise ValueError("comparator planes need weights with the comparator CNN")
         with torch.inference_mode():
             q = torch.from_numpy(np.stack([np.asarray(x, np.float32) for x in query_regions]))
             refs = [torch.from_numpy(np.asarray(r, np.float32)) for r in ref_regions]
-            if not maps:
-                return self.model(q, refs)[0].numpy().astype(np.float32), []
-            sf, lengths = self.model.frame_similarity(q, refs)
-            sv, valid = self.model.refine(sf, lengths)
-            s = self.model.pool(F.hardtanh(sv), valid)
-        return s.numpy().astype(np.float32), planes(sf, sv, lengths)
+            s, sf, lengths, sv, _ = self.model.run(q, refs)
+            out = planes(sf, sv, lengths) if maps else []
+        return s.numpy().astype(np.float32), out
 
 
 def planes(sf: torch.Tensor, sv: torch.Tensor, lengths: torch.Tensor) -> list[np.ndarray]:

@@ -45,8 +45,10 @@ def real_maps(bench: Path, map_mode: str | None = None, ecfg=None, comparator: s
 
     split = load_split(bench, "train")
     split.queries = cached_queries(bench, "train", progress=True, map_mode=map_mode, ecfg=ecfg, comparator=comparator)
-    held = held_out_references(bench) if keep_aside else set()
-    split = divide(split, held)[0]
+    held = set()
+    if keep_aside:
+        held = held_out_references(bench)
+        split = divide(split, held)[0]
     pos, neg = [], []
     for q in split.queries:
         for ref, m in zip(q.refs, q.maps):
