@@ -286,3 +286,37 @@ def test_real_maps_keep_held_out_footage_aside_only_when_asked(monkeypatch):
     assert len(pos) == 2 and len(neg) == 4  # every query, every map
     pos, neg = real_maps(None, keep_aside=True)
     assert len(pos) == 1 and len(neg) == 1  # q2's copy of b and the kept query's b; nothing of a
+
+
+def test_cross_fitted_planes_come_from_the_comparator_that_left_the_querys_fold_out(monkeypatch, tmp_path):
+    import segscan.bench.splits as splits
+    from segscan.train.spd import build_dataset, real_maps
+    from segscan.types import CandidateMap
+
+    def queries(weights):  # each fold's comparator marks its planes with its fold
+        mark = float(weights[1])
+        m = _diag_map(10, 10, 0, 0, 8)
+        m = SimilarityMap(m.values, m.q_times, m.r_times, m.mask, planes=np.full((2, 10, 10), mark, np.float32))
+        cand = lambda ref: CandidateMap(ref, f"/g/{ref}.mp4", 1.0, m)
+        return [splits.QueryMaps("q1", 10.0, [cand("a"), cand("b")], 0.0),
+                splits.QueryMaps("q2", 10.0, [cand("b"), cand("a")], 0.0)]
+
+    monkeypatch.setattr(splits, "load_split",
+                        lambda bench, part: splits.Split(labels={"q1-a": [[0, 0, 8, 8]], "q2-b": [[0, 0, 8, 8]]}))
+    monkeypatch.setattr(splits, "cached_queries", lambda *a, comparator, **k: queries(comparator))
+    monkeypatch.setattr(splits, "reference_folds", lambda bench, k: {"a": 0, "b": 1})
+    pos, neg = real_maps(None, comparator="visil", keep_aside=False, folds=["f0.pt", "f1.pt"])
+    # q1 copies fold 0's footage: its maps carry the planes of f0.pt, which left fold 0 out
+    assert sorted(float(m.planes[0, 0, 0]) for m, _ in pos) == [0.0, 1.0]
+    assert sorted((float(m.planes[0, 0, 0]), fold) for m, _, fold in neg) == [(0.0, 0), (1.0, 1)]
+
+    class Marked:  # a synthetic copy drawn on a negative gets the planes of that negative's fold's model
+        def __init__(self, fold):
+            self.fold = fold
+
+    used = []
+    monkeypatch.setattr("segscan.train.spd.with_comparator_planes", lambda model, bg, m: used.append(
+        (model.fold, float(bg.planes[0, 0, 0]))) or SimilarityMap(m.values, m.q_times, m.r_times, m.mask,
+                                                                  planes=bg.planes))
+    build_dataset(tmp_path, pos, neg, 6, 0, 2, dense=True, image="comparator", comparator=[Marked(0), Marked(1)])
+    assert used and all(f == mark for f, mark in used)

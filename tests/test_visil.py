@@ -175,3 +175,44 @@ def test_a_split_divides_into_what_training_may_learn_and_the_held_out_choice_se
     assert [q.qid for q in aside.queries] == ["q1", "q3", aside_id]  # q3 copies held-out footage too
     assert set(learn.labels) == {"q2-b"} and set(aside.labels) == {"q1-a", "q3-a", "q3-b"}
     assert set(aside.pair_edits) == set(aside.labels) and learn.neg_weight == aside.neg_weight == 2.0
+
+
+def test_leaving_a_fold_out_drops_its_footage_as_anchor_and_as_negative():
+    from segscan.train.visil import leave_fold, parse_fold
+
+    folds = {"a": 0, "b": 1, "c": 1}
+    mk = lambda qid, pos, held=False: QueryPairs(qid, np.zeros((1, 4, 9, 4), np.float32), np.arange(4.0),
+                                                 positives={r: [(0.0, 3.0)] for r in pos},
+                                                 negatives=[r for r in "abc" if r not in pos], held_out=held)
+    in_fold, other, both, held = mk("q1", "a"), mk("q2", "b"), mk("q3", "ab"), mk("q4", "a", held=True)
+    leave_fold([in_fold, other, both, held], folds, 0)
+    assert not in_fold.positives and not both.positives  # no anchor touches fold 0
+    assert list(other.positives) == ["b"] and other.negatives == ["c"]  # nor does any negative
+    assert list(held.positives) == ["a"] and held.negatives == ["b", "c"]  # the checkpoint's set is as it was
+    assert parse_fold("1/3") == (1, 3)
+    for bad in ("2/2", "0/1", "x"):
+        with pytest.raises(Exception):
+            parse_fold(bad)
+
+
+def test_a_query_takes_the_fold_of_the_footage_it_copies():
+    from segscan.bench.splits import query_fold
+    from segscan.corpus import group_fold, held_out_group
+
+    groups = [f"g{i}" for i in range(200)]
+    assert {group_fold(g, 2) for g in groups} == {0, 1}
+    # the folds are drawn apart from the held-out fifth: both folds hold held-out groups
+    assert {group_fold(g, 2) for g in groups if held_out_group(g)} == {0, 1}
+    assert query_fold("q", {"a", "b"}, {"a": 1, "b": 0}, 2) == 0
+    assert query_fold("q", {"a"}, {"a": 1, "b": 0}, 2) == 1
+    assert query_fold("n7", (), {}, 2) == group_fold("n7", 2)
+
+
+def test_a_comparator_can_be_named_by_its_weights_file(tmp_path):
+    import segscan.compare as compare
+
+    save(ViSiL(ViSiLConfig(dim=16)), tmp_path / "fold.pt")
+    comp = compare.get_comparator(str(tmp_path / "fold.pt"), "any")
+    assert comp.model.cfg.dim == 16
+    with pytest.raises(ValueError, match="unknown comparator"):
+        compare.get_comparator("nonsense", "any")

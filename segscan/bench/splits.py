@@ -109,13 +109,35 @@ def held_out_query(qid: str, copied, held: set[str]) -> bool:
     return bool(held & set(copied)) if copied else held_out_group(qid)
 
 
-def divide(split: Split, held: set[str]) -> tuple[Split, Split]:
-    """(the queries training may learn, those it keeps aside), each with its own truth (``held``:
-    :func:`held_out_references`)."""
+def reference_folds(bench: Path, folds: int) -> dict[str, int]:
+    """The fold (:func:`segscan.corpus.group_fold`) of each of the folder's references, by id."""
+    from ..corpus import group_fold, load_clips
+
+    meta = json.loads((bench / "meta.json").read_text())
+    return {c.path.stem: group_fold(c.content_group, folds) for c in load_clips(meta["media"])}
+
+
+def query_fold(qid: str, copied, ref_folds: dict[str, int], folds: int) -> int:
+    """A query's fold: its copied references' (the lowest where they span two), or, copying
+    nothing, its id's."""
+    from ..corpus import group_fold
+
+    return min(ref_folds[r] for r in copied) if copied else group_fold(qid, folds)
+
+
+def copied_references(split: Split) -> dict[str, set[str]]:
+    """The references each query copies, by query id (queries copying nothing absent)."""
     copied: dict[str, set[str]] = {}
     for key in split.labels:
         qid, ref = key.split("-", 1)
         copied.setdefault(qid, set()).add(ref)
+    return copied
+
+
+def divide(split: Split, held: set[str]) -> tuple[Split, Split]:
+    """(the queries training may learn, those it keeps aside), each with its own truth (``held``:
+    :func:`held_out_references`)."""
+    copied = copied_references(split)
     aside = {q.qid for q in split.queries if held_out_query(q.qid, copied.get(q.qid, ()), held)}
 
     def part(keep) -> Split:

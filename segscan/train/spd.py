@@ -35,16 +35,34 @@ from ..pipeline.extract import EncoderConfig
 
 
 def real_maps(bench: Path, map_mode: str | None = None, ecfg=None, comparator: str | None = None,
-              keep_aside: bool = True):
+              keep_aside: bool = True, folds: list[str] | None = None):
     """(map, boxes-in-cells) for every candidate map of the train split's queries (keyframes and
     features of ``ecfg``, default the encoder's; with ``comparator``'s planes). With
     ``keep_aside`` the queries of held-out content groups, and every map of a held-out
     reference, are left out (``bench.splits.divide``): a choice made on them is then made on
-    footage the detector never saw."""
-    from ..bench.splits import cached_queries, divide, held_out_references, load_split
+    footage the detector never saw.
+
+    With ``folds`` (ViSiL weights files, the i-th trained leaving fold i of K out:
+    ``train.visil --leave-fold i/K``) each query's planes come from the comparator that did not
+    learn its fold, and each negative map carries that fold as a third item: the detector
+    learns the planes of footage the comparator never saw, as they are on new footage."""
+    from ..bench.splits import (cached_queries, copied_references, divide, held_out_references, load_split,
+                                query_fold, reference_folds)
 
     split = load_split(bench, "train")
-    split.queries = cached_queries(bench, "train", progress=True, map_mode=map_mode, ecfg=ecfg, comparator=comparator)
+    fold_of: dict[str, int] = {}
+    if folds:
+        ref_folds, copied = reference_folds(bench, len(folds)), copied_references(split)
+        by_qid = {}
+        for i, weights in enumerate(folds):
+            for q in cached_queries(bench, "train", progress=True, map_mode=map_mode, ecfg=ecfg, comparator=weights):
+                fold_of[q.qid] = query_fold(q.qid, copied.get(q.qid, ()), ref_folds, len(folds))
+                if fold_of[q.qid] == i:
+                    by_qid[q.qid] = q
+        split.queries = [by_qid[k] for k in sorted(by_qid)]
+    else:
+        split.queries = cached_queries(bench, "train", progress=True, map_mode=map_mode, ecfg=ecfg,
+                                       comparator=comparator)
     held = set()
     if keep_aside:
         held = held_out_references(bench)
@@ -56,7 +74,10 @@ def real_maps(bench: Path, map_mode: str | None = None, ecfg=None, comparator: s
                 continue
             boxes = split.labels.get(f"{q.qid}-{ref}", [])
             cells = [box_seconds_to_cells(b, m) for b in boxes]
-            (pos if cells else neg).append((m, cells))
+            if cells:
+                pos.append((m, cells))
+            else:
+                neg.append((m, cells, fold_of[q.qid]) if folds else (m, cells))
     return pos, neg
 
 
@@ -76,7 +97,8 @@ def build_dataset(root: Path, pos, neg, n_synth: int, seed: int, neg_windows: in
     """Windows of the real maps (``pos``, ``neg``: (map, boxes in cells)) and of ``n_synth``
     synthetic maps, as images of ``image``'s kind; for comparator images every synthetic map
     is drawn on a real negative and ``comparator`` (a ViSiL model) makes its planes
-    (``synth.with_comparator_planes``)."""
+    (``synth.with_comparator_planes``); a list of models, one per fold, when each negative
+    carries its fold (``real_maps`` with ``folds``)."""
     rng = np.random.default_rng(seed)
     for part in ("train", "val"):
         (root / "images" / part).mkdir(parents=True, exist_ok=True)
@@ -99,13 +121,15 @@ def build_dataset(root: Path, pos, neg, n_synth: int, seed: int, neg_windows: in
         emit(m, cells, "real_pos", keep_empty=0.3)
     order = rng.permutation(len(neg))
     for i in order[:neg_windows]:
-        emit(*neg[i], "real_neg", keep_empty=1.0)
+        emit(*neg[i][:2], "real_neg", keep_empty=1.0)
     for i in range(n_synth):
         real = image == "comparator" or rng.random() < 0.5
-        bg = neg[int(rng.integers(len(neg)))][0] if neg and real else None
+        entry = neg[int(rng.integers(len(neg)))] if neg and real else None
+        bg = entry[0] if entry else None
         m, cells = synthetic_map(rng, bg, dense=dense)
         if image == "comparator":
-            m = with_comparator_planes(comparator, bg, m)
+            model = comparator[entry[2]] if isinstance(comparator, (list, tuple)) else comparator
+            m = with_comparator_planes(model, bg, m)
         emit(m, cells, "synthetic", keep_empty=0.5)
     (root / "data.yaml").write_text(
         f"path: {root.resolve()}\ntrain: images/train\nval: images/val\nnc: 1\nnames: ['copy']\nchannels: {IMAGES[image]}\n")
@@ -126,6 +150,10 @@ def main(argv=None) -> int:
                     help="detector images: the similarity (1 channel); it and the map centred twice and by "
                          "columns; or it and the comparator's refined map and frame similarity (see "
                          "segscan.detectors.spd.render; default: %(default)s)")
+    ap.add_argument("--comparator-weights", nargs="+", default=None, metavar="PT",
+                    help="with --image comparator: ViSiL weights, one per fold, the i-th trained leaving fold i out "
+                         "(python -m segscan.train.visil --leave-fold i/K); each query's planes come from the one "
+                         "that did not learn its footage (cross-fitting). Default: the shipped comparator's planes")
     ap.add_argument("--keep-aside", action=argparse.BooleanOptionalAction, default=True,
                     help="leave out the train queries of held-out content groups and every map of their footage, "
                          "so that python -m segscan.bench run --choice can compare detectors on footage none "
@@ -139,6 +167,9 @@ def main(argv=None) -> int:
                                             "python -m segscan.bench run with the same settings builds it)"))
     args = ap.parse_args(argv)
     comparator = "visil" if args.image == "comparator" else None
+    folds = args.comparator_weights
+    if folds and (not comparator or len(folds) < 2):
+        ap.error("--comparator-weights needs --image comparator and two or more weights files (one per fold)")
     t0 = time.time()
     work = Path(args.work).resolve()
     if work.exists():
@@ -147,13 +178,14 @@ def main(argv=None) -> int:
     ecfg = EncoderConfig(**keyframe_settings(args))
     pos, neg = [], []
     for bench in args.bench:
-        p, n = real_maps(Path(bench), map_mode, ecfg, comparator, args.keep_aside)
+        p, n = real_maps(Path(bench), map_mode, ecfg, comparator, args.keep_aside, folds)
         pos, neg = pos + p, neg + n
     model = None
     if comparator:
         from ..compare import get_comparator
 
-        model = get_comparator(comparator, ecfg.backbone).model
+        model = ([get_comparator(w, ecfg.backbone).model for w in folds] if folds
+                 else get_comparator(comparator, ecfg.backbone).model)
     counts = build_dataset(work / "data", pos, neg, args.synthetic, args.seed, args.neg_maps,
                            dense=map_mode != "sparse", image=args.image, comparator=model)
     print("dataset:", counts, flush=True)
@@ -189,6 +221,8 @@ def main(argv=None) -> int:
               "kept_aside": "the queries of held-out content groups (corpus.held_out_group) and every map of their "
                             "footage" if args.keep_aside else "nothing",
               "keyframes": keyframe_settings(args),
+              **({"comparator_planes": "cross-fitted: each query's from the comparator that left its fold out, "
+                                      + ", ".join(folds)} if folds else {}),
               **counts,
               "real_positive_maps": len(pos), "real_negative_maps_available": len(neg)},
         epochs=args.epochs, batch=args.batch, seconds=round(time.time() - t0, 1),

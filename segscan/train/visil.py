@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from ..bench.pairs import QueryPairs, load_pairs, pair_metrics, scores
+from ..bench.splits import reference_folds
 from ..compare.visil import ViSiL, ViSiLConfig, load, save, similarity_regulariser, weights_path
 from ..detectors.cards import write_card
 from ..pipeline.backbones import DEFAULT_BACKBONE
@@ -71,6 +72,29 @@ def triplet_loss(model: ViSiL, q: QueryPairs, refs: dict, rng, negatives: int, m
     return loss
 
 
+def leave_fold(queries: list[QueryPairs], ref_folds: dict[str, int], fold: int) -> None:
+    """Leave fold ``fold`` (of ``ref_folds``'s) out of training, in place: its references are no query's
+    negative, and a query copying one is no anchor (the held-out queries that pick the
+    checkpoint are kept as they are)."""
+    for q in queries:
+        if q.held_out:
+            continue
+        q.negatives = [r for r in q.negatives if ref_folds.get(r) != fold]
+        if any(ref_folds.get(r) == fold for r in q.positives):
+            q.positives = {}
+
+
+def parse_fold(text: str) -> tuple[int, int]:
+    """``I/K`` (fold I of K) as a pair, for argparse."""
+    try:
+        i, k = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected I/K, such as 0/2, got {text!r}")
+    if not (k >= 2 and 0 <= i < k):
+        raise argparse.ArgumentTypeError(f"fold {text!r}: need K >= 2 and 0 <= I < K")
+    return i, k
+
+
 def held_out_metrics(model, sets) -> dict:
     """Pair AP and video mAP on each training folder's held-out queries, by folder name."""
     return {name: pair_metrics(val, scores(model, val, refs)) for name, val, refs in sets}
@@ -82,6 +106,8 @@ def train(args) -> int:
     fit, sets = [], []  # (anchor, its folder's reference vectors); (folder, held-out queries, vectors)
     for b in args.bench:
         queries, refs = load_pairs(Path(b), "train", progress=not args.quiet)
+        if args.leave_fold:
+            leave_fold(queries, reference_folds(Path(b), args.leave_fold[1]), args.leave_fold[0])
         anchors = [q for q in queries if not q.held_out and q.positives]
         fit += [(q, refs) for q in anchors]
         sets.append((Path(b).name, [q for q in queries if q.held_out], refs))
@@ -161,6 +187,10 @@ def main(argv=None) -> int:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--pooling", default="max", choices=["mean", "max"],
                     help="rows to one score: max, the best query row (partial copies), or mean, ViSiL's Chamfer")
+    ap.add_argument("--leave-fold", type=parse_fold, default=None, metavar="I/K",
+                    help="leave fold I of K of the train content groups (corpus.group_fold) out of training, as "
+                         "anchors and as negatives: the comparator's planes on that fold are then those of footage "
+                         "it never learned (python -m segscan.train.spd --comparator-weights, cross-fitting)")
     ap.add_argument("--every", type=int, default=100, help="steps between held-out checks and checkpoints")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--export", action="store_true", help="write the run's best checkpoint as the shipped weights")
