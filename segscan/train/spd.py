@@ -14,7 +14,10 @@ from its yaml (no downloaded weights), trained on the CPU; the best checkpoint g
 ``--image comparator`` trains on the comparator's planes beside the map (the query path
 then runs the comparator on every candidate); its synthetic maps are all drawn on real
 negative maps, the copies drawn into the comparator's frame similarity too and its CNN run
-on the result (``synth.with_comparator_planes``).
+on the result (``synth.with_comparator_planes``). The shipped comparator learned the train
+queries' footage, so its planes there are cleaner than on new footage; with
+``--comparator-weights`` (one ViSiL per fold, each trained leaving its fold out:
+``train.visil --leave-fold``) each query's planes come from the one that never learned it.
 """
 from __future__ import annotations
 

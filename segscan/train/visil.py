@@ -13,7 +13,9 @@ loss with margin gamma plus the similarity regulariser (ViSiL eq. 7–9, gamma 0
 averaged over the negatives. A fifth of the train content groups (``corpus.held_out_group``)
 is held out, as anchors and as negatives, and the queries copying them pick the checkpoint
 by the pairs' AP: the choice is made on footage the comparator did not learn. The test split
-is never read. The feature extractor stays fixed.
+is never read. The feature extractor stays fixed. ``--leave-fold I/K`` also leaves fold I of
+the other groups out (``corpus.group_fold``), for planes of footage the comparator never
+learned (``train.spd --comparator-weights``).
 """
 from __future__ import annotations
 
