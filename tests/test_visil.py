@@ -41,11 +41,12 @@ def test_max_pooling_scores_a_partial_copy_whatever_else_the_query_shows():
     assert scores["mean", 30] < 0.5 * scores["mean", 0]
 
 
-def test_a_batch_of_candidates_scores_as_each_alone():
+@pytest.mark.parametrize("pools", [2, 1])
+def test_a_batch_of_candidates_scores_as_each_alone(pools):
     rng = np.random.default_rng(1)
     q = torch.from_numpy(unit(rng.normal(size=(2, 13, 9, 32))))
     refs = [torch.from_numpy(unit(rng.normal(size=(n, 9, 32)))) for n in (3, 9, 30)]
-    m = ViSiL(ViSiLConfig(dim=32)).eval()
+    m = ViSiL(ViSiLConfig(dim=32, pools=pools)).eval()
     with torch.no_grad():
         torch.nn.init.normal_(m.conv1.bias, std=0.5)  # padding must stay zero despite biases
         s, sv, valid = m(q, refs)
@@ -53,7 +54,8 @@ def test_a_batch_of_candidates_scores_as_each_alone():
             s1, sv1, v1 = m(q, [r])
             assert float(s[i]) == pytest.approx(float(s1[0]), abs=1e-5)
             np.testing.assert_allclose(sv[i, :, :sv1.shape[2]].numpy(), sv1[0].numpy(), atol=1e-5)
-            assert int(valid[i].sum()) == sv1.shape[2] == -(-len(r) // 4)
+            assert int(valid[i].sum()) == sv1.shape[2] == -(-len(r) // m.stride)
+        assert sv.shape[1] == -(-13 // m.stride)
 
 
 def test_the_comparators_planes_are_its_maps_at_one_cell_per_keyframe_pair():
@@ -80,6 +82,12 @@ def test_the_comparators_planes_are_its_maps_at_one_cell_per_keyframe_pair():
         for j in (1, 2, 3):
             assert up[4 * i:4 * i + 4, 4 * j:4 * j + 4].mean() == pytest.approx(float(sv[0, i, j]), abs=1e-5)
     assert planes(torch.zeros(1, 5, 7), torch.full((1, 2, 2), 3.0), torch.tensor([7]))[0][0].min() == 1.0
+    # with one pooling, each 2 x 2 block
+    up = planes(torch.zeros(1, 8, 10), sv, torch.tensor([10]), stride=2)[0][0]
+    assert up.shape == (8, 10)
+    assert up[2:4, 4:6].mean() == pytest.approx(float(sv[0, 1, 2]), abs=1e-5)
+    fine = Comparator(ViSiL(ViSiLConfig(dim=32, pools=1)).eval())
+    assert all(p.shape == (2, 13, len(r)) for r, p in zip(refs, fine.compare(list(q), refs)[1]))
     # weights without the CNN have no refined map to give
     with pytest.raises(ValueError, match="comparator CNN"):
         Comparator(ViSiL(ViSiLConfig(dim=32, comparator=False))).compare(list(q), refs)

@@ -10,7 +10,8 @@ Kordopatis-Zilos et al., ICCV 2019 (``../shared/papers/visil-iccv2019.md``):
 - **video-to-video** (4.3): the four-layer CNN of Table 1 over the (Q, R) frame-to-frame
   matrix, hard tanh, then the Chamfer similarity (mean over query rows of the row's best),
   or, for partial copies, the best row (``pooling="max"``).
-  The CNN's (Q/4, R/4) output before the Chamfer is a refined similarity map.
+  The CNN's (Q/4, R/4) output before the Chamfer is a refined similarity map (Q/2, R/2 with
+  one pooling: ``ViSiLConfig.pools``).
 
 The M candidates of one query are scored in one batch: their maps are padded to the
 longest and the padding is zeroed after every layer, so a batch gives what each
@@ -40,6 +41,9 @@ class ViSiLConfig:
     # rows of each row's best), or "max", the best row: a partial copy fills few of a query's
     # rows, and a mean over the rest ranks a pair by how much of the query is copy
     pooling: str = "mean"
+    # 2x2 max-poolings in the CNN: ViSiL's two make its output a quarter of the map each way;
+    # one keeps half, a finer refined map (``planes``) at four times the cost of the last layers
+    pools: int = 2
 
 
 class ViSiL(nn.Module):
@@ -54,6 +58,11 @@ class ViSiL(nn.Module):
         self.conv2 = nn.Conv2d(32, 64, 3, padding=1)
         self.conv3 = nn.Conv2d(64, 128, 3, padding=1)
         self.conv4 = nn.Conv2d(128, 1, 1)
+
+    @property
+    def stride(self) -> int:
+        """Keyframes per cell of the comparator's output, each way."""
+        return 2 ** self.cfg.pools
 
     def weigh(self, regions: torch.Tensor) -> torch.Tensor:
         """Region vectors (..., A, D) scaled by their attention weight in [0, 1] (eq. 3)."""
@@ -86,8 +95,8 @@ class ViSiL(nn.Module):
         return sf, lengths
 
     def refine(self, sf: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The comparator's output (M, ceil(Q/4), ceil(R/4)) before hard tanh, and the (M, R')
-        mask of its valid columns."""
+        """The comparator's output (M, ceil(Q/s), ceil(R/s)) before hard tanh (s: ``stride``), and
+        the (M, R') mask of its valid columns."""
         x = sf.unsqueeze(1)
         cols = torch.arange(x.shape[-1])[None, :] < lengths[:, None]
 
@@ -98,11 +107,13 @@ class ViSiL(nn.Module):
             return F.max_pool1d(valid[:, None].float(), 2, 2, ceil_mode=True)[:, 0] > 0
 
         x = masked(F.relu(self.conv1(x)), cols)
-        x = F.max_pool2d(x, 2, 2, ceil_mode=True)
-        cols = pooled(cols)
+        if self.cfg.pools >= 1:
+            x = F.max_pool2d(x, 2, 2, ceil_mode=True)
+            cols = pooled(cols)
         x = masked(F.relu(self.conv2(masked(x, cols))), cols)
-        x = F.max_pool2d(x, 2, 2, ceil_mode=True)
-        cols = pooled(cols)
+        if self.cfg.pools >= 2:
+            x = F.max_pool2d(x, 2, 2, ceil_mode=True)
+            cols = pooled(cols)
         x = masked(F.relu(self.conv3(masked(x, cols))), cols)
         return self.conv4(x)[:, 0], cols
 
@@ -179,13 +190,13 @@ class Comparator:
             q = torch.from_numpy(np.stack([np.asarray(x, np.float32) for x in query_regions]))
             refs = [torch.from_numpy(np.asarray(r, np.float32)) for r in ref_regions]
             s, sf, lengths, sv, _ = self.model.run(q, refs)
-            out = planes(sf, sv, lengths) if maps else []
+            out = planes(sf, sv, lengths, self.model.stride) if maps else []
         return s.numpy().astype(np.float32), out
 
 
-def planes(sf: torch.Tensor, sv: torch.Tensor, lengths: torch.Tensor) -> list[np.ndarray]:
-    """Per candidate, (2, Q, R_i): the comparator's refined map (hard tanh of its (Q/4, R/4) output,
-    bilinearly upsampled back to one cell per keyframe pair) and the attention-weighted
+def planes(sf: torch.Tensor, sv: torch.Tensor, lengths: torch.Tensor, stride: int = 4) -> list[np.ndarray]:
+    """Per candidate, (2, Q, R_i): the comparator's refined map (hard tanh of its (Q/s, R/s) output,
+    s = ``stride``, bilinearly upsampled back to one cell per keyframe pair) and the attention-weighted
     frame-to-frame similarity it was computed from (clipped to [-1, 1]).
 
     Both are what the similarity-pattern detector can read beside the query path's map: the
@@ -194,8 +205,8 @@ def planes(sf: torch.Tensor, sv: torch.Tensor, lengths: torch.Tensor) -> list[np
     nq = sf.shape[1]
     out = []
     for i, n in enumerate(lengths.tolist()):
-        w = -(-n // 4)
+        w = -(-n // stride)
         coarse = F.hardtanh(sv[i, :, :w])[None, None]
-        up = F.interpolate(coarse, size=(4 * coarse.shape[2], 4 * w), mode="bilinear", align_corners=False)
+        up = F.interpolate(coarse, size=(stride * coarse.shape[2], stride * w), mode="bilinear", align_corners=False)
         out.append(np.stack([up[0, 0, :nq, :n].numpy(), sf[i, :, :n].clamp(-1, 1).numpy()]).astype(np.float32))
     return out

@@ -119,7 +119,7 @@ def train(args) -> int:
     run = Path(args.run)
     run.mkdir(parents=True, exist_ok=True)
     ckpt = run / "checkpoint.pt"
-    model = ViSiL(ViSiLConfig(dim=fit[0][0].regions.shape[-1], pooling=args.pooling))
+    model = ViSiL(ViSiLConfig(dim=fit[0][0].regions.shape[-1], pooling=args.pooling, pools=args.pools))
     opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     step, best, history = 0, {"pair_ap": -1.0}, []
     if ckpt.exists():
@@ -168,7 +168,7 @@ def export(args) -> int:
                      "(corpus.held_out_group) held out for the checkpoint, those groups never trained on",
                      "features": DEFAULT_BACKBONE + " L3-iMAC region vectors, the query path's views"},
                steps=blob["step"], batch=a["batch"], negatives=a["negatives"], margin=a["margin"], reg=a["reg"],
-               lr=a["lr"], pooling=model.cfg.pooling, held_out=blob["best"],
+               lr=a["lr"], pooling=model.cfg.pooling, pools=model.cfg.pools, held_out=blob["best"],
                chamfer_only_held_out=blob["history"][0].get("chamfer_only"),
                bytes=out.stat().st_size)
     return 0
@@ -189,6 +189,9 @@ def main(argv=None) -> int:
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--pooling", default="max", choices=["mean", "max"],
                     help="rows to one score: max, the best query row (partial copies), or mean, ViSiL's Chamfer")
+    ap.add_argument("--pools", type=int, default=2, choices=[1, 2],
+                    help="2x2 max-poolings in the CNN: ViSiL's 2, or 1 for a refined map at half the keyframe "
+                         "rate instead of a quarter (the planes an SPD trained with --image comparator reads)")
     ap.add_argument("--leave-fold", type=parse_fold, default=None, metavar="I/K",
                     help="leave fold I of K of the train content groups (corpus.group_fold) out of training, as "
                          "anchors and as negatives: the comparator's planes on that fold are then those of footage "

@@ -106,5 +106,5 @@ def with_comparator_planes(model, background: SimilarityMap, drawn: SimilarityMa
         t = torch.from_numpy(frame.astype(np.float32))[None]
         lengths = torch.tensor([frame.shape[1]])
         sv, _ = model.refine(t, lengths)
-        pl = planes(t, sv, lengths)[0]
+        pl = planes(t, sv, lengths, model.stride)[0]
     return SimilarityMap(drawn.values, drawn.q_times, drawn.r_times, drawn.mask, drawn.q_step, drawn.r_step, pl)
