@@ -78,6 +78,9 @@ def test_the_card_names_the_image_kind_and_the_comparator_it_needs(tmp_path):
         # the query path runs the comparator whose planes the weights read, or the caller's
         assert resolve(QueryConfig(), al).comparator == ("visil" if image == "comparator" else None)
         assert resolve(QueryConfig(comparator="visil"), al).comparator == "visil"
+    # a detector trained on another comparator's planes names its weights file, and the query path runs it
+    (tmp_path / "w.json").write_text(json.dumps({"data": {"image": "comparator", "comparator": "runs/v.pt"}}))
+    assert resolve(QueryConfig(), SPDAligner(weights=str(tmp_path / "w.pt"))).comparator == "runs/v.pt"
 
 
 def test_training_images_of_the_comparator_kind_keep_their_three_planes(tmp_path):

@@ -108,7 +108,7 @@ class SPDAligner:
     @property
     def comparator(self) -> str | None:
         """The comparator whose planes the weights read (the query path runs it), else None."""
-        return "visil" if self.image == "comparator" else None
+        return self.card.comparator
 
     @property
     def copy_threshold(self) -> float:

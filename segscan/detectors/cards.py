@@ -36,6 +36,9 @@ class SPDCard:
     image: str = "similarity"  # the detector's image kind (segscan.detectors.spd.render.IMAGES)
     threshold: float = 0.0  # the segment-F1-best score on the train split: SPD's copy threshold
     scoring: SPDScoring = field(default_factory=SPDScoring)
+    # the comparator whose planes comparator images carry: "visil" (the shipped weights) or the
+    # ViSiL weights file the detector was trained on (segscan.compare.get_comparator)
+    comparator: str | None = None
 
     @classmethod
     def load(cls, weights: str | Path) -> "SPDCard":
@@ -49,5 +52,7 @@ class SPDCard:
         data = d.get("data", {})
         # cards before image kinds named their 3-channel images by the count alone
         image = data.get("image") or ("centred" if int(data.get("channels", 1)) == 3 else "similarity")
+        comparator = data.get("comparator") or ("visil" if image == "comparator" else None)
         return cls(maps=data.get("maps", "sparse"), image=image,
-                   threshold=float(d.get("test_metrics", {}).get("threshold", 0.0)), scoring=scoring)
+                   threshold=float(d.get("test_metrics", {}).get("threshold", 0.0)), scoring=scoring,
+                   comparator=comparator)

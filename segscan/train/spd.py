@@ -154,9 +154,10 @@ def main(argv=None) -> int:
                          "columns; or it and the comparator's refined map and frame similarity (see "
                          "segscan.detectors.spd.render; default: %(default)s)")
     ap.add_argument("--comparator-weights", nargs="+", default=None, metavar="PT",
-                    help="with --image comparator: ViSiL weights, one per fold, the i-th trained leaving fold i out "
-                         "(python -m segscan.train.visil --leave-fold i/K); each query's planes come from the one "
-                         "that did not learn its footage (cross-fitting). Default: the shipped comparator's planes")
+                    help="with --image comparator: a ViSiL weights file whose planes to learn (the card names it, "
+                         "and the query path runs it); or one per fold, the i-th trained leaving fold i out "
+                         "(python -m segscan.train.visil --leave-fold i/K), each query's planes from the one that "
+                         "did not learn its footage (cross-fitting). Default: the shipped comparator's planes")
     ap.add_argument("--keep-aside", action=argparse.BooleanOptionalAction, default=True,
                     help="leave out the train queries of held-out content groups and every map of their footage, "
                          "so that python -m segscan.bench run --choice can compare detectors on footage none "
@@ -171,8 +172,10 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     comparator = "visil" if args.image == "comparator" else None
     folds = args.comparator_weights
-    if folds and (not comparator or len(folds) < 2):
-        ap.error("--comparator-weights needs --image comparator and two or more weights files (one per fold)")
+    if folds and not comparator:
+        ap.error("--comparator-weights needs --image comparator")
+    if folds and len(folds) == 1:  # one comparator's planes throughout, and the query path runs it
+        comparator, folds = folds[0], None
     t0 = time.time()
     work = Path(args.work).resolve()
     if work.exists():
@@ -221,6 +224,7 @@ def main(argv=None) -> int:
             args.image, IMAGES[args.image], IMGSZ, IMGSZ),
         data={"bench": args.bench[0] if len(args.bench) == 1 else args.bench, "split": "train only", "maps": map_mode,
               "image": args.image, "channels": IMAGES[args.image],
+              **({"comparator": comparator} if comparator else {}),
               "kept_aside": "the queries of held-out content groups (corpus.held_out_group) and every map of their "
                             "footage" if args.keep_aside else "nothing",
               "keyframes": keyframe_settings(args),
