@@ -80,7 +80,8 @@ def test_the_card_names_the_image_kind_and_the_comparator_it_needs(tmp_path):
         assert resolve(QueryConfig(comparator="visil"), al).comparator == "visil"
     # a detector trained on another comparator's planes names its weights file, and the query path runs it
     (tmp_path / "w.json").write_text(json.dumps({"data": {"image": "comparator", "comparator": "runs/v.pt"}}))
-    assert resolve(QueryConfig(), SPDAligner(weights=str(tmp_path / "w.pt"))).comparator == "runs/v.pt"
+    al = SPDAligner(weights=str(tmp_path / "w.pt"))
+    assert resolve(QueryConfig(), al).comparator == resolve(QueryConfig(comparator="visil"), al).comparator == "runs/v.pt"
 
 
 def test_training_images_of_the_comparator_kind_keep_their_three_planes(tmp_path):

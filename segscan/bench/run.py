@@ -148,7 +148,13 @@ def main(argv=None) -> int:
         qcfg.region_bg_quantile = args.region_bg_quantile
     if args.views is not None:
         qcfg.views = check_views(args.views)
-    qcfg.comparator = args.comparator
+    from ..align.spd import DEFAULT_WEIGHTS
+    from ..detectors.cards import SPDCard
+
+    spd_weights = Path(args.spd_weights) if args.spd_weights else DEFAULT_WEIGHTS
+    methods = [m for m in methods if m != "spd" or spd_weights.exists()]
+    # SPD trained on a comparator's planes needs that comparator's, as in the query path
+    qcfg.comparator = (SPDCard.load(spd_weights).comparator if "spd" in methods else None) or args.comparator
     maps = query_settings(args.map, qcfg)
     base = bench / f"distractor-base-{fkey}.npz"
     tune_on = Path(args.tune_on) if args.tune_on else None
@@ -156,10 +162,6 @@ def main(argv=None) -> int:
         check_same_split(bench, tune_on)
     more = {"distractors": args.distractors, "base": base, "seed": args.seed, "progress": progress,
             "region_codec": args.region_codec}
-    from ..align.spd import DEFAULT_WEIGHTS
-
-    spd_weights = Path(args.spd_weights) if args.spd_weights else DEFAULT_WEIGHTS
-    methods = [m for m in methods if m != "spd" or spd_weights.exists()]
     # the train split is read only to tune methods; the default runs as shipped
     parts = ["test"] if tune_on or not methods else ["train", "test"]
     if args.choice:
@@ -235,7 +237,8 @@ def main(argv=None) -> int:
                        "written": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=2, default=float) + "\n"
     # a run on another backbone, with a comparator or another region codec keeps a file of its own,
     # so it neither replaces nor is compared with a plain one
-    other = [ecfg.backbone if ecfg.backbone != EncoderConfig().backbone else "", qcfg.comparator or "",
+    comparator = Path(qcfg.comparator).stem if (qcfg.comparator or "").endswith(".pt") else qcfg.comparator
+    other = [ecfg.backbone if ecfg.backbone != EncoderConfig().backbone else "", comparator or "",
              args.region_codec if args.region_codec != DEFAULT_CODEC else "", keyframe_tag(ecfg),
              "choice" if args.choice else ""]
     tag = "".join(f"-{t}" for t in other if t)

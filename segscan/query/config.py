@@ -99,4 +99,5 @@ def resolve(cfg: QueryConfig, aligner) -> Settings:
     floor = cfg.min_score if cfg.min_score is not None else float(aligner.list_floor)
     thr = cfg.threshold if cfg.threshold is not None else float(aligner.copy_threshold)
     mode = cfg.map_mode if cfg.map_mode != "auto" else aligner.maps
-    return Settings(cfg, mode, floor, thr, cfg.comparator or getattr(aligner, "comparator", None))
+    # an aligner that reads a comparator's planes gets the comparator it learned them from
+    return Settings(cfg, mode, floor, thr, getattr(aligner, "comparator", None) or cfg.comparator)
