@@ -82,6 +82,9 @@ def test_the_card_names_the_image_kind_and_the_comparator_it_needs(tmp_path):
     (tmp_path / "w.json").write_text(json.dumps({"data": {"image": "comparator", "comparator": "runs/v.pt"}}))
     al = SPDAligner(weights=str(tmp_path / "w.pt"))
     assert resolve(QueryConfig(), al).comparator == resolve(QueryConfig(comparator="visil"), al).comparator == "runs/v.pt"
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "v.pt").write_bytes(b"")  # a relative name is found beside the card first
+    assert SPDAligner(weights=str(tmp_path / "w.pt")).comparator == str(tmp_path / "runs" / "v.pt")
 
 
 def test_training_images_of_the_comparator_kind_keep_their_three_planes(tmp_path):

@@ -53,6 +53,8 @@ class SPDCard:
         # cards before image kinds named their 3-channel images by the count alone
         image = data.get("image") or ("centred" if int(data.get("channels", 1)) == 3 else "similarity")
         comparator = data.get("comparator") or ("visil" if image == "comparator" else None)
+        if comparator and comparator.endswith(".pt") and (path.parent / comparator).is_file():
+            comparator = str(path.parent / comparator)  # weights shipped beside the card
         return cls(maps=data.get("maps", "sparse"), image=image,
                    threshold=float(d.get("test_metrics", {}).get("threshold", 0.0)), scoring=scoring,
                    comparator=comparator)
