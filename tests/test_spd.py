@@ -325,5 +325,5 @@ def test_cross_fitted_planes_come_from_the_comparator_that_left_the_querys_fold_
     monkeypatch.setattr("segscan.train.spd.with_comparator_planes", lambda model, bg, m: used.append(
         (model.fold, float(bg.planes[0, 0, 0]))) or SimilarityMap(m.values, m.q_times, m.r_times, m.mask,
                                                                   planes=bg.planes))
-    build_dataset(tmp_path, pos, neg, 6, 0, 2, dense=True, image="comparator", comparator=[Marked(0), Marked(1)])
+    build_dataset(tmp_path, pos, neg, 6, 0, 2, dense=True, image="comparator", comparators=[Marked(0), Marked(1)])
     assert used and all(f == mark for f, mark in used)

@@ -47,8 +47,9 @@ def real_maps(bench: Path, map_mode: str | None = None, ecfg=None, comparator: s
 
     With ``folds`` (ViSiL weights files, the i-th trained leaving fold i of K out:
     ``train.visil --leave-fold i/K``) each query's planes come from the comparator that did not
-    learn its fold, and each negative map carries that fold as a third item: the detector
-    learns the planes of footage the comparator never saw, as they are on new footage."""
+    learn its fold: the detector learns the planes of footage the comparator never saw, as they
+    are on new footage. Each negative carries, third, the index in ``folds`` of the comparator
+    that made its planes (0 without ``folds``)."""
     from ..bench.splits import (cached_queries, copied_references, divide, held_out_references, load_split,
                                 query_fold, reference_folds)
 
@@ -80,7 +81,7 @@ def real_maps(bench: Path, map_mode: str | None = None, ecfg=None, comparator: s
             if cells:
                 pos.append((m, cells))
             else:
-                neg.append((m, cells, fold_of[q.qid]) if folds else (m, cells))
+                neg.append((m, cells, fold_of.get(q.qid, 0)))
     return pos, neg
 
 
@@ -96,12 +97,12 @@ def _save(img: np.ndarray, labels, stem: str, root: Path, part: str):
 
 
 def build_dataset(root: Path, pos, neg, n_synth: int, seed: int, neg_windows: int, dense: bool = False,
-                  image: str = "similarity", comparator=None) -> dict:
-    """Windows of the real maps (``pos``, ``neg``: (map, boxes in cells)) and of ``n_synth``
+                  image: str = "similarity", comparators=()) -> dict:
+    """Windows of the real maps (``pos``: (map, boxes in cells); ``neg``: the same and the index
+    of the comparator that made its planes, as ``real_maps`` gives them) and of ``n_synth``
     synthetic maps, as images of ``image``'s kind; for comparator images every synthetic map
-    is drawn on a real negative and ``comparator`` (a ViSiL model) makes its planes
-    (``synth.with_comparator_planes``); a list of models, one per fold, when each negative
-    carries its fold (``real_maps`` with ``folds``)."""
+    is drawn on a real negative, and that negative's comparator in ``comparators`` (ViSiL
+    models) makes its planes (``synth.with_comparator_planes``)."""
     rng = np.random.default_rng(seed)
     for part in ("train", "val"):
         (root / "images" / part).mkdir(parents=True, exist_ok=True)
@@ -131,8 +132,7 @@ def build_dataset(root: Path, pos, neg, n_synth: int, seed: int, neg_windows: in
         bg = entry[0] if entry else None
         m, cells = synthetic_map(rng, bg, dense=dense)
         if image == "comparator":
-            model = comparator[entry[2]] if isinstance(comparator, (list, tuple)) else comparator
-            m = with_comparator_planes(model, bg, m)
+            m = with_comparator_planes(comparators[entry[2]], bg, m)
         emit(m, cells, "synthetic", keep_empty=0.5)
     (root / "data.yaml").write_text(
         f"path: {root.resolve()}\ntrain: images/train\nval: images/val\nnc: 1\nnames: ['copy']\nchannels: {IMAGES[image]}\n")
@@ -186,14 +186,13 @@ def main(argv=None) -> int:
     for bench in args.bench:
         p, n = real_maps(Path(bench), map_mode, ecfg, comparator, args.keep_aside, folds)
         pos, neg = pos + p, neg + n
-    model = None
+    models = []
     if comparator:
         from ..compare import get_comparator
 
-        model = ([get_comparator(w, ecfg.backbone).model for w in folds] if folds
-                 else get_comparator(comparator, ecfg.backbone).model)
+        models = [get_comparator(w, ecfg.backbone).model for w in folds or [comparator]]
     counts = build_dataset(work / "data", pos, neg, args.synthetic, args.seed, args.neg_maps,
-                           dense=map_mode != "sparse", image=args.image, comparator=model)
+                           dense=map_mode != "sparse", image=args.image, comparators=models)
     print("dataset:", counts, flush=True)
     from ..detectors.spd.yolo import ultralytics
 
