@@ -54,28 +54,51 @@ def encoder_config(setting: str):
     return EncoderConfig(**keyframe_settings(ap.parse_args(setting_args(setting))))
 
 
-def train_row(bench: Path, setting: str, progress: bool = False) -> dict:
-    """One setting on ``bench``'s train split: SPD as shipped, at its threshold and at the split's best."""
+def split_answers(bench: Path, setting: str, part: str = "train", progress: bool = False):
+    """One setting's answers on ``bench``'s ``part`` split, through segscan's default query path (SPD
+    as shipped): (split, predictions, rankings, the shipped threshold). A train split's negative
+    queries are weighted to the test split's share."""
     from ..align import make_aligner
     from ..pipeline.extract import VideoEncoder
     from ..query import QueryConfig
     from .run import ingest_gallery
-    from .scoring import best_threshold, evaluate, predict
+    from .scoring import predict
     from .splits import QueryMaps, load_split, load_splits, negative_weight, query_settings
 
     ecfg = encoder_config(setting)
     ingest_gallery(bench, ecfg, progress=progress)
     maps = query_settings()
-    train = load_splits(bench, ["train"], VideoEncoder(ecfg), maps, progress=progress)[0]["train"]
-    test = load_split(bench, "test")  # its query names only, for its share of negative queries
-    test.queries = [QueryMaps(p.stem, 0.0, [], 0.0) for p in (bench / "queries" / "test").glob("*.mp4")]
-    train.neg_weight = negative_weight(train, test)
+    split = load_splits(bench, [part], VideoEncoder(ecfg), maps, progress=progress)[0][part]
+    if part == "train":
+        test = load_split(bench, "test")  # its query names only, for its share of negative queries
+        test.queries = [QueryMaps(p.stem, 0.0, [], 0.0) for p in (bench / "queries" / "test").glob("*.mp4")]
+        split.neg_weight = negative_weight(split, test)
     qcfg = QueryConfig()
-    preds, rankings, _ = predict(train, make_aligner(qcfg.aligner, **qcfg.aligner_params), maps)
-    m = evaluate(train, preds, rankings, maps.threshold)
+    preds, rankings, _ = predict(split, make_aligner(qcfg.aligner, **qcfg.aligner_params), maps)
+    return split, preds, rankings, maps.threshold
+
+
+def train_row(bench: Path, setting: str, progress: bool = False) -> dict:
+    """One setting on ``bench``'s train split: SPD as shipped, at its threshold and at the split's best."""
+    from .scoring import best_threshold, evaluate
+
+    train, preds, rankings, threshold = split_answers(bench, setting, "train", progress)
+    m = evaluate(train, preds, rankings, threshold)
     best, bm = best_threshold(train, preds, rankings)
     return {"setting": setting, "f1": m["f1"], "precision": m["precision"], "recall": m["recall"],
             "micro_ap": m["micro_ap"], "best_threshold": best, "best_f1": bm["f1"]}
+
+
+def against(bench: Path, settings: list[str], baseline: str, part: str, resamples: int = 2000) -> dict:
+    """Each setting's segment F1 minus ``baseline``'s on the same queries, with its 95% paired
+    bootstrap interval (:mod:`segscan.bench.paired`): setting -> the difference's record."""
+    from .paired import paired_difference, query_terms
+
+    terms = {}
+    for s in dict.fromkeys([baseline, *settings]):
+        split, preds, _, threshold = split_answers(bench, s, part)
+        terms[s] = query_terms(split, preds, threshold)
+    return {s: paired_difference(terms[s], terms[baseline], resamples) for s in settings if s != baseline}
 
 
 def main(argv=None) -> int:
@@ -91,9 +114,14 @@ def main(argv=None) -> int:
                     help="train: the settings on a folder's train split, for choosing one (default: %(default)s)")
     ap.add_argument("--bench", default=None, metavar="DIR",
                     help="--part train: a built benchmark folder (default: the seed's default folder under --out)")
+    ap.add_argument("--against", default=None, metavar="SETTING",
+                    help="add each setting's F1 minus this one's on the same queries, with its 95%% paired "
+                         "bootstrap interval (segscan.bench.paired): a difference whose interval holds 0 is a tie")
     args = ap.parse_args(argv)
     try:
         runs = [(s, setting_args(s)) for s in args.settings]
+        if args.against:
+            setting_args(args.against)
     except argparse.ArgumentTypeError as exc:
         ap.error(str(exc))
     if args.part == "train":
@@ -117,30 +145,48 @@ def main(argv=None) -> int:
                          "index_mb_h": cost["index_bytes_per_hour"] / 1e6,
                          "store_mb_h": cost["store_bytes_per_hour"] / 1e6,
                          "ingest_x": cost["ingest_x_realtime"] or float("nan"), "query_s": cost["query_p50_s"]})
+    if args.against:
+        from .run import test_folder
+
+        _add_against(rows, test_folder(Path(args.out), args.seed, Path(args.media) if args.media else None),
+                     args.against, "test")
     cols = [("setting", "keyframes", ""), ("share", "share of 8 fps", ".1%"), ("f1", "seg F1", ".3f"),
             ("recall", "seg R", ".3f"), ("micro_ap", "micro-AP", ".3f"), ("index_mb_h", "index MB/h", ".2f"),
             ("store_mb_h", "store MB/h", ".1f"), ("ingest_x", "ingest x real time", ".1f"),
             ("query_s", "query s (p50)", ".2f")]
-    print(table(rows, cols))
+    print(table(rows, cols + AGAINST_COLS * bool(args.against)))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
     return 0
 
 
-def _train_table(args) -> int:
-    from .generate import BenchConfig
-    from .run import bench_folder
+AGAINST_COLS = [("delta", "F1 - baseline's", "+.3f"), ("interval", "95% interval", "")]
 
-    cfg = BenchConfig()
-    cfg.seed = args.seed
-    bench = Path(args.bench) if args.bench else bench_folder(Path(args.out), cfg.key())
+
+def _add_against(rows: list[dict], bench: Path, baseline: str, part: str) -> None:
+    """Each row's paired F1 difference from ``baseline`` (the baseline's own row: 0)."""
+    diffs = against(bench, [r["setting"] for r in rows], baseline, part)
+    for r in rows:
+        d = diffs.get(r["setting"])
+        r["delta"] = d["delta"] if d else 0.0
+        r["interval"] = f"[{d['low']:+.3f}, {d['high']:+.3f}]" if d else "baseline"
+        if d:
+            r["bootstrap"] = d
+
+
+def _train_table(args) -> int:
+    from .run import test_folder
+
+    bench = Path(args.bench) if args.bench else test_folder(Path(args.out), args.seed)
     if not (bench / "gallery.txt").exists():
         print(f"error: {bench} is not a built benchmark folder (python -m segscan.bench run builds one)", file=sys.stderr)
         return 2
     rows = [train_row(bench, s) for s in args.settings]
+    if args.against:
+        _add_against(rows, bench, args.against, "train")
     cols = [("setting", "keyframes", ""), ("f1", "seg F1", ".3f"), ("precision", "seg P", ".3f"),
             ("recall", "seg R", ".3f"), ("micro_ap", "micro-AP", ".3f"), ("best_threshold", "best threshold", ".3f"),
-            ("best_f1", "F1 at it", ".3f")]
+            ("best_f1", "F1 at it", ".3f")] + AGAINST_COLS * bool(args.against)
     print(f"{bench.name}, train split\n" + table(rows, cols))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")

@@ -55,6 +55,28 @@ def bench_folder(out: Path, key: str) -> Path:
     return out / key
 
 
+def bench_config(seed: int = 0, media: Path | None = None, quick: bool = False, size=None):
+    """The benchmark's configuration for a seed, footage (held-out footage is all test) and size
+    (test queries, test negatives, train queries, train negatives)."""
+    from ..corpus import is_shared_media
+    from .generate import BenchConfig
+
+    cfg = BenchConfig.quick() if quick else BenchConfig()
+    if size:
+        cfg = dataclasses.replace(cfg, test_queries=size[0], test_negatives=size[1], train_queries=size[2],
+                                  train_negatives=size[3])
+    cfg.seed = seed
+    return cfg.held_out() if media is not None and not is_shared_media(media) else cfg
+
+
+def test_folder(out: Path, seed: int = 0, media: Path | None = None) -> Path:
+    """The default-size benchmark folder ``bench run`` builds for a seed and footage."""
+    from ..corpus import is_shared_media
+
+    held_out = media is not None and not is_shared_media(media)
+    return bench_folder(out, bench_config(seed, media).key(Path(media).name if held_out else ""))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("command", choices=["run"], nargs="?", default="run")
@@ -111,19 +133,13 @@ def main(argv=None) -> int:
         return run_vcdb(Path(args.vcdb), args)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     from ..corpus import DEFAULT_MEDIA, is_shared_media
-    from .generate import BenchConfig, build
+    from .generate import build
 
-    cfg = BenchConfig.quick() if args.quick else BenchConfig()
-    if args.size:
-        cfg = dataclasses.replace(cfg, test_queries=args.size[0], test_negatives=args.size[1],
-                                  train_queries=args.size[2], train_negatives=args.size[3])
-    cfg.seed = args.seed
     media = Path(args.media) if args.media else DEFAULT_MEDIA
     held_out = not is_shared_media(media)
-    if held_out:
-        cfg = cfg.held_out()
-        if not (media / "SOURCES.tsv").exists():
-            ap.error(f"--media {media}: not a footage folder (no SOURCES.tsv)")
+    if held_out and not (media / "SOURCES.tsv").exists():
+        ap.error(f"--media {media}: not a footage folder (no SOURCES.tsv)")
+    cfg = bench_config(args.seed, media, args.quick, args.size)
     bench = bench_folder(Path(args.out), cfg.key(media.name if held_out else ""))
     methods = [m for m in args.methods.split(",") if m]
     if held_out and args.choice:
