@@ -54,15 +54,12 @@ def encoder_config(setting: str):
     return EncoderConfig(**keyframe_settings(ap.parse_args(setting_args(setting))))
 
 
-def split_answers(bench: Path, setting: str, part: str = "train", progress: bool = False):
-    """One setting's answers on ``bench``'s ``part`` split, through segscan's default query path (SPD
-    as shipped): (split, predictions, rankings, the shipped threshold). A train split's negative
-    queries are weighted to the test split's share."""
-    from ..align import make_aligner
+def setting_split(bench: Path, setting: str, part: str = "train", progress: bool = False):
+    """``bench``'s ``part`` split with one setting's keyframes (its gallery ingested first) and the
+    query path's settings its maps were built with. A train split's negative queries are weighted
+    to the test split's share."""
     from ..pipeline.extract import VideoEncoder
-    from ..query import QueryConfig
     from .run import ingest_gallery
-    from .scoring import predict
     from .splits import QueryMaps, load_split, load_splits, negative_weight, query_settings
 
     ecfg = encoder_config(setting)
@@ -73,9 +70,25 @@ def split_answers(bench: Path, setting: str, part: str = "train", progress: bool
         test = load_split(bench, "test")  # its query names only, for its share of negative queries
         test.queries = [QueryMaps(p.stem, 0.0, [], 0.0) for p in (bench / "queries" / "test").glob("*.mp4")]
         split.neg_weight = negative_weight(split, test)
+    return split, maps
+
+
+def default_answers(split, maps):
+    """(predictions, rankings) of segscan's default query path (SPD as shipped) on the split's maps."""
+    from ..align import make_aligner
+    from ..query import QueryConfig
+    from .scoring import predict
+
     qcfg = QueryConfig()
     preds, rankings, _ = predict(split, make_aligner(qcfg.aligner, **qcfg.aligner_params), maps)
-    return split, preds, rankings, maps.threshold
+    return preds, rankings
+
+
+def split_answers(bench: Path, setting: str, part: str = "train", progress: bool = False):
+    """One setting's answers on ``bench``'s ``part`` split through the default query path: (split,
+    predictions, rankings, the shipped threshold)."""
+    split, maps = setting_split(bench, setting, part, progress)
+    return split, *default_answers(split, maps), maps.threshold
 
 
 def train_row(bench: Path, setting: str, progress: bool = False) -> dict:
