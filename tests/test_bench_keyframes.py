@@ -28,3 +28,24 @@ def test_held_out_footage_has_no_train_split_to_choose_on(tmp_path, capsys):
     with pytest.raises(SystemExit):
         keyframes.main(["--part", "train", "--media", str(tmp_path), "--settings", "uniform:1"])
     assert "no train split" in capsys.readouterr().err
+
+
+def test_a_bad_baseline_is_refused_before_any_work(tmp_path):
+    with pytest.raises(SystemExit):
+        keyframes.main(["--part", "train", "--bench", str(tmp_path), "--settings", "uniform:1", "--against", "often:3"])
+
+
+def test_each_row_gets_its_difference_from_each_baseline(monkeypatch):
+    seen = {}
+
+    def fake(bench, settings, baselines, part):
+        seen.update(settings=settings, baselines=baselines, part=part)
+        return {("ske:0.1:1.5", "uniform:1"): {"delta": 0.004, "low": -0.021, "high": 0.03}}
+
+    monkeypatch.setattr(keyframes, "against", fake)
+    rows = [{"setting": "uniform:1"}, {"setting": "ske:0.1:1.5"}]
+    keyframes._add_against(rows, None, ["uniform:1"], "test")
+    assert seen == {"settings": ["uniform:1", "ske:0.1:1.5"], "baselines": ["uniform:1"], "part": "test"}
+    assert rows[0]["vs uniform:1"] == "-" and "bootstrap" not in rows[0]
+    assert rows[1]["vs uniform:1"] == "+0.004 [-0.021, +0.030]"
+    assert rows[1]["bootstrap"]["uniform:1"]["delta"] == 0.004

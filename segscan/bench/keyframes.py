@@ -15,6 +15,10 @@ speed (the gallery's, measured when its database was built).
 (its negative queries weighted to the test split's share), SPD as shipped at its threshold,
 and the F1 at the split's own best threshold (the best of about 40 tried); the test split
 is not read.
+
+``--against SETTING ...`` adds, for every setting, its F1 minus each named setting's on the same
+queries with a 95% paired bootstrap interval (:mod:`segscan.bench.paired`): whether a setting is
+above another at the same share, or the two are level on this many queries.
 """
 from __future__ import annotations
 
@@ -102,16 +106,16 @@ def train_row(bench: Path, setting: str, progress: bool = False) -> dict:
             "micro_ap": m["micro_ap"], "best_threshold": best, "best_f1": bm["f1"]}
 
 
-def against(bench: Path, settings: list[str], baseline: str, part: str, resamples: int = 2000) -> dict:
-    """Each setting's segment F1 minus ``baseline``'s on the same queries, with its 95% paired
-    bootstrap interval (:mod:`segscan.bench.paired`): setting -> the difference's record."""
+def against(bench: Path, settings: list[str], baselines: list[str], part: str, resamples: int = 2000) -> dict:
+    """Each setting's segment F1 minus each baseline's on the same queries, with its 95% paired
+    bootstrap interval (:mod:`segscan.bench.paired`): (setting, baseline) -> the difference's record."""
     from .paired import paired_difference, query_terms
 
     terms = {}
-    for s in dict.fromkeys([baseline, *settings]):
+    for s in dict.fromkeys([*baselines, *settings]):
         split, preds, _, threshold = split_answers(bench, s, part)
         terms[s] = query_terms(split, preds, threshold)
-    return {s: paired_difference(terms[s], terms[baseline], resamples) for s in settings if s != baseline}
+    return {(s, b): paired_difference(terms[s], terms[b], resamples) for b in baselines for s in settings if s != b}
 
 
 def main(argv=None) -> int:
@@ -127,14 +131,15 @@ def main(argv=None) -> int:
                     help="train: the settings on a folder's train split, for choosing one (default: %(default)s)")
     ap.add_argument("--bench", default=None, metavar="DIR",
                     help="--part train: a built benchmark folder (default: the seed's default folder under --out)")
-    ap.add_argument("--against", default=None, metavar="SETTING",
-                    help="add each setting's F1 minus this one's on the same queries, with its 95%% paired "
-                         "bootstrap interval (segscan.bench.paired): a difference whose interval holds 0 is a tie")
+    ap.add_argument("--against", nargs="+", default=[], metavar="SETTING",
+                    help="add each setting's F1 minus these settings' on the same queries, each with its 95%% "
+                         "paired bootstrap interval (segscan.bench.paired): a difference whose interval holds 0 "
+                         "is a tie")
     args = ap.parse_args(argv)
     try:
         runs = [(s, setting_args(s)) for s in args.settings]
-        if args.against:
-            setting_args(args.against)
+        for b in args.against:
+            setting_args(b)
     except argparse.ArgumentTypeError as exc:
         ap.error(str(exc))
     if args.part == "train":
@@ -167,24 +172,25 @@ def main(argv=None) -> int:
             ("recall", "seg R", ".3f"), ("micro_ap", "micro-AP", ".3f"), ("index_mb_h", "index MB/h", ".2f"),
             ("store_mb_h", "store MB/h", ".1f"), ("ingest_x", "ingest x real time", ".1f"),
             ("query_s", "query s (p50)", ".2f")]
-    print(table(rows, cols + AGAINST_COLS * bool(args.against)))
+    print(table(rows, cols + _against_cols(args.against)))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
     return 0
 
 
-AGAINST_COLS = [("delta", "F1 - baseline's", "+.3f"), ("interval", "95% interval", "")]
+def _against_cols(baselines: list[str]) -> list[tuple[str, str, str]]:
+    return [(f"vs {b}", f"F1 - {b} [95% interval]", "") for b in baselines]
 
 
-def _add_against(rows: list[dict], bench: Path, baseline: str, part: str) -> None:
-    """Each row's paired F1 difference from ``baseline`` (the baseline's own row: 0)."""
-    diffs = against(bench, [r["setting"] for r in rows], baseline, part)
+def _add_against(rows: list[dict], bench: Path, baselines: list[str], part: str) -> None:
+    """Each row's paired F1 difference from each baseline, as text (the baseline's own row: -)."""
+    diffs = against(bench, [r["setting"] for r in rows], baselines, part)
     for r in rows:
-        d = diffs.get(r["setting"])
-        r["delta"] = d["delta"] if d else 0.0
-        r["interval"] = f"[{d['low']:+.3f}, {d['high']:+.3f}]" if d else "baseline"
-        if d:
-            r["bootstrap"] = d
+        for b in baselines:
+            d = diffs.get((r["setting"], b))
+            r[f"vs {b}"] = f"{d['delta']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]" if d else "-"
+            if d:
+                r.setdefault("bootstrap", {})[b] = d
 
 
 def _train_table(args) -> int:
@@ -199,7 +205,7 @@ def _train_table(args) -> int:
         _add_against(rows, bench, args.against, "train")
     cols = [("setting", "keyframes", ""), ("f1", "seg F1", ".3f"), ("precision", "seg P", ".3f"),
             ("recall", "seg R", ".3f"), ("micro_ap", "micro-AP", ".3f"), ("best_threshold", "best threshold", ".3f"),
-            ("best_f1", "F1 at it", ".3f")] + AGAINST_COLS * bool(args.against)
+            ("best_f1", "F1 at it", ".3f")] + _against_cols(args.against)
     print(f"{bench.name}, train split\n" + table(rows, cols))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
