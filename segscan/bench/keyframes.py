@@ -28,7 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .scoring import table
+from .scoring import report
 
 DEFAULT = ("uniform:8", "uniform:2", "uniform:1", "uniform:0.8", "uniform:0.5", "ske:0.1:1.5", "ske:0.3:1.5",
            "ske-frames:0.7:1.5")
@@ -172,9 +172,7 @@ def main(argv=None) -> int:
             ("recall", "seg R", ".3f"), ("micro_ap", "micro-AP", ".3f"), ("index_mb_h", "index MB/h", ".2f"),
             ("store_mb_h", "store MB/h", ".1f"), ("ingest_x", "ingest x real time", ".1f"),
             ("query_s", "query s (p50)", ".2f")]
-    print(table(rows, cols + _against_cols(args.against)))
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+    report(rows, cols + _against_cols(args.against), args.json)
     return 0
 
 
@@ -195,10 +193,10 @@ def _add_against(rows: list[dict], bench: Path, baselines: list[str], part: str)
 
 def _train_table(args) -> int:
     from .run import test_folder
+    from .splits import is_built
 
     bench = Path(args.bench) if args.bench else test_folder(Path(args.out), args.seed)
-    if not (bench / "gallery.txt").exists():
-        print(f"error: {bench} is not a built benchmark folder (python -m segscan.bench run builds one)", file=sys.stderr)
+    if not is_built(bench):
         return 2
     rows = [train_row(bench, s) for s in args.settings]
     if args.against:
@@ -206,9 +204,7 @@ def _train_table(args) -> int:
     cols = [("setting", "keyframes", ""), ("f1", "seg F1", ".3f"), ("precision", "seg P", ".3f"),
             ("recall", "seg R", ".3f"), ("micro_ap", "micro-AP", ".3f"), ("best_threshold", "best threshold", ".3f"),
             ("best_f1", "F1 at it", ".3f")] + _against_cols(args.against)
-    print(f"{bench.name}, train split\n" + table(rows, cols))
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+    report(rows, cols, args.json, f"{bench.name}, train split")
     return 0
 
 

@@ -6,8 +6,10 @@ split's cached maps; a peer's parameters and copy threshold are chosen on the tr
 from __future__ import annotations
 
 import itertools
+import json
 import time
 from collections import defaultdict
+from pathlib import Path
 
 from ..align import make_aligner
 from ..query import QueryResult, Settings
@@ -123,6 +125,13 @@ def per_edit_f1(split: Split, preds: dict, threshold: float) -> dict:
 RESULT_COLS = [("method", "method", ""), ("precision", "seg P", ".3f"), ("recall", "seg R", ".3f"),
                ("f1", "seg F1", ".3f"), ("micro_ap", "micro-AP", ".3f"), ("video_map", "video mAP", ".3f"),
                ("query_s", "query s (p50)", ".3f")]
+
+
+def report(rows: list[dict], cols: list[tuple[str, str, str]], json_path: str | None = None, title: str = "") -> None:
+    """Print the rows as a table under ``title``, and write them as JSON to ``json_path`` if given."""
+    print((title + "\n" if title else "") + table(rows, cols))
+    if json_path:
+        Path(json_path).write_text(json.dumps(rows, indent=2) + "\n")
 
 
 def table(rows: list[dict], cols: list[tuple[str, str, str]]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,6 +166,14 @@ def database_dir(bench: Path, ecfg: EncoderConfig, region_codec: str = DEFAULT_C
     """The folder's database for this feature configuration (one per region codec but the default)."""
     tail = "" if region_codec == DEFAULT_CODEC else f"-{region_codec}"
     return bench / f"db-{feature_key(ecfg)}{tail}"
+
+
+def is_built(bench: Path) -> bool:
+    """Whether ``bench`` is a built benchmark folder; if not, says so on stderr."""
+    if (Path(bench) / "gallery.txt").exists() and (Path(bench) / "meta.json").exists():
+        return True
+    print(f"error: {bench} is not a built benchmark folder (python -m segscan.bench run builds one)", file=sys.stderr)
+    return False
 
 
 def query_settings(map_mode: str | None = None, cfg: QueryConfig | None = None) -> Settings:

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .scoring import table
+from .scoring import report
 
 
 def drop_plan(n: int, rule: str, share: float, redundancy: np.ndarray | None = None, key: int = 0) -> np.ndarray:
@@ -112,8 +112,9 @@ def main(argv=None) -> int:
         except ValueError as exc:
             ap.error(str(exc))
     bench = Path(args.bench)
-    if not (bench / "gallery.txt").exists():
-        print(f"error: {bench} is not a built benchmark folder (python -m segscan.bench run builds one)", file=sys.stderr)
+    from .splits import is_built
+
+    if not is_built(bench):
         return 2
     from ..index.store import Database
     from .keyframes import default_answers, encoder_config, setting_split
@@ -154,9 +155,7 @@ def main(argv=None) -> int:
     cols = [("rule", "seconds dropped by", ""), ("kept", "seconds kept", ".1%"), ("f1", "seg F1", ".3f"),
             ("micro_ap", "micro-AP", ".3f"), ("best_f1", "F1 at best threshold", ".3f"),
             ("delta", "F1 - whole catalogue's", "+.3f"), ("interval", "95% interval", "")]
-    print(f"{bench.name}, train split, {len(split.queries)} queries\n" + table(rows, cols))
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
+    report(rows, cols, args.json, f"{bench.name}, train split, {len(split.queries)} queries")
     return 0
 
 
