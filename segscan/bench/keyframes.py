@@ -95,27 +95,15 @@ def split_answers(bench: Path, setting: str, part: str = "train", progress: bool
     return split, *default_answers(split, maps), maps.threshold
 
 
-def train_row(bench: Path, setting: str, progress: bool = False) -> dict:
-    """One setting on ``bench``'s train split: SPD as shipped, at its threshold and at the split's best."""
+def train_row(setting: str, split, preds: dict, rankings: dict, threshold: float) -> dict:
+    """One setting's answers on a train split (``split_answers``): at the shipped threshold and at
+    the split's best."""
     from .scoring import best_threshold, evaluate
 
-    train, preds, rankings, threshold = split_answers(bench, setting, "train", progress)
-    m = evaluate(train, preds, rankings, threshold)
-    best, bm = best_threshold(train, preds, rankings)
+    m = evaluate(split, preds, rankings, threshold)
+    best, bm = best_threshold(split, preds, rankings)
     return {"setting": setting, "f1": m["f1"], "precision": m["precision"], "recall": m["recall"],
             "micro_ap": m["micro_ap"], "best_threshold": best, "best_f1": bm["f1"]}
-
-
-def against(bench: Path, settings: list[str], baselines: list[str], part: str, resamples: int = 2000) -> dict:
-    """Each setting's segment F1 minus each baseline's on the same queries, with its 95% paired
-    bootstrap interval (:mod:`segscan.bench.paired`): (setting, baseline) -> the difference's record."""
-    from .paired import paired_difference, query_terms
-
-    terms = {}
-    for s in dict.fromkeys([*baselines, *settings]):
-        split, preds, _, threshold = split_answers(bench, s, part)
-        terms[s] = query_terms(split, preds, threshold)
-    return {(s, b): paired_difference(terms[s], terms[b], resamples) for b in baselines for s in settings if s != b}
 
 
 def main(argv=None) -> int:
@@ -164,10 +152,15 @@ def main(argv=None) -> int:
                          "store_mb_h": cost["store_bytes_per_hour"] / 1e6,
                          "ingest_x": cost["ingest_x_realtime"] or float("nan"), "query_s": cost["query_p50_s"]})
     if args.against:
+        from .paired import query_terms
         from .run import test_folder
 
-        _add_against(rows, test_folder(Path(args.out), args.seed, Path(args.media) if args.media else None),
-                     args.against, "test")
+        bench = test_folder(Path(args.out), args.seed, Path(args.media) if args.media else None)
+        terms = {}
+        for name in dict.fromkeys([*args.against, *args.settings]):
+            split, preds, _, threshold = split_answers(bench, name, "test")
+            terms[name] = query_terms(split, preds, threshold)
+        _add_against(rows, terms, args.against)
     cols = [("setting", "keyframes", ""), ("share", "share of 8 fps", ".1%"), ("f1", "seg F1", ".3f"),
             ("recall", "seg R", ".3f"), ("micro_ap", "micro-AP", ".3f"), ("index_mb_h", "index MB/h", ".2f"),
             ("store_mb_h", "store MB/h", ".1f"), ("ingest_x", "ingest x real time", ".1f"),
@@ -180,15 +173,19 @@ def _against_cols(baselines: list[str]) -> list[tuple[str, str, str]]:
     return [(f"vs {b}", f"F1 - {b} [95% interval]", "") for b in baselines]
 
 
-def _add_against(rows: list[dict], bench: Path, baselines: list[str], part: str) -> None:
-    """Each row's paired F1 difference from each baseline, as text (the baseline's own row: -)."""
-    diffs = against(bench, [r["setting"] for r in rows], baselines, part)
+def _add_against(rows: list[dict], terms: dict, baselines: list[str], resamples: int = 2000) -> None:
+    """Each row's paired F1 difference from each baseline (:mod:`segscan.bench.paired`; ``terms``:
+    setting -> its ``QueryTerms``), as text; the baseline's own row gets -."""
+    from .paired import paired_difference
+
     for r in rows:
         for b in baselines:
-            d = diffs.get((r["setting"], b))
-            r[f"vs {b}"] = f"{d['delta']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]" if d else "-"
-            if d:
-                r.setdefault("bootstrap", {})[b] = d
+            if r["setting"] == b:
+                r[f"vs {b}"] = "-"
+                continue
+            d = paired_difference(terms[r["setting"]], terms[b], resamples)
+            r[f"vs {b}"] = f"{d['delta']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]"
+            r.setdefault("bootstrap", {})[b] = d
 
 
 def _train_table(args) -> int:
@@ -198,9 +195,15 @@ def _train_table(args) -> int:
     bench = Path(args.bench) if args.bench else test_folder(Path(args.out), args.seed)
     if not is_built(bench):
         return 2
-    rows = [train_row(bench, s) for s in args.settings]
-    if args.against:
-        _add_against(rows, bench, args.against, "train")
+    from .paired import query_terms
+
+    rows, terms = [], {}
+    for name in dict.fromkeys([*args.settings, *args.against]):  # each setting's answers read once
+        split, preds, rankings, threshold = split_answers(bench, name, "train")
+        if name in args.settings:
+            rows.append(train_row(name, split, preds, rankings, threshold))
+        terms[name] = query_terms(split, preds, threshold)
+    _add_against(rows, terms, args.against)
     cols = [("setting", "keyframes", ""), ("f1", "seg F1", ".3f"), ("precision", "seg P", ".3f"),
             ("recall", "seg R", ".3f"), ("micro_ap", "micro-AP", ".3f"), ("best_threshold", "best threshold", ".3f"),
             ("best_f1", "F1 at it", ".3f")] + _against_cols(args.against)

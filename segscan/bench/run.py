@@ -55,10 +55,16 @@ def bench_folder(out: Path, key: str) -> Path:
     return out / key
 
 
+def held_out_footage(media: Path | None) -> bool:
+    """Whether ``media`` is footage other than the shared media: held out of every choice."""
+    from ..corpus import is_shared_media
+
+    return media is not None and not is_shared_media(media)
+
+
 def bench_config(seed: int = 0, media: Path | None = None, quick: bool = False, size=None):
     """The benchmark's configuration for a seed, footage (held-out footage is all test) and size
     (test queries, test negatives, train queries, train negatives)."""
-    from ..corpus import is_shared_media
     from .generate import BenchConfig
 
     cfg = BenchConfig.quick() if quick else BenchConfig()
@@ -66,15 +72,17 @@ def bench_config(seed: int = 0, media: Path | None = None, quick: bool = False, 
         cfg = dataclasses.replace(cfg, test_queries=size[0], test_negatives=size[1], train_queries=size[2],
                                   train_negatives=size[3])
     cfg.seed = seed
-    return cfg.held_out() if media is not None and not is_shared_media(media) else cfg
+    return cfg.held_out() if held_out_footage(media) else cfg
+
+
+def config_folder(out: Path, cfg, media: Path | None = None) -> Path:
+    """The folder of configuration ``cfg`` on ``media`` (held-out footage is named in it)."""
+    return bench_folder(out, cfg.key(Path(media).name if held_out_footage(media) else ""))
 
 
 def test_folder(out: Path, seed: int = 0, media: Path | None = None) -> Path:
     """The default-size benchmark folder ``bench run`` builds for a seed and footage."""
-    from ..corpus import is_shared_media
-
-    held_out = media is not None and not is_shared_media(media)
-    return bench_folder(out, bench_config(seed, media).key(Path(media).name if held_out else ""))
+    return config_folder(out, bench_config(seed, media), media)
 
 
 def main(argv=None) -> int:
@@ -132,15 +140,15 @@ def main(argv=None) -> int:
     if args.vcdb:
         return run_vcdb(Path(args.vcdb), args)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    from ..corpus import DEFAULT_MEDIA, is_shared_media
+    from ..corpus import DEFAULT_MEDIA
     from .generate import build
 
     media = Path(args.media) if args.media else DEFAULT_MEDIA
-    held_out = not is_shared_media(media)
+    held_out = held_out_footage(media)
     if held_out and not (media / "SOURCES.tsv").exists():
         ap.error(f"--media {media}: not a footage folder (no SOURCES.tsv)")
     cfg = bench_config(args.seed, media, args.quick, args.size)
-    bench = bench_folder(Path(args.out), cfg.key(media.name if held_out else ""))
+    bench = config_folder(Path(args.out), cfg, media)
     methods = [m for m in args.methods.split(",") if m]
     if held_out and args.choice:
         ap.error("--choice reads a train split: held-out footage has none")

@@ -117,9 +117,8 @@ def main(argv=None) -> int:
     if not is_built(bench):
         return 2
     from ..index.store import Database
-    from .keyframes import default_answers, encoder_config, setting_split
+    from .keyframes import default_answers, encoder_config, setting_split, train_row
     from .paired import paired_difference, query_terms
-    from .scoring import best_threshold, evaluate
     from .splits import database_dir, feature_config
 
     ecfg = encoder_config("uniform:1")
@@ -146,10 +145,10 @@ def main(argv=None) -> int:
                 p: drop_plan(len(s["redundant-global"]), rule, share, s.get(rule), zlib.crc32(p.encode()))
                 for p, s in scores.items()}
             preds, rankings, terms = full if plans is None else run(plans)
-            m, (_, best) = evaluate(split, preds, rankings, maps.threshold), best_threshold(split, preds, rankings)
+            m = train_row(rule, split, preds, rankings, maps.threshold)
             d = paired_difference(terms, full[2])
             kept = 1.0 if plans is None else sum(int(k.sum()) for k in plans.values()) / sum(map(len, plans.values()))
-            rows.append({"rule": rule, "kept": kept, "f1": m["f1"], "micro_ap": m["micro_ap"], "best_f1": best["f1"],
+            rows.append({"rule": rule, "kept": kept, "f1": m["f1"], "micro_ap": m["micro_ap"], "best_f1": m["best_f1"],
                          "delta": d["delta"], "interval": f"[{d['low']:+.3f}, {d['high']:+.3f}]"})
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
     cols = [("rule", "seconds dropped by", ""), ("kept", "seconds kept", ".1%"), ("f1", "seg F1", ".3f"),
